@@ -1,0 +1,55 @@
+# VCK Connect — everyday commands. `make help` lists them.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+SERVICES := scripts/services.sh
+
+.PHONY: help install services services-stop migrate seed demo test lint format i18n i18n-check bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v uv >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv \
+	  || { curl -LsSf https://astral.sh/uv/install.sh | sh; }
+
+install: $(UV)  ## create .venv from uv.lock
+	@$(UV) sync --frozen --quiet
+
+services:  ## start PostgreSQL (PostGIS, ltree) and Redis if they are not reachable
+	@$(SERVICES) start >/dev/null
+
+services-stop:  ## stop the private PostgreSQL and Redis started by `make services`
+	@$(SERVICES) stop
+
+migrate: install services  ## bring the database to the newest schema
+	@$(RUN) vck db upgrade
+
+seed: migrate  ## load the Tamil Nadu demo data (idempotent)
+	@$(RUN) vck seed demo
+
+demo: seed  ## services, migrations, demo data, server and worker, then a console chat
+	@scripts/demo.sh
+
+lint: install  ## ruff (lint and format check) and mypy on core
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy
+
+format: install  ## apply ruff's fixes and formatting
+	@$(RUN) ruff check --fix .
+	@$(RUN) ruff format .
+
+i18n: install  ## extract sentences, update and compile the Tamil and English catalogs
+	@$(RUN) pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header --sort-output . >/dev/null
+	@$(RUN) pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --omit-header >/dev/null
+	@$(RUN) pybabel compile -d locales -D messages --statistics
+
+test: install services lint  ## everything CI runs: services, lint, the whole suite
+	@$(RUN) pytest
+
+bench: install services  ## the performance figures of the issues (never asserted in tests)
+	@$(RUN) python -m benchmarks
+
+clean:  ## remove caches (not the services' data)
+	@rm -rf .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,36 @@
+"""``vck``: one command for every process and chore.
+
+Each subcommand group lives in its own module and registers itself with
+``register(subparsers)``; a handler takes the parsed args and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+GROUPS = ("cli.db", "cli.seed", "cli.serve", "cli.chat", "cli.worker", "cli.announce")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vck", description="VCK Connect")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in GROUPS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a group not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

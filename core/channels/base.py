@@ -1,0 +1,119 @@
+"""One message shape for every channel.
+
+Inbound, each adapter turns a provider payload into one frozen :class:`InboundMessage`.
+Outbound, flows return abstract :class:`Reply` objects and each adapter renders them for
+its channel. Flows never see a provider payload.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Channel(enum.StrEnum):
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A contact card shared on Telegram: the user's own phone when ``user_id`` matches
+    the sender."""
+
+    phone: str
+    first_name: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    channel: Channel
+    address: str
+    """Who wrote: E.164 phone for WhatsApp, SMS and console; the chat id on Telegram."""
+    provider: str
+    """Which provider carried it: twilio, telegram, dlt, console."""
+    provider_message_id: str
+    received_at: datetime
+    text: str = ""
+    location: Location | None = None
+    contact: Contact | None = None
+    choice_id: str | None = None
+    """A button or list reply's payload (Twilio ``ButtonPayload``, Telegram callback data)."""
+    sender_user_id: int | None = None
+    """Telegram: the sending user's id, to check a shared contact is their own."""
+    profile_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a flow says back: text, optionally a numbered question, or a request for the
+    member's location or contact."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    ask_location: bool = False
+    ask_contact: bool = False
+
+    def as_plain_text(self) -> str:
+        """The reply as text any channel can show: choices as a numbered list."""
+        if not self.choices:
+            return self.text
+        lines = [self.text, ""] if self.text else []
+        lines += [f"{n}. {choice.label}" for n, choice in enumerate(self.choices, 1)]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str
+    parts: int = 1
+
+
+class SendError(Exception):
+    """A send that failed. ``permanent`` failures are stored with the provider's code;
+    others are retried (honouring ``retry_after`` seconds when the provider gave it).
+    ``unreachable`` means "this member cannot be reached on this channel": try another."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        permanent: bool = False,
+        unreachable: bool = False,
+        opted_out: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent or unreachable or opted_out
+        self.unreachable = unreachable
+        self.opted_out = opted_out
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A reply addressed to someone on a channel."""
+
+    channel: Channel
+    address: str
+    reply: Reply
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,106 @@
+"""One typed settings object for every process (prefix ``VCK_``).
+
+Nothing reads the environment at import time: entrypoints call :func:`load_settings`
+once and hand the result down.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VCK_", env_file=".env", extra="ignore")
+
+    # --- infrastructure -------------------------------------------------------------
+    environment: str = Field("development", description="development, test or production")
+    database_url: str = "postgresql+asyncpg://vck@127.0.0.1:55432/vck"
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    # --- secrets (must be set in production) ----------------------------------------
+    secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    """Keys the HMACs of OTP codes, Aadhaar dedup keys and ballot receipts."""
+
+    # --- HTTP --------------------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    """The URL providers call us on; Twilio signatures are checked against it."""
+
+    # --- Twilio (WhatsApp and SMS) ----------------------------------------------------
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: SecretStr = SecretStr("dev-twilio-auth-token")
+    twilio_whatsapp_from: str = "whatsapp:+14155238886"
+    twilio_sms_from: str = "+15005550006"
+    twilio_api_base_url: str = "https://api.twilio.com"
+
+    # --- Telegram ---------------------------------------------------------------------
+    telegram_bot_token: SecretStr = SecretStr("123456:dev-telegram-token")
+    telegram_webhook_secret: SecretStr = SecretStr("dev-telegram-webhook-secret")
+    telegram_api_base_url: str = "https://api.telegram.org"
+
+    # --- Indian DLT SMS provider (Exotel-shaped) ------------------------------------
+    dlt_api_base_url: str = "https://api.exotel.com"
+    dlt_account_sid: str = "vck-dev"
+    dlt_api_key: str = "dev-dlt-key"
+    dlt_api_token: SecretStr = SecretStr("dev-dlt-token")
+    dlt_sender_id: str = "VCKPTY"
+    dlt_entity_id: str = "1101000000000000000"
+    dlt_otp_template_id: str = "1107000000000000001"
+    dlt_webhook_secret: SecretStr = SecretStr("dev-dlt-webhook-secret")
+    sms_dlt_country_codes: str = "+91"
+    """Numbers with these prefixes get SMS through the DLT provider, others through Twilio."""
+
+    # --- conversation -----------------------------------------------------------------
+    conversation_idle_minutes: int = 30
+    dedupe_ttl_hours: int = 48
+
+    # --- OTP (FACTS.md) ------------------------------------------------------------------
+    otp_ttl_minutes: int = 5
+    otp_max_attempts: int = 5
+    otp_max_sends_10min: int = 3
+    otp_max_sends_day: int = 10
+
+    # --- fan-out (FACTS.md) ---------------------------------------------------------
+    fanout_batch_size: int = 500
+    rate_whatsapp_per_sec: float = 80.0
+    rate_telegram_per_sec: float = 30.0
+    rate_sms_twilio_per_sec: float = 10.0
+    rate_sms_dlt_per_sec: float = 100.0
+    whatsapp_daily_unique_limit: int = 100_000
+    sms_cost_per_part_paise: int = 25
+    provider_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.environment == "production":
+            weak = [
+                name
+                for name in (
+                    "secret_key",
+                    "twilio_auth_token",
+                    "telegram_webhook_secret",
+                    "dlt_api_token",
+                    "dlt_webhook_secret",
+                )
+                if getattr(self, name).get_secret_value().startswith("dev")
+            ]
+            if weak:
+                raise ValueError(
+                    "production needs real secrets; set VCK_"
+                    + ", VCK_".join(n.upper() for n in weak)
+                )
+        return self
+
+    @cached_property
+    def dlt_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.sms_dlt_country_codes.split(",") if p.strip())
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""Every table of the seed's PostgreSQL part, one module per seed section."""
+
+from core.models.auth import OtpVerification, RefreshToken, SocialConnection, User
+from core.models.base import Base
+from core.models.communications import (
+    Announcement,
+    AnnouncementScope,
+    Discussion,
+    DiscussionReply,
+    Grievance,
+    GrievancePriority,
+    GrievanceStatus,
+)
+from core.models.engagement import Badge, EngagementScore, MemberActivity, MemberBadge
+from core.models.events import (
+    AttendanceStatus,
+    Campaign,
+    CampaignStatus,
+    CampaignTask,
+    Event,
+    EventAttendee,
+    EventStatus,
+    EventType,
+)
+from core.models.finance import Donation, DonationCampaign, PaymentStatus
+from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
+from core.models.messaging import ChannelAddress, Message, MessageStatusEvent
+from core.models.org import OrganizationUnit, Position, UnitType
+from core.models.voting import (
+    Election,
+    ElectionCandidate,
+    ElectionStatus,
+    ElectionVote,
+    ElectionVoter,
+)
+
+__all__ = [
+    "Announcement",
+    "AnnouncementScope",
+    "AttendanceStatus",
+    "Badge",
+    "Base",
+    "Campaign",
+    "CampaignStatus",
+    "CampaignTask",
+    "ChannelAddress",
+    "Discussion",
+    "DiscussionReply",
+    "Donation",
+    "DonationCampaign",
+    "Election",
+    "ElectionCandidate",
+    "ElectionStatus",
+    "ElectionVote",
+    "ElectionVoter",
+    "EngagementScore",
+    "Event",
+    "EventAttendee",
+    "EventStatus",
+    "EventType",
+    "Grievance",
+    "GrievancePriority",
+    "GrievanceStatus",
+    "Member",
+    "MemberActivity",
+    "MemberBadge",
+    "MemberStatus",
+    "MemberTransfer",
+    "MemberUnit",
+    "Message",
+    "MessageStatusEvent",
+    "OrganizationUnit",
+    "OtpVerification",
+    "PaymentStatus",
+    "Position",
+    "RefreshToken",
+    "SocialConnection",
+    "UnitType",
+    "User",
+]
