@@ -21,10 +21,11 @@ from core.config import Settings, load_settings
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 
-_suffix = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Separate names let several test runs share one server (xdist workers, or developers).
+_suffix = os.environ.get("VCK_TEST_DB_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEMPLATE_DB = f"vck_test_template_{_suffix}"
 CASE_DB = f"vck_test_case_{_suffix}"
-TEST_REDIS_DB = 1
+TEST_REDIS_DB = int(os.environ.get("VCK_TEST_REDIS_DB", "1"))
 
 
 def database_url(base: str, name: str) -> str:
