@@ -7,10 +7,23 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    ForeignKey,
+    Index,
+    Sequence,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, jsonb_object, pg_enum, point, updated_at, uuid_pk
+
+membership_number_seq = Sequence("membership_number_seq", metadata=Base.metadata)
+"""Serial part of membership numbers (``VCK-CHN-0000042``); see core.services.members."""
 
 
 class MemberStatus(enum.StrEnum):

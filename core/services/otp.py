@@ -1,0 +1,237 @@
+"""One-time codes sent by SMS/WhatsApp to prove a phone (FACTS.md, "OTP").
+
+- 6 digits from :mod:`secrets`, valid ``settings.otp_ttl_minutes`` (5), single use.
+- Only a keyed HMAC is stored (``otp_verifications.otp_hmac``), bound to the row id,
+  the phone and the purpose: a dump of the table yields no code, and a code is good
+  only for the phone and purpose it was sent for.
+- At most ``settings.otp_max_attempts`` (5) wrong tries per code; only the newest code
+  for a (phone, purpose) counts.
+- At most ``otp_max_sends_10min`` (3) sends per 10 minutes and ``otp_max_sends_day``
+  (10) per rolling 24 hours per phone, counted from the rows themselves under a
+  per-phone transaction lock, so the limits hold across processes.
+- Nothing here looks at members: the answer is the same whether or not the phone
+  belongs to one.
+
+Nothing commits; the caller commits, then sends :attr:`OtpRequest.code`.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.models.auth import OtpVerification
+from core.security import keyed_hmac, same_digest
+from core.validation import ascii_digits
+
+CODE_DIGITS = 6
+SHORT_WINDOW = timedelta(minutes=10)
+LONG_WINDOW = timedelta(hours=24)
+
+
+class OtpPurpose(enum.StrEnum):
+    LOGIN = "login"
+    LINK_TELEGRAM = "link_telegram"
+    STEP_UP = "step_up"
+    """A fresh proof before voting or changing the phone number (see step_up_valid)."""
+
+
+class OtpRefusal(enum.StrEnum):
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True, slots=True)
+class OtpRequest:
+    """Either a code to send (``code`` set) or a refusal (``refusal`` and ``retry_at``)."""
+
+    code: str | None = field(repr=False)
+    """The plain code, to be sent after commit; it exists nowhere else."""
+    expires_at: datetime | None = None
+    refusal: OtpRefusal | None = None
+    retry_at: datetime | None = None
+    """When a new code may be asked for, if refused."""
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+
+class OtpStatus(enum.StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    """This code is locked: ask for a new one."""
+    NO_CODE = "no_code"
+    """Nothing was sent for this phone and purpose, or the code was already used."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtpCheck:
+    status: OtpStatus
+    attempts_left: int = 0
+    """After a WRONG answer, how many more tries this code allows (at least 1)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is OtpStatus.OK
+
+
+def _code_hmac(settings: Settings, otp_id: uuid.UUID, phone: str, purpose: str, code: str) -> str:
+    return keyed_hmac(
+        settings.secret_key.get_secret_value(), "otp", str(otp_id), phone, purpose, code
+    )
+
+
+async def _lock_phone(session: AsyncSession, phone: str) -> None:
+    """Serialise code requests for one phone until the caller's transaction ends."""
+    key = func.hashtextextended("otp:" + phone, 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def _retry_at(sent: list[datetime], limit: int, window: timedelta) -> datetime | None:
+    """``sent`` ascending, all inside ``window``: when the count drops below ``limit``."""
+    if len(sent) < limit:
+        return None
+    return sent[len(sent) - limit] + window
+
+
+async def request_code(
+    session: AsyncSession,
+    settings: Settings,
+    phone: str,
+    purpose: OtpPurpose | str,
+    *,
+    now: datetime,
+) -> OtpRequest:
+    """Issue a new code for ``phone`` (E.164) and ``purpose``, unless the phone has had
+    too many codes lately. The caller commits, then sends ``result.code``."""
+    purpose = OtpPurpose(purpose)
+    await _lock_phone(session, phone)
+    sent = list(
+        await session.scalars(
+            select(OtpVerification.created_at)
+            .where(
+                OtpVerification.phone == phone,
+                OtpVerification.created_at > now - LONG_WINDOW,
+                OtpVerification.created_at <= now,
+            )
+            .order_by(OtpVerification.created_at)
+        )
+    )
+    sent_at = [t for t in sent if t is not None]
+    recent = [t for t in sent_at if t > now - SHORT_WINDOW]
+    waits = [
+        t
+        for t in (
+            _retry_at(recent, settings.otp_max_sends_10min, SHORT_WINDOW),
+            _retry_at(sent_at, settings.otp_max_sends_day, LONG_WINDOW),
+        )
+        if t is not None
+    ]
+    if waits:
+        return OtpRequest(code=None, refusal=OtpRefusal.RATE_LIMITED, retry_at=max(waits))
+
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    otp_id = uuid.uuid4()
+    expires_at = now + timedelta(minutes=settings.otp_ttl_minutes)
+    session.add(
+        OtpVerification(
+            id=otp_id,
+            phone=phone,
+            otp_hmac=_code_hmac(settings, otp_id, phone, purpose.value, code),
+            purpose=purpose.value,
+            expires_at=expires_at,
+            attempts=0,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return OtpRequest(code=code, expires_at=expires_at)
+
+
+async def check_code(
+    session: AsyncSession,
+    settings: Settings,
+    phone: str,
+    purpose: OtpPurpose | str,
+    code: str,
+    *,
+    now: datetime,
+) -> OtpCheck:
+    """Check what the member typed against the newest code for (phone, purpose).
+
+    The code may be typed with spaces or in Tamil digits. Input that is not six digits
+    at all answers WRONG without using up a try. The fifth wrong try answers
+    TOO_MANY_ATTEMPTS at once."""
+    purpose = OtpPurpose(purpose)
+    row = await session.scalar(
+        select(OtpVerification)
+        .where(
+            OtpVerification.phone == phone,
+            OtpVerification.purpose == purpose.value,
+            OtpVerification.created_at <= now,
+        )
+        .order_by(OtpVerification.created_at.desc(), OtpVerification.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if row is None or row.verified_at is not None:
+        return OtpCheck(OtpStatus.NO_CODE)
+    if now >= row.expires_at:
+        return OtpCheck(OtpStatus.EXPIRED)
+    attempts = row.attempts or 0
+    max_attempts = settings.otp_max_attempts
+    if attempts >= max_attempts:
+        return OtpCheck(OtpStatus.TOO_MANY_ATTEMPTS)
+
+    typed = ascii_digits(code).replace(" ", "").replace("-", "")
+    if len(typed) != CODE_DIGITS or not typed.isascii() or not typed.isdigit():
+        return OtpCheck(OtpStatus.WRONG, attempts_left=max_attempts - attempts)
+
+    if same_digest(_code_hmac(settings, row.id, phone, purpose.value, typed), row.otp_hmac):
+        row.verified_at = now
+        await session.flush()
+        return OtpCheck(OtpStatus.OK)
+
+    row.attempts = attempts + 1
+    await session.flush()
+    if row.attempts >= max_attempts:
+        return OtpCheck(OtpStatus.TOO_MANY_ATTEMPTS)
+    return OtpCheck(OtpStatus.WRONG, attempts_left=max_attempts - row.attempts)
+
+
+async def step_up_valid(
+    session: AsyncSession, phone: str, *, within: timedelta, now: datetime
+) -> bool:
+    """True when a 'step_up' code for ``phone`` was verified within ``within`` before
+    ``now``: the "fresh OTP" that voting and changing the phone number ask for."""
+    found = await session.scalar(
+        select(OtpVerification.id)
+        .where(
+            OtpVerification.phone == phone,
+            OtpVerification.purpose == OtpPurpose.STEP_UP.value,
+            OtpVerification.verified_at >= now - within,
+            OtpVerification.verified_at <= now,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def purge_old_codes(
+    session: AsyncSession, *, now: datetime, keep: timedelta = timedelta(days=2)
+) -> int:
+    """Delete codes older than ``keep`` (longer than the daily send window); returns how
+    many. For a periodic job: old codes are no one's business."""
+    result = await session.execute(
+        delete(OtpVerification).where(OtpVerification.created_at < now - keep)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
