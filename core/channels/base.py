@@ -70,6 +70,8 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     ask_location: bool = False
     ask_contact: bool = False
+    button: str | None = None
+    """The label of the location or contact button, where the channel has one."""
 
     def as_plain_text(self) -> str:
         """The reply as text any channel can show: choices as a numbered list."""

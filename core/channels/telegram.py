@@ -1,0 +1,267 @@
+"""Telegram through python-telegram-bot: verify, parse, render, send, map errors.
+
+Telegram does not sign update bodies: ``setWebhook(secret_token=…)`` makes every update
+carry ``X-Telegram-Bot-Api-Secret-Token``, compared here in constant time. Updates are
+parsed with the library's own ``Update.de_json``; replies go out through a ``telegram.Bot``
+whose base URL is configuration (the local fake in tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import unicodedata
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from core.channels.base import (
+    Channel,
+    Contact,
+    InboundMessage,
+    Location,
+    Reply,
+    SendError,
+    SendResult,
+)
+from core.channels.errors import MalformedPayload
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def verify_secret(expected: str, header_value: str | None) -> bool:
+    """True when the webhook's secret-token header equals the configured secret."""
+    if not expected or not header_value:
+        return False
+    return hmac.compare_digest(expected.encode(), header_value.encode())
+
+
+def _text(value: str | None) -> str:
+    return unicodedata.normalize("NFC", (value or "").strip())
+
+
+def _phone(raw: str) -> str:
+    """Telegram sends contact numbers without '+' (``919876543210``)."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return "+" + digits
+
+
+def _de_json(data: object) -> Update:
+    if not isinstance(data, Mapping):
+        raise MalformedPayload("an update is a JSON object")
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise MalformedPayload("update_id must be an integer")
+    try:
+        update = Update.de_json(dict(data), bot=None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedPayload(f"not a Telegram update: {exc}") from exc
+    if update is None:
+        raise MalformedPayload("not a Telegram update")
+    return update
+
+
+def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessage | None:
+    """A webhook update as an :class:`InboundMessage`; None for update kinds the bot
+    ignores (edited messages, channel posts, membership changes, …).
+
+    ``provider_message_id`` is the ``update_id`` (Telegram redelivers by update id)."""
+    update = _de_json(data)
+    common = {
+        "channel": Channel.TELEGRAM,
+        "provider": PROVIDER,
+        "provider_message_id": str(update.update_id),
+        "received_at": received_at,
+    }
+    query = update.callback_query
+    if query is not None:
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        return InboundMessage(
+            **common,  # type: ignore[arg-type]
+            address=str(chat_id),
+            choice_id=query.data or None,
+            sender_user_id=query.from_user.id,
+            profile_name=query.from_user.full_name or None,
+        )
+    message = update.message
+    if message is None:
+        return None
+    user = message.from_user
+    location = contact = None
+    if message.location is not None:
+        location = Location(
+            latitude=message.location.latitude, longitude=message.location.longitude
+        )
+    if message.contact is not None:
+        contact = Contact(
+            phone=_phone(message.contact.phone_number),
+            first_name=message.contact.first_name or None,
+            user_id=message.contact.user_id,
+        )
+    text = _text(message.text)
+    if not (text or location or contact) and message.chat.type != "private":
+        return None  # service messages and media in groups are not talk to the bot
+    return InboundMessage(
+        **common,  # type: ignore[arg-type]
+        address=str(message.chat.id),
+        text=text,
+        location=location,
+        contact=contact,
+        sender_user_id=user.id if user is not None else None,
+        profile_name=(user.full_name or None) if user is not None else None,
+    )
+
+
+def callback_query_id(data: Mapping[str, Any]) -> str | None:
+    """The id to acknowledge with :meth:`TelegramSender.answer_callback`, if the update
+    is a button press."""
+    query = data.get("callback_query")
+    if isinstance(query, Mapping) and isinstance(query.get("id"), str):
+        return str(query["id"])
+    return None
+
+
+# --- rendering -----------------------------------------------------------------------
+
+
+def reply_markup(
+    reply: Reply, *, button_label: str | None = None
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Choices as an inline keyboard (one numbered button per row, callback data = choice
+    id); a location or contact request as a one-time reply-keyboard button whose
+    (translated) label the caller gives (``button_label``, else ``reply.button``)."""
+    if reply.choices:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(f"{n}. {choice.label}", callback_data=choice.id)]
+                for n, choice in enumerate(reply.choices, 1)
+            ]
+        )
+    if reply.ask_location or reply.ask_contact:
+        button_label = button_label or reply.button
+        if not button_label:
+            log.warning("telegram: location/contact request without a button label")
+            return None
+        button = KeyboardButton(
+            button_label,
+            request_location=reply.ask_location or None,
+            request_contact=reply.ask_contact or None,
+        )
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    return None
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type turns into timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def classify_error(exc: TelegramError) -> SendError:
+    """Map a python-telegram-bot error to a :class:`SendError`."""
+    text = exc.message.lower()
+    if isinstance(exc, RetryAfter):
+        return SendError(f"telegram: {exc.message}", code="429", retry_after=_retry_seconds(exc))
+    if isinstance(exc, Forbidden):
+        if "blocked" in text:
+            return SendError(f"telegram: {exc.message}", code="403", opted_out=True)
+        return SendError(f"telegram: {exc.message}", code="403", unreachable=True)
+    if isinstance(exc, BadRequest):
+        if "chat not found" in text or "user not found" in text:
+            return SendError(f"telegram: {exc.message}", code="400", unreachable=True)
+        return SendError(f"telegram: {exc.message}", code="400", permanent=True)
+    if isinstance(exc, ChatMigrated):
+        return SendError(
+            f"telegram: chat migrated to {exc.new_chat_id}", code="migrated", unreachable=True
+        )
+    if isinstance(exc, TimedOut):
+        return SendError("telegram: timed out", code="timeout")
+    if isinstance(exc, NetworkError):
+        return SendError(f"telegram: {exc.message}", code="network")
+    return SendError(f"telegram: {exc.message}", code="error", permanent=True)
+
+
+# --- sending -------------------------------------------------------------------------
+
+
+class TelegramSender:
+    """Sends replies through the Bot API (python-telegram-bot's ``Bot``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        timeout = settings.provider_timeout_seconds
+        self._request = HTTPXRequest(
+            connection_pool_size=64,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            pool_timeout=timeout,
+        )
+        self.bot = Bot(
+            settings.telegram_bot_token.get_secret_value(),
+            base_url=settings.telegram_api_base_url.rstrip("/") + "/bot",
+            request=self._request,
+        )
+
+    async def send(
+        self, chat_id: int | str, reply: Reply, *, button_label: str | None = None
+    ) -> SendResult:
+        """Send ``reply``; ``provider_message_id`` is ``"<chat id>:<message id>"``."""
+        try:
+            message = await self.bot.send_message(
+                chat_id=chat_id,
+                text=reply.as_plain_text(),
+                reply_markup=reply_markup(reply, button_label=button_label),
+            )
+        except TelegramError as exc:
+            raise classify_error(exc) from exc
+        return SendResult(provider_message_id=f"{message.chat_id}:{message.message_id}")
+
+    async def answer_callback(self, callback_query_id: str, text: str | None = None) -> None:
+        """Stop the button's spinner; failures are logged, never raised (the press was
+        already handled)."""
+        try:
+            await self.bot.answer_callback_query(callback_query_id, text=text)
+        except TelegramError as exc:
+            log.info("telegram: answerCallbackQuery failed: %s", exc.message)
+
+    async def set_webhook(self, url: str, secret_token: str) -> None:
+        try:
+            await self.bot.set_webhook(
+                url, secret_token=secret_token, allowed_updates=["message", "callback_query"]
+            )
+        except TelegramError as exc:
+            raise classify_error(exc) from exc
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+        await self._request.shutdown()  # the bot skips it when never initialised

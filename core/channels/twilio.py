@@ -1,0 +1,450 @@
+"""WhatsApp and SMS through Twilio: verify, parse, render, send, map error codes.
+
+Inbound webhooks are form-encoded and signed with ``X-Twilio-Signature`` over the
+*public* URL (the configured ``public_base_url`` plus the path), so validation works
+behind a proxy. Outbound uses the real SDK's async client with an HTTP client that
+sends every request (api.twilio.com and content.twilio.com alike) to the configured
+``twilio_api_base_url`` -- the local fake in tests -- and applies our own timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
+from twilio.twiml.messaging_response import MessagingResponse
+
+from core.channels.base import Channel, InboundMessage, Location, Reply, SendError, SendResult
+from core.channels.errors import (
+    DeliveryStatus,
+    MalformedPayload,
+    StatusUpdate,
+    basic_auth_header,
+    parse_retry_after,
+)
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "twilio"
+WHATSAPP_PREFIX = "whatsapp:"
+_E164 = re.compile(r"^\+[1-9]\d{3,14}$")
+
+# --- inbound -------------------------------------------------------------------------
+
+
+def public_url(public_base_url: str, path_qs: str) -> str:
+    """The URL Twilio called and signed: our public base URL plus the request path
+    (with its query string), not the address the proxy forwarded to."""
+    return public_base_url.rstrip("/") + "/" + path_qs.lstrip("/")
+
+
+def verify_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """True when ``X-Twilio-Signature`` matches ``url`` (see :func:`public_url`) and the
+    form ``params``; a missing signature never matches."""
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+def _text(value: str | None) -> str:
+    return unicodedata.normalize("NFC", (value or "").strip())
+
+
+def _address(raw: str) -> tuple[Channel, str]:
+    channel = Channel.SMS
+    if raw.startswith(WHATSAPP_PREFIX):
+        channel, raw = Channel.WHATSAPP, raw[len(WHATSAPP_PREFIX) :]
+    if not _E164.match(raw):
+        raise MalformedPayload(f"not an E.164 address: {raw!r}")
+    return channel, raw
+
+
+def _coordinate(params: Mapping[str, str], name: str, limit: float) -> float:
+    try:
+        value = float(params[name])
+    except (TypeError, ValueError) as exc:
+        raise MalformedPayload(f"{name} is not a number") from exc
+    if not math.isfinite(value) or abs(value) > limit:
+        raise MalformedPayload(f"{name} out of range")
+    return value
+
+
+def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> InboundMessage:
+    """One inbound WhatsApp or SMS webhook as an :class:`InboundMessage`."""
+    sid, sender = params.get("MessageSid"), params.get("From")
+    if not sid or not sender:
+        raise MalformedPayload("MessageSid and From are required")
+    channel, address = _address(sender)
+    num_media = params.get("NumMedia", "0") or "0"
+    if not num_media.isdigit():
+        raise MalformedPayload("NumMedia is not a number")
+    location = None
+    has_lat, has_lon = "Latitude" in params, "Longitude" in params
+    if has_lat != has_lon:
+        raise MalformedPayload("Latitude and Longitude come together")
+    if has_lat:
+        location = Location(
+            latitude=_coordinate(params, "Latitude", 90.0),
+            longitude=_coordinate(params, "Longitude", 180.0),
+            label=_text(params.get("Label") or params.get("Address")) or None,
+        )
+    choice = params.get("ButtonPayload") or params.get("ListId") or None
+    return InboundMessage(
+        channel=channel,
+        address=address,
+        provider=PROVIDER,
+        provider_message_id=sid,
+        received_at=received_at,
+        text=_text(params.get("Body")),
+        location=location,
+        choice_id=choice,
+        profile_name=_text(params.get("ProfileName")) or None,
+    )
+
+
+_TWILIO_STATUS = {
+    "accepted": DeliveryStatus.QUEUED,
+    "scheduled": DeliveryStatus.QUEUED,
+    "queued": DeliveryStatus.QUEUED,
+    "sending": DeliveryStatus.SENT,
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "failed": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
+    "undelivered": DeliveryStatus.UNDELIVERED,
+}
+
+
+def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
+    """A message status callback (queued → sent → delivered → read, or failed/undelivered
+    with ``ErrorCode``)."""
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    raw_status = params.get("MessageStatus") or params.get("SmsStatus")
+    if not sid or not raw_status:
+        raise MalformedPayload("MessageSid and MessageStatus are required")
+    status = _TWILIO_STATUS.get(raw_status.lower())
+    if status is None:
+        raise MalformedPayload(f"unknown MessageStatus {raw_status!r}")
+    error_code = params.get("ErrorCode") or None
+    if error_code is not None and not error_code.isdigit():
+        raise MalformedPayload("ErrorCode is not a number")
+    to = params.get("To") or ""
+    return StatusUpdate(
+        provider=PROVIDER,
+        provider_message_id=sid,
+        status=status,
+        error_code=error_code,
+        address=to.removeprefix(WHATSAPP_PREFIX) or None,
+    )
+
+
+# --- rendering -----------------------------------------------------------------------
+
+
+def render_text(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
+    """The reply as text: choices as a numbered list; on WhatsApp a location request
+    gets the caller's (translated) ``location_hint`` as a last line."""
+    text = reply.as_plain_text()
+    if reply.ask_location and channel == Channel.WHATSAPP and location_hint:
+        text = f"{text}\n{location_hint}" if text else location_hint
+    return text
+
+
+def to_twiml(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
+    """A TwiML ``<Response><Message>`` answering the webhook in place."""
+    response = MessagingResponse()
+    response.message(render_text(reply, channel, location_hint=location_hint))
+    return str(response)
+
+
+# --- errors --------------------------------------------------------------------------
+
+OPTED_OUT_CODES = frozenset({21610})
+"""The recipient replied STOP."""
+OUTSIDE_WINDOW_CODE = 63016
+"""Free-form WhatsApp outside the 24-hour window: the caller sends a template instead."""
+UNREACHABLE_CODES = frozenset({21211, 21217, 21612, 21614, 30003, 30005, 30006, 63003, 63024})
+"""Not a valid, mobile or WhatsApp-capable recipient: try another channel."""
+THROTTLED_CODES = frozenset({20429, 63018, 130429, 131056})
+
+
+def classify(status: int, code: int | None, retry_after: str | None) -> SendError:
+    """Map an HTTP status and Twilio error code to a :class:`SendError`.
+
+    ``status`` 0 means no answer (timeout or connection failure)."""
+    label = str(code) if code else str(status or "timeout")
+    message = f"twilio: HTTP {status}, code {code}"
+    if code in OPTED_OUT_CODES:
+        return SendError(message, code=label, opted_out=True)
+    if code == OUTSIDE_WINDOW_CODE:
+        return SendError(message, code=label, permanent=True)
+    if code in UNREACHABLE_CODES:
+        return SendError(message, code=label, unreachable=True)
+    if code in THROTTLED_CODES or status in (0, 408, 429) or status >= 500:
+        return SendError(message, code=label, retry_after=parse_retry_after(retry_after))
+    return SendError(message, code=label, permanent=True)
+
+
+# --- the HTTP client the SDK talks through -------------------------------------------
+
+
+@dataclass
+class _ResponseNote:
+    retry_after: str | None = None
+
+
+_response_note: ContextVar[_ResponseNote | None] = ContextVar("twilio_response", default=None)
+
+
+class RoutedHttpClient(AsyncTwilioHttpClient):
+    """The SDK's async HTTP client, sending every Twilio host to ``api_base_url`` (scheme,
+    host and path prefix; the request path is kept) with ``timeout_seconds`` per request.
+
+    It also notes the ``Retry-After`` header for :func:`classify`, which the SDK's
+    ``TwilioRestException`` does not carry, and sends JSON bodies (Content API) as JSON.
+    """
+
+    def __init__(self, *, api_base_url: str, timeout_seconds: float) -> None:
+        super().__init__(pool_connections=False, timeout=timeout_seconds)
+        base = urlsplit(api_base_url)
+        self._base = None if (base.hostname or "").endswith("twilio.com") else base
+        self._client_timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._own_session: aiohttp.ClientSession | None = None
+
+    def route(self, url: str) -> str:
+        parts = urlsplit(url)
+        if self._base is None or not (parts.hostname or "").endswith("twilio.com"):
+            return url
+        path = self._base.path.rstrip("/") + parts.path
+        return urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
+
+    async def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature; ours applies
+        allow_redirects: bool = False,
+    ) -> Response:
+        if self._own_session is None or self._own_session.closed:
+            self._own_session = aiohttp.ClientSession(timeout=self._client_timeout)
+        body: dict[str, Any] = {"data": data}
+        if headers and headers.get("Content-Type") == "application/json":
+            body = {"json": data}
+        headers = dict(headers or {})
+        if auth:
+            headers["Authorization"] = basic_auth_header(*auth)
+        async with self._own_session.request(
+            method.upper(),
+            self.route(url),
+            params=params,  # type: ignore[arg-type]
+            headers=headers,
+            allow_redirects=allow_redirects,
+            **body,
+        ) as response:
+            text = await response.text()
+            note = _response_note.get()
+            if note is not None:
+                note.retry_after = response.headers.get("Retry-After")
+            return Response(response.status, text, dict(response.headers))
+
+    async def close(self) -> None:
+        if self._own_session is not None:
+            await self._own_session.close()
+
+
+# --- sending -------------------------------------------------------------------------
+
+QUICK_REPLY_MAX, LIST_PICKER_MAX = 3, 10
+QUICK_REPLY_TITLE_LEN, LIST_ITEM_LEN = 20, 24
+CONTENT_RETRY_SECONDS = 300.0
+_TAMIL = re.compile(r"[\u0B80-\u0BFF]")
+
+
+class TwilioSender:
+    """Sends WhatsApp and SMS through the Twilio REST API (real SDK, async client)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.whatsapp_from = settings.twilio_whatsapp_from
+        self.sms_from = settings.twilio_sms_from
+        self.http = RoutedHttpClient(
+            api_base_url=settings.twilio_api_base_url,
+            timeout_seconds=settings.provider_timeout_seconds,
+        )
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=self.http,
+        )
+        self._contents: dict[tuple[Any, ...], str] = {}
+        self._content_failed_at: dict[tuple[Any, ...], float] = {}
+        self._content_lock = asyncio.Lock()
+
+    async def _call(self, coro: Any) -> Any:
+        """Run one SDK call, turning every failure into a :class:`SendError`."""
+        note = _ResponseNote()
+        token = _response_note.set(note)
+        try:
+            return await coro
+        except TwilioRestException as exc:
+            raise classify(exc.status, exc.code, note.retry_after) from exc
+        except TwilioServiceException as exc:
+            raise classify(exc.status, exc.code, note.retry_after) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise classify(0, None, None) from exc
+        finally:
+            _response_note.reset(token)
+
+    async def _create(self, **fields: Any) -> SendResult:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        message = await self._call(self.client.messages.create_async(**fields))
+        parts = int(message.num_segments) if str(message.num_segments or "").isdigit() else 1
+        return SendResult(provider_message_id=message.sid, parts=max(parts, 1))
+
+    def _route(self, channel: Channel, address: str) -> tuple[str, str]:
+        if channel == Channel.WHATSAPP:
+            return WHATSAPP_PREFIX + address, self.whatsapp_from
+        if channel == Channel.SMS:
+            return address, self.sms_from
+        raise ValueError(f"Twilio does not carry {channel}")
+
+    async def send_text(
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        status_callback: str | None = None,
+        *,
+        location_hint: str | None = None,
+        list_button_label: str | None = None,
+    ) -> SendResult:
+        """Send a reply as free-form text. On WhatsApp, 1–3 choices go as native quick
+        replies and 4–10 as a list picker (when the caller gives ``list_button_label``,
+        the translated label of the button that opens the list); the text always
+        keeps the numbered list, and creation failures fall back to plain text."""
+        to, from_ = self._route(channel, address)
+        body = render_text(reply, channel, location_hint=location_hint)
+        content_sid = None
+        if channel == Channel.WHATSAPP and reply.choices:
+            content_sid = await self.interactive_content(reply, list_button_label)
+        if content_sid:
+            return await self._create(
+                to=to,
+                from_=from_,
+                content_sid=content_sid,
+                content_variables=json.dumps({"1": body}, ensure_ascii=False),
+                status_callback=status_callback,
+            )
+        return await self._create(to=to, from_=from_, body=body, status_callback=status_callback)
+
+    async def send_template(
+        self,
+        address: str,
+        content_sid: str,
+        variables: dict[str, str],
+        status_callback: str | None = None,
+    ) -> SendResult:
+        """A pre-approved WhatsApp template (outside the 24-hour window): ContentSid and
+        ContentVariables, no Body."""
+        return await self._create(
+            to=WHATSAPP_PREFIX + address,
+            from_=self.whatsapp_from,
+            content_sid=content_sid,
+            content_variables=json.dumps(variables, ensure_ascii=False),
+            status_callback=status_callback,
+        )
+
+    async def interactive_content(self, reply: Reply, list_button_label: str | None) -> str | None:
+        """The ContentSid of a quick-reply or list-picker whose body is variable {{1}},
+        created once per set of choices; None when the choices cannot be native or
+        the Content API failed (retried after a few minutes)."""
+        n = len(reply.choices)
+        if n <= QUICK_REPLY_MAX:
+            kind = "twilio/quick-reply"
+        elif n <= LIST_PICKER_MAX and list_button_label:
+            kind = "twilio/list-picker"
+        else:
+            return None
+        key = (kind, list_button_label, tuple((c.id, c.label) for c in reply.choices))
+        if key in self._contents:
+            return self._contents[key]
+        failed_at = self._content_failed_at.get(key)
+        if failed_at is not None and time.monotonic() - failed_at < CONTENT_RETRY_SECONDS:
+            return None
+        async with self._content_lock:
+            if key in self._contents:
+                return self._contents[key]
+            try:
+                content = await self._call(
+                    self.client.content.v1.contents.create_async(
+                        ContentList.ContentCreateRequest(_content_request(kind, key, reply))
+                    )
+                )
+            except SendError as exc:
+                log.warning("twilio content creation failed (%s); sending plain text", exc.code)
+                self._content_failed_at[key] = time.monotonic()
+                return None
+            self._contents[key] = content.sid
+            return str(content.sid)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _numbered(n: int, label: str, limit: int) -> str:
+    title = f"{n}. {label}"
+    return title if len(title) <= limit else title[: limit - 1] + "…"
+
+
+def _content_request(kind: str, key: tuple[Any, ...], reply: Reply) -> dict[str, Any]:
+    labels = " ".join(c.label for c in reply.choices)
+    name = "vck-" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+    if kind == "twilio/quick-reply":
+        body: dict[str, Any] = {
+            "body": "{{1}}",
+            "actions": [
+                {"title": _numbered(n, c.label, QUICK_REPLY_TITLE_LEN), "id": c.id}
+                for n, c in enumerate(reply.choices, 1)
+            ],
+        }
+    else:
+        body = {
+            "body": "{{1}}",
+            "button": key[1],
+            "items": [
+                {"id": c.id, "item": _numbered(n, c.label, LIST_ITEM_LEN)}
+                for n, c in enumerate(reply.choices, 1)
+            ],
+        }
+    return {
+        "friendly_name": name,
+        "language": "ta" if _TAMIL.search(labels) else "en",
+        "variables": {"1": "text"},
+        "types": {kind: body},
+    }

@@ -1,0 +1,319 @@
+"""The fake providers themselves: fail on demand then recover, latency, the JSON control
+endpoints, callbacks signed as the real providers sign them, and running as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from core.channels import dlt, telegram, twilio
+from core.channels.base import Channel, Reply, SendError
+from core.channels.errors import DeliveryStatus
+from core.config import load_settings
+from fakes.common import FakeProvider
+from fakes.dlt import FakeDlt
+from fakes.telegram import FakeTelegram, text_update
+from fakes.twilio import FakeTwilio
+
+MEMBER = "+919876543210"
+
+
+class Receiver:
+    """Our side of a webhook: records each POST with its headers and raw body."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.posts.append((request.path_qs, dict(request.headers), await request.read()))
+        return web.Response(text="ok")
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+async def fake_twilio() -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def _post(url: str, body: dict[str, Any] | None = None) -> int:
+    async with aiohttp.ClientSession() as session, session.post(url, json=body or {}) as resp:
+        return resp.status
+
+
+async def _sms(sender: twilio.TwilioSender) -> str:
+    result = await sender.send_text(Channel.SMS, MEMBER, Reply("hi"))
+    return result.provider_message_id
+
+
+def _twilio_sender(fake: FakeTwilio, **overrides: Any) -> twilio.TwilioSender:
+    settings = load_settings(
+        twilio_account_sid=fake.account_sid,
+        twilio_auth_token=fake.auth_token,
+        twilio_api_base_url=fake.base_url,
+        **overrides,
+    )
+    return twilio.TwilioSender(settings)
+
+
+# --- fail on demand ------------------------------------------------------------------
+
+
+async def test_failing_the_next_n_requests_then_recovering(fake_twilio: FakeTwilio) -> None:
+    sender = _twilio_sender(fake_twilio)
+    fake_twilio.fail(times=2, status=500)
+    try:
+        for _ in range(2):
+            with pytest.raises(SendError):
+                await _sms(sender)
+        await _sms(sender)
+    finally:
+        await sender.close()
+    assert len(fake_twilio.sent) == 1
+    assert fake_twilio.requests == 3
+    assert fake_twilio.failure is None
+
+
+async def test_failing_for_a_number_of_seconds_then_recovering(fake_twilio: FakeTwilio) -> None:
+    sender = _twilio_sender(fake_twilio)
+    fake_twilio.fail(seconds=0.3, status=503)
+    try:
+        for _ in range(3):
+            with pytest.raises(SendError):
+                await _sms(sender)
+        await asyncio.sleep(0.35)
+        await _sms(sender)
+    finally:
+        await sender.close()
+    assert len(fake_twilio.sent) == 1
+
+
+async def test_a_provider_error_code_can_be_injected(fake_twilio: FakeTwilio) -> None:
+    sender = _twilio_sender(fake_twilio)
+    fake_twilio.fail(times=1, status=400, code=21610)
+    try:
+        with pytest.raises(SendError) as caught:
+            await _sms(sender)
+    finally:
+        await sender.close()
+    assert caught.value.opted_out
+
+
+async def test_latency_is_added_to_every_provider_response(fake_twilio: FakeTwilio) -> None:
+    sender = _twilio_sender(fake_twilio)
+    fake_twilio.latency = 0.05
+    try:
+        started = time.perf_counter()
+        await _sms(sender)
+        elapsed = time.perf_counter() - started
+    finally:
+        await sender.close()
+    assert elapsed >= 0.05
+
+
+async def test_reset_forgets_messages_and_failure_rules(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.sent.append({"To": MEMBER})
+    fake_twilio.fail(times=5)
+    fake_twilio.fail_for[MEMBER] = 63016
+    fake_twilio.reset()
+    assert (fake_twilio.sent, fake_twilio.failure, fake_twilio.fail_for) == ([], None, {})
+
+
+# --- JSON control endpoints (out-of-process use) ---------------------------------------
+
+
+async def test_control_endpoints_drive_a_fake_over_http(fake_twilio: FakeTwilio) -> None:
+    base = fake_twilio.base_url
+    sender = _twilio_sender(fake_twilio)
+    try:
+        assert (
+            await _post(f"{base}/_fake/fail", {"times": 1, "status": 429, "retry_after": 2}) == 200
+        )
+        with pytest.raises(SendError) as caught:
+            await _sms(sender)
+        assert caught.value.retry_after == 2.0
+        assert await _post(f"{base}/_fake/fail_for", {"address": MEMBER, "code": 21610}) == 200
+        with pytest.raises(SendError) as opted_out:
+            await _sms(sender)
+        assert opted_out.value.opted_out
+        assert await _post(f"{base}/_fake/fail_for", {"address": MEMBER, "code": None}) == 200
+        sid = await _sms(sender)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/_fake/sent") as resp:
+                recorded = await resp.json()
+        assert [m["sid"] for m in recorded["sent"]] == [sid]
+        assert await _post(f"{base}/_fake/latency", {"ms": 10}) == 200
+        assert fake_twilio.latency == 0.01
+        assert await _post(f"{base}/_fake/reset") == 200
+        assert fake_twilio.sent == []
+    finally:
+        await sender.close()
+
+
+# --- callbacks signed like the real providers --------------------------------------
+
+
+async def test_twilio_status_callbacks_are_signed_and_parse(receiver: Receiver) -> None:
+    fake = FakeTwilio(callbacks=True)
+    await fake.start()
+    sender = _twilio_sender(fake)
+    callback = receiver.url + "/webhooks/twilio/status"
+    fake.undeliverable["+919876543211"] = 63024
+    try:
+        ok = await sender.send_text(Channel.WHATSAPP, MEMBER, Reply("hi"), status_callback=callback)
+        bad = await sender.send_text(
+            Channel.WHATSAPP, "+919876543211", Reply("hi"), status_callback=callback
+        )
+        await fake.drain()
+    finally:
+        await sender.close()
+        await fake.stop()
+    updates = {}
+    for path, headers, raw in receiver.posts:
+        form = _form(raw)
+        assert twilio.verify_signature(
+            fake.auth_token, receiver.url + path, form, headers.get("X-Twilio-Signature")
+        )
+        update = twilio.parse_status_callback(form)
+        updates.setdefault(update.provider_message_id, []).append(update)
+    assert [u.status for u in updates[ok.provider_message_id]] == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+    ]
+    final = updates[bad.provider_message_id][-1]
+    assert (final.status, final.error_code) == (DeliveryStatus.FAILED, "63024")
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+
+
+async def test_dlt_delivery_reports_are_signed_and_parse(receiver: Receiver) -> None:
+    settings = load_settings(dlt_webhook_secret="s3cret")
+    fake = FakeDlt.from_settings(settings, callbacks=True)
+    await fake.start()
+    sender = dlt.DltSender(settings.model_copy(update={"dlt_api_base_url": fake.base_url}))
+    fake.undeliverable["+919876543211"] = "dnd"
+    callback = receiver.url + "/webhooks/dlt/status"
+    try:
+        await sender.send(
+            MEMBER,
+            "hi",
+            template_id=settings.dlt_reply_template_id,
+            status_callback=callback,
+            custom_field="d-1",
+        )
+        await sender.send(
+            "+919876543211",
+            "hi",
+            template_id=settings.dlt_reply_template_id,
+            status_callback=callback,
+        )
+        await fake.drain()
+    finally:
+        await sender.close()
+        await fake.stop()
+    reports = []
+    for _, headers, raw in receiver.posts:
+        assert dlt.verify_webhook("s3cret", raw, headers.get("X-VCK-Signature"))
+        reports.append(dlt.parse_status_callback(_form(raw)))
+    by_address = {r.address: r for r in reports}
+    assert by_address[MEMBER].status == DeliveryStatus.SENT
+    assert by_address["+919876543211"].status == DeliveryStatus.FAILED
+    assert by_address["+919876543211"].error_code == "23005"
+
+
+async def test_telegram_delivers_updates_with_the_secret_header(receiver: Receiver) -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    sender = telegram.TelegramSender(
+        load_settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+    )
+    try:
+        await sender.set_webhook(receiver.url + "/webhooks/telegram", "s3cret")
+        assert await fake.deliver(text_update(77, 555, "வணக்கம்")) == 200
+    finally:
+        await sender.close()
+        await fake.stop()
+    ((path, headers, raw),) = receiver.posts
+    assert path == "/webhooks/telegram"
+    assert telegram.verify_secret("s3cret", headers.get("X-Telegram-Bot-Api-Secret-Token"))
+    message = telegram.parse_update(json.loads(raw), received_at=datetime.now(UTC))
+    assert message is not None and message.text == "வணக்கம்"
+
+
+# --- as a process ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("module", ["fakes.twilio", "fakes.telegram", "fakes.dlt"])
+async def test_each_fake_runs_as_a_process_with_control_endpoints(module: str) -> None:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        assert f"127.0.0.1:{port}" in line.decode()
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/_fake/sent") as resp:
+                assert await resp.json() == {"sent": [], "requests": 0}
+        assert await _post(f"{base}/_fake/reset") == 200
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+
+
+def test_every_fake_is_a_fake_provider() -> None:
+    for fake in (FakeTwilio(), FakeTelegram(), FakeDlt()):
+        assert isinstance(fake, FakeProvider)
