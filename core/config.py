@@ -51,14 +51,19 @@ class Settings(BaseSettings):
     dlt_api_token: SecretStr = SecretStr("dev-dlt-token")
     dlt_sender_id: str = "VCKPTY"
     dlt_entity_id: str = "1101000000000000000"
-    dlt_otp_template_id: str = "1107000000000000001"
+    dlt_template_ids: dict[str, str] = {
+        "otp_ta": "1107000000000000001",
+        "otp_en": "1107000000000000002",
+    }
+    """DLT template ids by purpose and language (JSON in the environment)."""
+    dlt_reply_template_id: str = "1107000000000000003"
+    """A registered template of {#var#} slots that conversational replies fill."""
     dlt_webhook_secret: SecretStr = SecretStr("dev-dlt-webhook-secret")
     sms_dlt_country_codes: str = "+91"
     """Numbers with these prefixes get SMS through the DLT provider, others through Twilio."""
 
     # --- conversation -----------------------------------------------------------------
     conversation_idle_minutes: int = 30
-    dedupe_ttl_hours: int = 48
 
     # --- OTP (FACTS.md) ------------------------------------------------------------------
     otp_ttl_minutes: int = 5

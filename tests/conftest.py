@@ -22,6 +22,8 @@ from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 
 # Separate names let several test runs share one server (xdist workers, or developers).
+pytest_plugins = ["tests.bot_fixtures"]
+
 _suffix = os.environ.get("VCK_TEST_DB_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEMPLATE_DB = f"vck_test_template_{_suffix}"
 CASE_DB = f"vck_test_case_{_suffix}"

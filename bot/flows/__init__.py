@@ -1,0 +1,22 @@
+"""Every conversation flow, by name. Each module declares one state machine with its
+Mermaid diagram in the module docstring."""
+
+from __future__ import annotations
+
+from bot.conversation import Flow
+from bot.flows import language, link, menu, signup, stepup, verify, welcome
+
+MENU = "menu"
+
+FLOWS: dict[str, Flow] = {
+    flow.name: flow
+    for flow in (
+        welcome.FLOW,
+        menu.FLOW,
+        language.FLOW,
+        signup.FLOW,
+        link.FLOW,
+        stepup.FLOW,
+        verify.FLOW,
+    )
+}

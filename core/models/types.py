@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from sqlalchemy import Boolean, cast
@@ -26,11 +27,11 @@ class LtreeType(UserDefinedType[str]):
     class comparator_factory(UserDefinedType.Comparator[str]):
         def descendant_of(self, other: Any) -> ColumnElement[bool]:
             """``path <@ other``: this path is ``other`` or lies below it."""
-            return self.op("<@", return_type=Boolean())(other)
+            return typing.cast(ColumnElement[bool], self.op("<@", return_type=Boolean())(other))
 
         def ancestor_of(self, other: Any) -> ColumnElement[bool]:
             """``path @> other``: this path is ``other`` or lies above it."""
-            return self.op("@>", return_type=Boolean())(other)
+            return typing.cast(ColumnElement[bool], self.op("@>", return_type=Boolean())(other))
 
 
 # Let reflection (Alembic's autogenerate) recognise ltree columns.

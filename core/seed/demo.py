@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,7 +115,7 @@ class DemoPerson:
     position: str | None  # PositionSpec.name
     status: MemberStatus
     language: str  # 'ta' | 'en'
-    membership_number: str | None  # None while pending
+    membership_number: str
 
 
 _A, _P = MemberStatus.ACTIVE, MemberStatus.PENDING
@@ -145,7 +145,7 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("Saravanan Mani", "சரவணன் மணி", "+919876500016", "TN.VPM.AC075.B0001",
                None, _A, "ta", "VCK-VPM-0000004"),
     DemoPerson("Deepa Ravi", "தீபா ரவி", "+919876500017", "TN.VPM.AC074.B0003",
-               None, _P, "ta", None),
+               None, _P, "ta", "VCK-VPM-0000005"),
 )  # fmt: skip
 
 DEMO_CHANNELS = ("whatsapp", "sms")
@@ -340,11 +340,26 @@ async def _load_people(
     await session.flush()
 
 
+DEMO_SERIALS = 1000
+"""Live signups draw membership serials above the demo's hand-numbered ones."""
+
+
+async def _reserve_demo_serials(session: AsyncSession) -> None:
+    await session.execute(
+        text(
+            "SELECT setval('membership_number_seq', "
+            "GREATEST((SELECT last_value FROM membership_number_seq), :floor))"
+        ),
+        {"floor": DEMO_SERIALS},
+    )
+
+
 async def load_demo(session: AsyncSession) -> DemoSummary:
     """Load (or top up) the demo data in the caller's transaction."""
     units = await _load_tree(session)
     positions = await _load_positions(session)
     await _load_people(session, units, positions)
+    await _reserve_demo_serials(session)
     officials = sum(1 for p in DEMO_PEOPLE if p.position is not None)
     return DemoSummary(
         districts=len(districts()),

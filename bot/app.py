@@ -1,0 +1,233 @@
+"""The bot's HTTP face: provider webhooks, health and metrics.
+
+Every webhook is verified before anything else (403, nothing stored or answered),
+parsed to one :class:`InboundMessage` (400 for a malformed body, never 500), handed to
+the conversation engine, and answered on the same channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy import text
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.bootstrap import Bot
+from core.channels import dlt, telegram, twilio
+from core.channels.base import Channel, InboundMessage, Reply
+from core.channels.errors import MalformedPayload, StatusUpdate
+from core.services import status
+
+log = logging.getLogger(__name__)
+
+BOT_KEY = web.AppKey("bot", Bot)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY = 64 * 1024
+"""Providers send a few KB at most; anything larger is not a provider."""
+
+
+def make_app(bot: Bot) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
+    app[BOT_KEY] = bot
+    app.router.add_post("/webhooks/twilio", twilio_inbound)
+    app.router.add_post("/webhooks/twilio/status", twilio_status)
+    app.router.add_post("/webhooks/telegram", telegram_update)
+    app.router.add_post("/webhooks/dlt", dlt_inbound)
+    app.router.add_post("/webhooks/dlt/status", dlt_status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    await app[BOT_KEY].close()
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    bot = request.app[BOT_KEY]
+    try:
+        return await handler(request)
+    except MalformedPayload as exc:
+        bot.metrics.errors.labels("malformed").inc()
+        return web.json_response({"error": "malformed payload", "detail": str(exc)}, status=400)
+    except web.HTTPException as exc:
+        if exc.status in (413, 415):
+            bot.metrics.errors.labels("malformed").inc()
+            return web.json_response(
+                {"error": exc.reason}, status=400 if exc.status == 415 else 413
+            )
+        raise
+    except Exception:
+        bot.metrics.errors.labels("internal").inc()
+        log.exception("unhandled error on %s", request.path)
+        raise
+
+
+def _refuse(bot: Bot, kind: str) -> web.Response:
+    bot.metrics.errors.labels(kind).inc()
+    return web.json_response({"error": "signature check failed"}, status=403)
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise MalformedPayload("expected a form-encoded body")
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise MalformedPayload("unreadable form body") from exc
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _handle(bot: Bot, message: InboundMessage) -> list[Reply]:
+    started = time.perf_counter()
+    channel = message.channel.value
+    replies = await bot.conversation.handle(message)
+    if replies:
+        bot.metrics.inbound.labels(channel).inc()
+        bot.metrics.replies.labels(channel).inc(len(replies))
+    else:
+        bot.metrics.duplicates.labels(channel).inc()
+    bot.metrics.handling.labels(channel).observe(time.perf_counter() - started)
+    return replies
+
+
+# --- Twilio: WhatsApp and SMS ----------------------------------------------------------
+
+
+async def twilio_inbound(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    params = await _form(request)
+    url = twilio.public_url(bot.settings.public_base_url, request.path_qs)
+    token = bot.settings.twilio_auth_token.get_secret_value()
+    if not twilio.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature")):
+        return _refuse(bot, "twilio_signature")
+    message = twilio.parse_inbound(params, received_at=datetime.now(UTC))
+    replies = await _handle(bot, message)
+    twiml_replies = []
+    for reply in replies:
+        if message.channel is Channel.WHATSAPP and 0 < len(reply.choices) <= 3:
+            # Native quick-reply buttons need the REST API; the text keeps the numbers.
+            bot.send_soon(message.channel, message.address, reply)
+        else:
+            twiml_replies.append(reply)
+    response = MessagingResponse()
+    for reply in twiml_replies:
+        response.message(twilio.render_text(reply, message.channel))
+    return web.Response(text=str(response), content_type="application/xml")
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    params = await _form(request)
+    url = twilio.public_url(bot.settings.public_base_url, request.path_qs)
+    token = bot.settings.twilio_auth_token.get_secret_value()
+    if not twilio.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature")):
+        return _refuse(bot, "twilio_signature")
+    update = twilio.parse_status_callback(params)
+    channel = Channel.WHATSAPP if params.get("From", "").startswith("whatsapp:") else Channel.SMS
+    await _apply_status(bot, update, channel, params)
+    return web.Response(status=204)
+
+
+async def _apply_status(bot: Bot, update: StatusUpdate, channel: Channel, payload: dict) -> None:
+    async with bot.session_factory() as session, session.begin():
+        await status.record_status(
+            session, update, channel=channel, payload=payload, now=datetime.now(UTC)
+        )
+
+
+# --- Telegram ------------------------------------------------------------------------------
+
+
+async def telegram_update(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    secret = bot.settings.telegram_webhook_secret.get_secret_value()
+    if not telegram.verify_secret(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+        return _refuse(bot, "telegram_secret")
+    try:
+        data = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload("body is not JSON") from exc
+    message = telegram.parse_update(data, received_at=datetime.now(UTC))
+    if message is None:
+        return web.json_response({"ok": True, "ignored": True})
+    replies = await _handle(bot, message)
+    for reply in replies:
+        await bot.send_now(message.channel, message.address, reply)
+    callback_id = telegram.callback_query_id(data)
+    if callback_id and replies:
+        await bot.senders.telegram.answer_callback(callback_id)
+    return web.json_response({"ok": True})
+
+
+# --- the Indian DLT SMS provider ---------------------------------------------------------
+
+
+async def _dlt_form(request: web.Request) -> dict[str, str]:
+    bot = request.app[BOT_KEY]
+    body = await request.read()
+    secret = bot.settings.dlt_webhook_secret.get_secret_value()
+    if not dlt.verify_webhook(secret, body, request.headers.get(dlt.SIGNATURE_HEADER)):
+        raise web.HTTPForbidden()
+    return await _form(request)
+
+
+async def dlt_inbound(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    try:
+        params = await _dlt_form(request)
+    except web.HTTPForbidden:
+        return _refuse(bot, "dlt_signature")
+    message = dlt.parse_inbound(params, received_at=datetime.now(UTC))
+    for reply in await _handle(bot, message):
+        bot.send_soon(message.channel, message.address, reply)
+    return web.Response(status=204)
+
+
+async def dlt_status(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    try:
+        params = await _dlt_form(request)
+    except web.HTTPForbidden:
+        return _refuse(bot, "dlt_signature")
+    await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, params)
+    return web.Response(status=204)
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with bot.session_factory() as session:
+                await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(2):
+            await bot.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"unreachable: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return web.json_response(checks, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    return web.Response(
+        body=bot.metrics.render(), headers={"Content-Type": bot.metrics.content_type}
+    )

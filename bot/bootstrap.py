@@ -1,0 +1,77 @@
+"""The one place the bot process builds its parts: settings, database, Redis, the
+provider senders, the conversation engine. Everything else receives them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.engine import Engine
+from bot.metrics import Metrics
+from bot.senders import ProviderOutbox, Senders
+from core.channels.base import Channel, Reply
+from core.config import Settings
+from core.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    db: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    senders: Senders
+    outbox: ProviderOutbox
+    conversation: Engine
+    metrics: Metrics
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def send_now(self, channel: Channel, address: str, reply: Reply) -> None:
+        """Send a reply to the member who wrote, recording a failure instead of raising:
+        the member's message was handled and committed either way."""
+        try:
+            await self.outbox.send(channel, address, reply)
+        except Exception:
+            self.metrics.errors.labels("reply_send").inc()
+            log.exception("reply to %s could not be sent", channel.value)
+
+    def send_soon(self, channel: Channel, address: str, reply: Reply) -> None:
+        """Send in the background, after the webhook has been answered."""
+        task = asyncio.create_task(self.send_now(channel, address, reply))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for background sends (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.senders.close()
+        await self.redis.aclose()
+        await self.db.dispose()
+
+
+def build_bot(settings: Settings) -> Bot:
+    db = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    session_factory = make_session_factory(db)
+    redis = Redis.from_url(settings.redis_url)
+    senders = Senders.from_settings(settings)
+    outbox = ProviderOutbox(settings, senders)
+    return Bot(
+        settings=settings,
+        db=db,
+        session_factory=session_factory,
+        redis=redis,
+        senders=senders,
+        outbox=outbox,
+        conversation=Engine(settings, session_factory, redis, outbox),
+        metrics=Metrics(),
+    )

@@ -1,0 +1,55 @@
+"""What a flow step gets: the message, the member, one database transaction, and a
+list of side effects to run once that transaction has committed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import ConversationState
+from bot.outbox import Outbox
+from core.channels.base import InboundMessage
+from core.config import Settings
+from core.i18n import Language
+from core.models import ChannelAddress, Member
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    session: AsyncSession
+    redis: Redis
+    message: InboundMessage
+    conv: ConversationState
+    now: datetime
+    address: ChannelAddress | None
+    member: Member | None
+    language: Language
+    outbox: Outbox
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+    @property
+    def data(self) -> dict:
+        return self.conv.data
+
+    @property
+    def phone(self) -> str | None:
+        """The member's proven phone: the sender on WhatsApp, SMS and the console; the
+        linked phone on Telegram."""
+        if self.member is not None:
+            return self.member.phone
+        if self.address is not None and self.address.phone:
+            return self.address.phone
+        if self.message.channel.value in ("whatsapp", "sms", "console"):
+            return self.message.address
+        return None
+
+    def later(self, effect: AfterCommit) -> None:
+        """Run ``effect`` after the transaction commits (sends never precede the commit)."""
+        self.after_commit.append(effect)

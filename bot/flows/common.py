@@ -1,0 +1,39 @@
+"""Pieces every flow shares: yes/no and skip words, help, masking."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from core.channels.base import Choice
+from core.i18n import _
+
+SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
+
+
+def is_skip(text: str) -> bool:
+    return text.casefold().strip(" .!") in SKIP_WORDS
+
+
+def help_text(ctx: Context) -> str:
+    return _(
+        "Reply with the number of your choice. "
+        "You can send these words at any time: MENU or 0 for the main menu, "
+        "CANCEL to stop what you are doing, LANGUAGE to change the language, "
+        "STOP to get no more announcements, START to get them again."
+    )
+
+
+def yes_no() -> tuple[Choice, ...]:
+    return (Choice("yes", _("Yes")), Choice("no", _("No")))
+
+
+YES_NO_WORDS = {
+    "yes": ("yes", "y", "ok", "ஆம்", "சரி", "ஆமாம்"),
+    "no": ("no", "n", "இல்லை", "வேண்டாம்"),
+}
+
+
+def mask_phone(phone: str) -> str:
+    """+91 98••••••10: enough for the member to recognise, not enough to leak."""
+    if len(phone) < 6:
+        return phone
+    return f"{phone[:5]}{'•' * (len(phone) - 7)}{phone[-2:]}"

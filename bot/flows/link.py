@@ -1,0 +1,111 @@
+"""Telegram: prove a phone number (share contact or type it, then an SMS code) and link
+this chat to it — and to the membership of that phone, if there is one.
+
+```mermaid
+stateDiagram-v2
+    [*] --> contact
+    contact --> code: contact shared / number typed → code sent by SMS
+    contact --> [*]: too many codes asked
+    code --> signup: linked, and the member came here to join
+    code --> [*]: linked / code expired / too many wrong tries
+    code --> code: wrong code (tries left)
+```
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.context import Context
+from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
+from bot.flows.common import mask_phone
+from bot.flows.otp_text import queue_code_sms
+from core.channels.base import Reply
+from core.i18n import _, format_moment
+from core.phones import normalise_phone
+from core.services import addresses, members, otp
+
+
+async def ask_contact(ctx: Context) -> Reply:
+    return Reply(
+        _(
+            "To link your phone number, tap the button below to share your contact, "
+            "or type your mobile number."
+        ),
+        ask_contact=True,
+        button=_("Share my phone number"),
+    )
+
+
+async def answer_contact(ctx: Context, answer: Answer) -> Outcome:
+    if answer.contact_phone is not None and not answer.contact_is_own:
+        return Retry(_("Please share your own contact, not someone else's."))
+    phone = normalise_phone(answer.contact_phone or answer.text)
+    if phone is None:
+        return Retry(_("Please type a 10-digit mobile number, for example 98765 43210."))
+    request = await otp.request_code(ctx.session, ctx.settings, phone, "link_telegram", now=ctx.now)
+    if request.code is None:
+        return Done(too_many_codes(request.retry_at))
+    ctx.data["phone"] = phone
+    queue_code_sms(ctx, phone, request.code)
+    return Goto(
+        "code",
+        say=_("We have sent a 6-digit code by SMS to {phone}.").format(phone=mask_phone(phone)),
+    )
+
+
+def too_many_codes(retry_at: datetime | None) -> str:
+    return _(
+        "Too many codes have been asked for this number. Please try again after {time}."
+    ).format(time=format_moment(retry_at) if retry_at else "-")
+
+
+async def ask_code(ctx: Context) -> Reply:
+    return Reply(_("Please type the 6-digit code from the SMS."))
+
+
+async def answer_code(ctx: Context, answer: Answer) -> Outcome:
+    phone = ctx.data["phone"]
+    check = await otp.check_code(
+        ctx.session, ctx.settings, phone, "link_telegram", answer.text, now=ctx.now
+    )
+    if not check.ok:
+        return code_problem(check)
+    member = await members.find_by_phone(ctx.session, phone)
+    ctx.address = await addresses.link_phone(
+        ctx.session,
+        ctx.message.channel,
+        ctx.message.address,
+        phone=phone,
+        member_id=member.id if member else None,
+        now=ctx.now,
+    )
+    ctx.member = member
+    if member is None and ctx.data.pop("then", None) == "signup":
+        return Goto("name", flow="signup", say=_("Thank you, your number is confirmed."))
+    return Done(
+        _("Your phone number {phone} is now linked to this chat.").format(phone=mask_phone(phone))
+    )
+
+
+def code_problem(check: otp.OtpCheck) -> Outcome:
+    """The answer to a code that did not work: a retry while tries are left."""
+    if check.status is otp.OtpStatus.WRONG:
+        return Retry(
+            _("That code is not right. You can try {count} more times.").format(
+                count=check.attempts_left
+            )
+        )
+    if check.status is otp.OtpStatus.TOO_MANY_ATTEMPTS:
+        return Done(_("Too many wrong tries. Please ask for a new code from the menu."))
+    return Done(_("That code has expired. Please ask for a new code from the menu."))
+
+
+FLOW = Flow(
+    name="link",
+    entry="contact",
+    states={
+        "contact": Question(ask_contact, answer_contact),
+        "code": Question(ask_code, answer_code),
+    },
+)

@@ -1,0 +1,47 @@
+"""Provider status callbacks: stored as received, then applied to what they describe."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.channels.base import Channel
+from core.channels.errors import StatusUpdate
+from core.models import Message, MessageStatusEvent
+from core.services import addresses
+
+OPTED_OUT_CODES = frozenset({"21610"})
+"""Twilio: the recipient replied STOP to the provider itself."""
+
+
+async def record_status(
+    session: AsyncSession,
+    update_: StatusUpdate,
+    *,
+    channel: Channel,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        MessageStatusEvent(
+            provider=update_.provider,
+            provider_message_id=update_.provider_message_id,
+            status=update_.status.value,
+            error_code=update_.error_code,
+            payload=payload,
+            received_at=now,
+        )
+    )
+    await session.execute(
+        update(Message)
+        .where(
+            Message.provider == update_.provider,
+            Message.provider_message_id == update_.provider_message_id,
+        )
+        .values(status=update_.status.value, error_code=update_.error_code, updated_at=now)
+    )
+    if update_.error_code in OPTED_OUT_CODES and update_.address:
+        await addresses.opt_out(session, channel, update_.address, now=now)

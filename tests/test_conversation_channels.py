@@ -1,0 +1,118 @@
+"""The same flows on Telegram (contact + SMS code), feature-phone SMS through the Indian
+DLT provider, and the console."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from bot.engine import Engine
+from bot.outbox import RecordingOutbox
+from core.channels.base import Channel
+from core.channels.console import parse_console_line
+from core.models import ChannelAddress, Member
+
+NUMBER = re.compile(r"VCK-[A-Z]{3}-\d{7}")
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+async def test_telegram_member_links_their_phone_then_signs_up(member, providers, session) -> None:
+    m = member(Channel.TELEGRAM, "555000111")
+    assert "Choose your language" in await m.says("/start")
+    assert "Privacy notice" in await m.says(button="en")
+    menu = await m.says(button="agree")
+    assert "Link my phone number" in menu
+    assert "inline_keyboard" in str(m.last["reply_markup"])  # choices as native buttons
+
+    ask = await m.says(button="join")
+    assert "confirm your phone number" in ask
+    assert "request_contact" in str(m.last["reply_markup"])
+
+    # Someone else's contact card is refused.
+    refused = await m.says(contact="+919840066666", contact_user_id=999)
+    assert "your own contact" in refused
+
+    sent = await m.says(contact="+919840066666")
+    assert "+9198" in sent and "66" in sent  # masked number
+    sms = providers.sms_to("+919840066666")
+    assert len(sms) == 1 and providers.dlt.sent[-1]["DltTemplateId"]  # via the DLT provider
+    code = CODE.search(sms[0]).group(1)
+
+    assert "not right" in await m.says("000000" if code != "000000" else "111111")
+    assert "full name" in await m.says(code)
+    for text in ("Arul Mozhi", "03/03/1993", "2", "1", "600001", "skip", "skip"):
+        await m.says(text)
+    assert NUMBER.search(await m.says("1"))
+
+    address = await session.scalar(
+        select(ChannelAddress).where(
+            ChannelAddress.channel == "telegram", ChannelAddress.address == "555000111"
+        )
+    )
+    assert address.phone == "+919840066666" and address.member_id is not None
+
+
+async def test_telegram_chat_of_an_existing_member_links_to_their_membership(
+    member, providers
+) -> None:
+    m = member(Channel.TELEGRAM, "555000222")
+    await m.says("hi")
+    await m.says("1")
+    await m.says("1")
+    await m.says("1")  # Link my phone number
+    await m.says("+91 98765 00012")  # Karthik, a demo member, typed instead of shared
+    code = CODE.search(providers.sms_to("+919876500012")[-1]).group(1)
+    linked = await m.says(code)
+    assert "இணைக்கப்பட்டது" in linked  # Karthik's language is Tamil
+    card = await m.says("1")
+    assert "VCK-CHN-0000006" in card
+
+
+async def test_an_unknown_and_a_known_number_get_the_same_answer(member) -> None:
+    answers = []
+    for chat, phone in (("555000301", "+919840077777"), ("555000302", "+919876500013")):
+        m = member(Channel.TELEGRAM, chat)
+        for text in ("hi", "2", "1", "1"):
+            await m.says(text)
+        answers.append(re.sub(r"\+91\S+", "N", await m.says(phone)))
+    assert answers[0] == answers[1]
+
+
+async def test_a_feature_phone_member_signs_up_by_sms_through_the_dlt_provider(
+    member, providers, session
+) -> None:
+    m = member(Channel.SMS, "+919840088888")
+    assert "Choose your language" in await m.says("VCK")
+    assert "தனியுரிமை" in await m.says("1")
+    await m.says("1")
+    for text in ("1", "முத்து வேல்", "10/10/1970", "1", "1", "605602", "தவிர்", "தவிர்"):
+        await m.says(text)
+    welcome = await m.says("1")
+    assert NUMBER.search(welcome)
+    last = providers.dlt.sent[-1]
+    assert last["EncodingType"] == "unicode" and last["DltEntityId"] and last["From"]
+    assert not [s for s in providers.twilio.sent if s.get("To") == "+919840088888"]
+    assert await session.scalar(select(Member).where(Member.phone == "+919840088888"))
+
+
+async def test_the_console_runs_the_same_flows(settings, session_factory, redis) -> None:
+    engine = Engine(settings, session_factory, redis, RecordingOutbox())
+    counter = iter(range(1, 100))
+
+    async def say(line: str) -> str:
+        message = parse_console_line(
+            "+919840099999", line, received_at=datetime.now(UTC), counter=next(counter)
+        )
+        return "\n".join(r.as_plain_text() for r in await engine.handle(message))
+
+    assert "Choose your language" in await say("hello")
+    await say("2")
+    await say("1")
+    for line in ("1", "Console Person", "01/01/1990", "4", "2"):
+        await say(line)
+    assert "voter ID" in await say("/location 13.0827 80.2707")  # Chennai
+    await say("skip")
+    await say("skip")
+    assert NUMBER.search(await say("1"))

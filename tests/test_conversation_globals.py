@@ -1,0 +1,97 @@
+"""Words that work anywhere (HELP, MENU/0, STOP, START, LANGUAGE, CANCEL — and their
+Tamil forms), the idle timeout, and odd input."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from bot.conversation import StateStore
+from core.channels.base import Channel
+from core.models import ChannelAddress, Member
+
+PRIYA = "+919876500011"  # demo member, English
+KARTHIK = "+919876500012"  # demo member, Tamil
+
+
+async def address_row(session, channel: str, address: str) -> ChannelAddress:
+    session.expire_all()
+    return await session.scalar(
+        select(ChannelAddress).where(
+            ChannelAddress.channel == channel, ChannelAddress.address == address
+        )
+    )
+
+
+async def test_stop_and_start_are_stored_at_once(member, session) -> None:
+    m = member(Channel.WHATSAPP, PRIYA)
+    assert "START" in await m.says("STOP")
+    assert (await address_row(session, "whatsapp", PRIYA)).opted_out_at is not None
+    assert "again" in await m.says("start")
+    assert (await address_row(session, "whatsapp", PRIYA)).opted_out_at is None
+
+
+async def test_tamil_stop_word_works_too(member, session) -> None:
+    m = member(Channel.WHATSAPP, KARTHIK)
+    assert "தொடங்கு" in await m.says("நிறுத்து")
+    assert (await address_row(session, "whatsapp", KARTHIK)).opted_out_at is not None
+
+
+async def test_stop_from_a_stranger_is_honoured_before_any_consent(member, session) -> None:
+    m = member(Channel.SMS, "+14155550123")
+    await m.says("STOP")
+    row = await address_row(session, "sms", "+14155550123")
+    assert row.opted_out_at is not None and row.consent_given_at is None
+
+
+async def test_help_re_asks_the_current_question(member) -> None:
+    m = member(Channel.WHATSAPP, "+919840200001")
+    for text in ("hi", "2", "1", "1"):
+        await m.says(text)
+    reply = await m.says("உதவி")
+    assert "MENU or 0" in reply and reply.rstrip().endswith("in English.")
+
+
+async def test_menu_and_cancel_leave_a_flow_without_saving(member, session) -> None:
+    m = member(Channel.WHATSAPP, "+919840200002")
+    for text in ("hi", "2", "1", "1", "Half Done"):
+        await m.says(text)
+    reply = await m.says("0")
+    assert "Nothing was saved" in reply and "What would you like to do" in reply
+    await m.says("1")
+    assert "Nothing was saved" in await m.says("ரத்து")
+    assert await session.scalar(select(Member).where(Member.phone == "+919840200002")) is None
+
+
+async def test_language_can_be_changed_anytime_and_is_stored_on_the_member(member, session) -> None:
+    m = member(Channel.WHATSAPP, PRIYA)
+    await m.says("hi")
+    assert "Choose your language" in await m.says("மொழி")
+    assert "தமிழில்" in await m.says("1")
+    assert "என் உறுப்பினர் விவரம்" in await m.says("menu")
+    session.expire_all()
+    row = await session.scalar(select(Member).where(Member.phone == PRIYA))
+    assert row.language == "ta"
+
+
+async def test_after_the_idle_timeout_the_member_starts_at_the_menu_and_is_told(
+    member, bot
+) -> None:
+    m = member(Channel.WHATSAPP, "+919840200003")
+    for text in ("hi", "2", "1", "1", "Slow Typer"):
+        await m.says(text)
+    key = StateStore.key(Channel.WHATSAPP, "+919840200003")
+    state = json.loads(await bot.redis.get(key))
+    state["updated_at"] -= bot.settings.conversation_idle_minutes * 60 + 5
+    await bot.redis.set(key, json.dumps(state))
+    reply = await m.says("01/01/1990")
+    assert "started again" in reply and "What would you like to do" in reply
+
+
+async def test_odd_text_gets_a_polite_re_prompt(member) -> None:
+    m = member(Channel.WHATSAPP, PRIYA)
+    await m.says("hi")
+    for odd in ("🙏🎉", "Vanakkam நண்பா", "x" * 5000, "1; DELETE FROM members;", "\u200b\u200b"):
+        reply = await m.says(odd)
+        assert "did not understand" in reply and "What would you like to do" in reply

@@ -1,0 +1,140 @@
+"""The HTTP face: signatures refused with 403 before anything is stored, malformed
+bodies answered with 400 (never 500), status callbacks stored, health and metrics."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.channels.base import Channel
+from core.models import ChannelAddress, Message, MessageStatusEvent
+from fakes import dlt as fake_dlt
+from fakes import telegram as fake_telegram
+from fakes import twilio as fake_twilio
+
+PHONE = "+919840300001"
+
+
+async def nothing_stored(session, redis) -> bool:
+    messages = await session.scalar(select(func.count()).select_from(Message))
+    addresses = await session.scalar(
+        select(func.count()).select_from(ChannelAddress).where(ChannelAddress.address == PHONE)
+    )
+    return messages == 0 and addresses == 0 and not await redis.keys("vck:conv:*")
+
+
+async def test_unsigned_and_mis_signed_twilio_webhooks_are_refused(member, session, redis) -> None:
+    m = member(Channel.WHATSAPP, PHONE)
+    form = fake_twilio.inbound_form("whatsapp:" + PHONE, "hi")
+    assert (await m.post_twilio(form, signature=None)).status == 403
+    assert (await m.post_twilio(form, signature="bm90IGEgc2lnbmF0dXJl")).status == 403
+    tampered = fake_twilio.sign("another-token", "https://vck.example.org/webhooks/twilio", form)
+    assert (await m.post_twilio(form, signature=tampered)).status == 403
+    assert await nothing_stored(session, redis)
+
+
+async def test_twilio_signature_is_checked_against_the_public_url_behind_a_proxy(
+    member, client, bot
+) -> None:
+    form = fake_twilio.inbound_form("whatsapp:" + PHONE, "hi")
+    token = bot.settings.twilio_auth_token.get_secret_value()
+    internal = str(client.make_url("/webhooks/twilio"))  # what the proxy forwarded to
+    response = await client.post(
+        "/webhooks/twilio",
+        data=form,
+        headers={"X-Twilio-Signature": fake_twilio.sign(token, internal, form)},
+    )
+    assert response.status == 403
+    assert "Choose your language" in await member(Channel.WHATSAPP, PHONE).says("hi")
+
+
+async def test_malformed_twilio_bodies_get_400(member, client, session, redis) -> None:
+    m = member(Channel.WHATSAPP, PHONE)
+    no_sid = fake_twilio.inbound_form("whatsapp:" + PHONE, "hi")
+    del no_sid["MessageSid"]
+    assert (await m.post_twilio(no_sid)).status == 400
+    bad_location = fake_twilio.inbound_form(
+        "whatsapp:" + PHONE, "", latitude="north", longitude="80"
+    )
+    assert (await m.post_twilio(bad_location)).status == 400
+    as_json = await client.post("/webhooks/twilio", json={"From": PHONE})
+    assert as_json.status == 400
+    assert await nothing_stored(session, redis)
+
+
+async def test_telegram_needs_its_secret_header_and_a_real_update(
+    member, client, session, redis
+) -> None:
+    m = member(Channel.TELEGRAM, "555000999")
+    update = fake_telegram.text_update(1, 555000999, "hi")
+    assert (await m.post_telegram(update, secret=None)).status == 403
+    assert (await m.post_telegram(update, secret="guess")).status == 403
+    headers = {
+        "X-Telegram-Bot-Api-Secret-Token": m.bot.settings.telegram_webhook_secret.get_secret_value()
+    }
+    assert (
+        await client.post("/webhooks/telegram", data="{not json", headers=headers)
+    ).status == 400
+    assert (await client.post("/webhooks/telegram", json=[1, 2], headers=headers)).status == 400
+    assert (
+        await client.post("/webhooks/telegram", json={"message": {}}, headers=headers)
+    ).status == 400
+    edited = {"update_id": 7, "edited_message": update["message"]}
+    response = await client.post("/webhooks/telegram", json=edited, headers=headers)
+    assert response.status == 200 and (await response.json())["ignored"] is True
+    assert await nothing_stored(session, redis)
+
+
+async def test_dlt_webhooks_need_the_shared_secret_signature(
+    member, client, session, redis
+) -> None:
+    m = member(Channel.SMS, PHONE)
+    form = fake_dlt.inbound_sms_form(PHONE, "hi")
+    assert (await m.post_dlt(form, secret=None)).status == 403
+    assert (await m.post_dlt(form, secret="wrong")).status == 403
+    del form["SmsSid"]
+    assert (await m.post_dlt(form)).status == 400
+    assert await nothing_stored(session, redis)
+
+
+async def test_twilio_status_callbacks_are_stored_and_21610_counts_as_stop(
+    member, client, bot, session
+) -> None:
+    await member(Channel.WHATSAPP, PHONE).says("hi")
+    form = fake_twilio.status_form(
+        "SM" + "0" * 32, "undelivered", to="whatsapp:" + PHONE, error_code="21610"
+    )
+    url = bot.settings.public_base_url + "/webhooks/twilio/status"
+    token = bot.settings.twilio_auth_token.get_secret_value()
+    unsigned = await client.post("/webhooks/twilio/status", data=form)
+    assert unsigned.status == 403
+    signed = await client.post(
+        "/webhooks/twilio/status",
+        data=form,
+        headers={"X-Twilio-Signature": fake_twilio.sign(token, url, form)},
+    )
+    assert signed.status == 204
+    event = await session.scalar(select(MessageStatusEvent))
+    assert event.status == "undelivered" and event.error_code == "21610"
+    row = await session.scalar(
+        select(ChannelAddress).where(
+            ChannelAddress.channel == "whatsapp", ChannelAddress.address == PHONE
+        )
+    )
+    assert row.opted_out_at is not None
+
+
+async def test_health_reports_database_and_redis(client) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"database": "ok", "redis": "ok"}
+
+
+async def test_metrics_count_messages_refusals_and_handling_time(member, client) -> None:
+    m = member(Channel.WHATSAPP, PHONE)
+    await m.says("hi")
+    await m.post_twilio(fake_twilio.inbound_form("whatsapp:" + PHONE, "hi"), signature=None)
+    text = await (await client.get("/metrics")).text()
+    assert 'vck_inbound_messages_total{channel="whatsapp"} 1.0' in text
+    assert 'vck_inbound_duplicates_total{channel="whatsapp"} 1.0' in text
+    assert 'vck_errors_total{kind="twilio_signature"} 1.0' in text
+    assert 'vck_handling_seconds_count{channel="whatsapp"}' in text
