@@ -19,6 +19,7 @@ from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.bootstrap import Bot
+from core import places
 from core.channels import dlt, telegram, twilio
 from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
@@ -43,8 +44,14 @@ def make_app(bot: Bot) -> web.Application:
     app.router.add_post("/webhooks/dlt/status", dlt_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close)
     return app
+
+
+async def _warm_up(app: web.Application) -> None:
+    """Load the PIN-code directory now, not on the first member's PIN (~2 s)."""
+    await asyncio.to_thread(places.preload)
 
 
 async def _close(app: web.Application) -> None:

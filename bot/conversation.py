@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from core.channels.base import Channel, Choice, Reply
+from core.validation import parse_choice_number
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -94,8 +95,6 @@ class Answer:
         ids = {c.id for c in choices}
         if self.choice_id in ids:
             return self.choice_id
-        from core.validation import parse_choice_number
-
         number = parse_choice_number(self.text)
         if number is not None and 1 <= number <= len(choices):
             return choices[number - 1].id

@@ -98,7 +98,7 @@ class Engine:
         async with self.session_factory() as session, session.begin():
             if not await self._claim(session, message):
                 return []
-            address, member = await self._who(session, message)
+            address, member = await self._who(session, message, now)
             ctx = Context(
                 settings=self.settings,
                 session=session,
@@ -132,7 +132,7 @@ class Engine:
         return [reply]
 
     async def _who(
-        self, session: AsyncSession, message: InboundMessage
+        self, session: AsyncSession, message: InboundMessage, now: datetime
     ) -> tuple[ChannelAddress | None, Member | None]:
         address = await session.scalar(
             select(ChannelAddress).where(
@@ -154,7 +154,7 @@ class Engine:
                     message.address,
                     member_id=member.id,
                     phone=member.phone,
-                    now=datetime.now(UTC),
+                    now=now,
                 )
         return address, member
 

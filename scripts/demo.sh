@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make demo: the fake providers, the bot server and the worker in the background, then a
+# console chat in this terminal. Ctrl-C (or Ctrl-D in the chat) stops everything started.
+#
+#   VCK_DEMO_PHONE=+919840000001 make demo     talk as a new member (default)
+#   VCK_DEMO_AS_OFFICIAL=1 make demo           talk as the demo Chennai district secretary
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .services
+uv=$(command -v uv || echo "$HOME/.local/bin/uv")
+run() { "$uv" run --frozen "$@"; }
+
+# The demo talks to loopback fakes, never to real providers: say so explicitly.
+export VCK_TWILIO_API_BASE_URL=http://127.0.0.1:58081
+export VCK_TELEGRAM_API_BASE_URL=http://127.0.0.1:58082
+export VCK_DLT_API_BASE_URL=http://127.0.0.1:58083
+export VCK_PUBLIC_BASE_URL=${VCK_PUBLIC_BASE_URL:-http://127.0.0.1:8080}
+export VCK_LOG_LEVEL=${VCK_LOG_LEVEL:-WARNING}
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  echo "demo stopped."
+}
+trap stop EXIT INT TERM
+
+run python -m fakes.twilio --port 58081 >.services/fake-twilio.log 2>&1 & pids+=($!)
+run python -m fakes.telegram --port 58082 >.services/fake-telegram.log 2>&1 & pids+=($!)
+run python -m fakes.dlt --port 58083 >.services/fake-dlt.log 2>&1 & pids+=($!)
+run vck serve --port 8080 >.services/bot.log 2>&1 & pids+=($!)
+run vck worker >.services/worker.log 2>&1 & pids+=($!)
+
+for _ in $(seq 100); do
+  curl -fs http://127.0.0.1:8080/healthz >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo "bot: http://127.0.0.1:8080 (logs in .services/*.log); fakes on 58081-58083"
+echo "what the fakes were sent: curl http://127.0.0.1:58081/_fake/sent"
+echo
+
+if [ -n "${VCK_DEMO_AS_OFFICIAL:-}" ]; then
+  run vck chat --as-official
+else
+  run vck chat --phone "${VCK_DEMO_PHONE:-+919840000001}"
+fi
