@@ -25,8 +25,15 @@ from core.migrate import upgrade
 pytest_plugins = ["tests.bot_fixtures"]
 
 _suffix = os.environ.get("VCK_TEST_DB_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
-TEMPLATE_DB = f"vck_test_template_{_suffix}"
-CASE_DB = f"vck_test_case_{_suffix}"
+
+
+def db_name(stem: str) -> str:
+    """A database name of this run's own."""
+    return f"{stem}_{_suffix}"
+
+
+TEMPLATE_DB = db_name("vck_test_template")
+CASE_DB = db_name("vck_test_case")
 TEST_REDIS_DB = int(os.environ.get("VCK_TEST_REDIS_DB", "1"))
 
 
