@@ -63,6 +63,7 @@ async def converse(phone: str) -> None:
     from redis.asyncio import Redis
 
     from bot.engine import Engine
+    from core import places
     from core.channels.console import parse_console_line, render
     from core.db import make_engine, make_session_factory
 
@@ -71,6 +72,7 @@ async def converse(phone: str) -> None:
     redis = Redis.from_url(settings.redis_url)
     engine = Engine(settings, make_session_factory(db), redis, ConsoleOutbox())
     print(BANNER)
+    preload = asyncio.create_task(asyncio.to_thread(places.preload))  # PIN directory, ~2 s
     try:
         while True:
             try:
@@ -85,5 +87,6 @@ async def converse(phone: str) -> None:
             for reply in await engine.handle(message):
                 print("\n" + "\n".join(f"bot> {row}" for row in render(reply).splitlines()) + "\n")
     finally:
+        await preload
         await redis.aclose()
         await db.dispose()
