@@ -16,6 +16,7 @@ from core.channels.base import InboundMessage
 from core.config import Settings
 from core.i18n import Language
 from core.models import ChannelAddress, Member
+from core.services import officials
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -33,6 +34,15 @@ class Context:
     language: Language
     outbox: Outbox
     after_commit: list[AfterCommit] = field(default_factory=list)
+    _permissions: frozenset[str] | None = None
+
+    async def permissions(self) -> frozenset[str]:
+        """What the member may do as an official (looked up once per message)."""
+        if self.member is None:
+            return frozenset()
+        if self._permissions is None:
+            self._permissions = await officials.permissions_of(self.session, self.member.id)
+        return self._permissions
 
     @property
     def data(self) -> dict:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import Context
@@ -24,11 +23,27 @@ from bot.outbox import Outbox
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
-from core.models import ChannelAddress, Member, Message
+from core.models import ChannelAddress, Member
 from core.services import addresses, members
 from core.validation import normalise_text
 
 log = logging.getLogger(__name__)
+
+# The two statements every message runs, as plain SQL (no ORM work on the hot path).
+CLAIM = text(
+    "INSERT INTO messages (direction, channel, address, provider, provider_message_id,"
+    " status, created_at) VALUES ('in', :channel, :address, :provider,"
+    " :provider_message_id, 'received', :at)"
+    " ON CONFLICT (provider, provider_message_id) DO NOTHING RETURNING id"
+)
+RECORD_REPLY = text(
+    "INSERT INTO messages (direction, channel, address, provider, body, status)"
+    " VALUES ('out', :channel, :address, :provider, :body, 'replied')"
+)
+
+TOUCH_EVERY = timedelta(minutes=1)
+"""How fresh ``last_inbound_at`` is kept (WhatsApp's 24-hour window): one write a minute
+per address, not one per message."""
 
 
 class Word(enum.Enum):
@@ -116,7 +131,9 @@ class Engine:
                 ),
                 outbox=self.outbox,
             )
-            if address is not None:
+            if address is not None and (
+                address.last_inbound_at is None or now - address.last_inbound_at > TOUCH_EVERY
+            ):
                 ctx.address = await addresses.touch_inbound(
                     session, message.channel, message.address, now=now
                 )
@@ -141,8 +158,11 @@ class Engine:
             )
         )
         member = None
-        if address is not None and address.member_id is not None:
-            member = await session.get(Member, address.member_id)
+        if address is not None:
+            # Signup links every phone-based address of the phone, so a known address
+            # without a member is not a member.
+            if address.member_id is not None:
+                member = await session.get(Member, address.member_id)
         elif message.channel is not Channel.TELEGRAM:
             member = await members.find_by_phone(session, message.address)
             if member is not None:
@@ -251,18 +271,14 @@ class Engine:
         it was logged before — a retry. A concurrent retry waits on the unique key until
         the first attempt commits or rolls back."""
         claimed = await session.scalar(
-            pg_insert(Message)
-            .values(
-                direction="in",
-                channel=message.channel.value,
-                address=message.address,
-                provider=message.provider,
-                provider_message_id=message.provider_message_id,
-                status="received",
-                created_at=message.received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-            .returning(Message.id)
+            CLAIM,
+            {
+                "channel": message.channel.value,
+                "address": message.address,
+                "provider": message.provider,
+                "provider_message_id": message.provider_message_id,
+                "at": message.received_at,
+            },
         )
         return claimed is not None
 
@@ -270,12 +286,11 @@ class Engine:
         self, session: AsyncSession, message: InboundMessage, reply: Reply
     ) -> None:
         await session.execute(
-            insert(Message).values(
-                direction="out",
-                channel=message.channel.value,
-                address=message.address,
-                provider=message.provider,
-                body=reply.as_plain_text(),
-                status="replied",
-            )
+            RECORD_REPLY,
+            {
+                "channel": message.channel.value,
+                "address": message.address,
+                "provider": message.provider,
+                "body": reply.as_plain_text(),
+            },
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
 
 from aiohttp import web
 
@@ -14,23 +16,53 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run the webhook server")
     serve.add_argument("--host", default=None, help="default: VCK_HTTP_HOST")
     serve.add_argument("--port", type=int, default=None, help="default: VCK_HTTP_PORT")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); the bot keeps no state in-process",
+    )
     serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    host, port = args.host or settings.http_host, args.port or settings.http_port
+    if args.workers <= 1:
+        _run(host, port, reuse_port=False)
+        return 0
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_run, args=(host, port, True), daemon=True)
+        for _ in range(args.workers)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.terminate()
+    return 0
+
+
+def _run(host: str, port: int, reuse_port: bool) -> None:
     from bot.app import make_app
     from bot.bootstrap import build_bot
 
     settings = load_settings()
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=settings.log_level,
+        format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s %(message)s",
     )
-    app = make_app(build_bot(settings))
     web.run_app(
-        app,
-        host=args.host or settings.http_host,
-        port=args.port or settings.http_port,
+        make_app(build_bot(settings)),
+        host=host,
+        port=port,
+        reuse_port=reuse_port or None,
         access_log=None,
         print=lambda line: logging.getLogger("vck.serve").info(line),
     )
-    return 0

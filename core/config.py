@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development, test or production")
     database_url: str = "postgresql+asyncpg://vck@127.0.0.1:55432/vck"
     redis_url: str = "redis://127.0.0.1:56379/0"
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_level: str = "INFO"
 
     # --- secrets (must be set in production) ----------------------------------------

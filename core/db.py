@@ -14,7 +14,11 @@ from sqlalchemy.ext.asyncio import (
 
 
 def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+    """A pool of ``pool_size`` kept connections and a few spare: opening a connection
+    (TLS attempt, type introspection) costs more than waiting briefly for one."""
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=max(2, pool_size // 4)
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows import common, membership
+from bot.flows import common, membership, report
 from core.channels.base import Channel, Choice, Reply
 from core.i18n import _
-from core.services import members, officials
+from core.services import members
 
 WORDS = {
     "join": ("join", "signup", "sign up", "register", "சேர", "சேருங்கள்", "உறுப்பினராக"),
@@ -42,7 +42,7 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         choices.append(Choice("join", _("Join the party")))
     else:
         choices.append(Choice("membership", _("My membership")))
-        permissions = await officials.permissions_of(ctx.session, ctx.member.id)
+        permissions = await ctx.permissions()
         if "verify_members" in permissions:
             choices.append(Choice("verify", _("Verify new members")))
         if "announce" in permissions:
@@ -78,6 +78,8 @@ async def answer_main(ctx: Context, answer: Answer) -> Outcome:
         return Goto("pick", flow="verify")
     if picked == "announce":
         return Goto("scope", flow="announce")
+    if not await report.latest_choices(ctx):
+        return Done(_("You have not sent any announcements yet."))
     return Goto("pick", flow="report")
 
 

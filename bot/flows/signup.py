@@ -316,6 +316,7 @@ async def join(ctx: Context) -> Outcome:
         phone=member.phone,
         now=ctx.now,
     )
+    await addresses.link_phone_channels(ctx.session, member.phone, member.id, now=ctx.now)
     ctx.member = member
     if not result.created:
         return Done(

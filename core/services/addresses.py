@@ -222,3 +222,20 @@ async def addresses_of(
         )
     query = query.order_by(ChannelAddress.last_inbound_at.desc().nulls_last())
     return list(await session.scalars(query))
+
+
+async def link_phone_channels(
+    session: AsyncSession, phone: str, member_id: uuid.UUID, *, now: datetime
+) -> None:
+    """After signup: every WhatsApp, SMS and console address of ``phone`` that is not yet
+    linked belongs to the new member (they may have said hello on another channel)."""
+    await session.execute(
+        update(ChannelAddress)
+        .where(
+            ChannelAddress.address == phone,
+            ChannelAddress.channel.in_([c.value for c in PHONE_CHANNELS]),
+            ChannelAddress.member_id.is_(None),
+        )
+        .values(member_id=member_id, phone=phone, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
