@@ -4,7 +4,7 @@ Mermaid diagram in the module docstring."""
 from __future__ import annotations
 
 from bot.conversation import Flow
-from bot.flows import language, link, menu, signup, stepup, verify, welcome
+from bot.flows import announce, language, link, menu, report, signup, stepup, verify, welcome
 
 MENU = "menu"
 
@@ -18,5 +18,7 @@ FLOWS: dict[str, Flow] = {
         link.FLOW,
         stepup.FLOW,
         verify.FLOW,
+        announce.FLOW,
+        report.FLOW,
     )
 }
