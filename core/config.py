@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     rate_sms_twilio_per_sec: float = 10.0
     rate_sms_dlt_per_sec: float = 100.0
     whatsapp_daily_unique_limit: int = 100_000
+    fanout_overflow_to_sms: bool = True
+    """Beyond the WhatsApp tier, members with no Telegram get SMS (else they wait a day)."""
+    fanout_phone_fallback: bool = True
+    """SMS to the membership phone of a member with no SMS address who never said STOP."""
     sms_cost_per_part_paise: int = 25
     provider_timeout_seconds: float = 10.0
 

@@ -25,6 +25,13 @@ from core.models.events import (
 from core.models.finance import Donation, DonationCampaign, PaymentStatus
 from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
 from core.models.messaging import ChannelAddress, Message, MessageStatusEvent
+from core.models.notifications import (
+    AnnouncementDelivery,
+    AnnouncementStatus,
+    DeliveryStatus,
+    MessageTemplate,
+    TemplateCategory,
+)
 from core.models.org import OrganizationUnit, Position, UnitType
 from core.models.voting import (
     Election,
@@ -36,7 +43,9 @@ from core.models.voting import (
 
 __all__ = [
     "Announcement",
+    "AnnouncementDelivery",
     "AnnouncementScope",
+    "AnnouncementStatus",
     "AttendanceStatus",
     "Badge",
     "Base",
@@ -44,6 +53,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignTask",
     "ChannelAddress",
+    "DeliveryStatus",
     "Discussion",
     "DiscussionReply",
     "Donation",
@@ -69,12 +79,14 @@ __all__ = [
     "MemberUnit",
     "Message",
     "MessageStatusEvent",
+    "MessageTemplate",
     "OrganizationUnit",
     "OtpVerification",
     "PaymentStatus",
     "Position",
     "RefreshToken",
     "SocialConnection",
+    "TemplateCategory",
     "UnitType",
     "User",
 ]

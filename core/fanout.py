@@ -1,0 +1,445 @@
+"""The announcement fan-out: who receives it, on which channel, in which batch.
+
+:func:`publish` writes every delivery row of an announcement in ONE set-based
+``INSERT … SELECT``: each distinct active member with an active unit inside the
+announcement's unit (``path <@ scope``), with their channel chosen in SQL:
+
+1. WhatsApp, when they have a WhatsApp address that is not opted out — free text inside
+   the 24-hour window (they wrote in the last 24 h), else the approved template, which
+   takes one of the account's daily unique-recipient slots (the tier, rolling 24 h);
+2. Telegram, when they have a chat that is not opted out (or WhatsApp's tier is full);
+3. SMS: their SMS address, or their membership phone when they have no SMS address and
+   never said STOP on any channel; Indian numbers through the DLT provider, others
+   through Twilio (``sms_dlt_country_codes``).
+
+Beyond the WhatsApp tier a member goes by Telegram or SMS when they have one
+(``route_reason = 'whatsapp_tier'``), else waits (``status = 'deferred'``) until
+:func:`release_deferred` finds capacity the next day. Members with no address left
+(opted out everywhere) get no row at all.
+
+Each row gets its batch number in the same statement (a running count divided by the
+batch size), so the caller enqueues one send job per batch without another scan.
+The primary key (announcement, member) and ``ON CONFLICT DO NOTHING`` make it idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+
+WINDOW = timedelta(hours=24)
+"""WhatsApp's customer-service window, and the tier's rolling period."""
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutPolicy:
+    batch_size: int = 500
+    whatsapp_daily_limit: int = 100_000
+    dlt_prefixes: tuple[str, ...] = ("+91",)
+    overflow_to_sms: bool = True
+    """Beyond the WhatsApp tier, members with no Telegram get SMS (else they wait)."""
+    phone_fallback: bool = True
+    """SMS to the membership phone of a member with no SMS address who never said STOP."""
+    work_mem: str = "256MB"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FanoutPolicy:
+        return cls(
+            batch_size=max(1, settings.fanout_batch_size),
+            whatsapp_daily_limit=settings.whatsapp_daily_unique_limit,
+            dlt_prefixes=settings.dlt_prefixes,
+            overflow_to_sms=settings.fanout_overflow_to_sms,
+            phone_fallback=settings.fanout_phone_fallback,
+        )
+
+    @property
+    def dlt_patterns(self) -> list[str]:
+        return [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for p in self.dlt_prefixes]  # fmt: skip
+
+
+class PublishState(StrEnum):
+    PUBLISHED = "published"
+    """Rows written now."""
+    ALREADY = "already"
+    """Published before: nothing written; ``batches`` are those still unfinished."""
+    NOT_YET = "not_yet"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    state: PublishState
+    rows: int = 0
+    batches: range = range(0)
+
+
+# A member's usable addresses: not opted out and no consent refused.
+_USABLE = "ca.opted_out_at IS NULL AND ca.consent_refused_at IS NULL"
+
+AUDIENCE_SQL = """
+SELECT m.id AS member_id, m.language,
+  min(ca.address) FILTER (WHERE ca.channel = 'whatsapp' AND ca.usable) AS wa,
+  coalesce(max(ca.last_inbound_at) FILTER (WHERE ca.channel = 'whatsapp' AND ca.usable)
+           >= CAST(:window_start AS timestamptz), false) AS wa_open,
+  min(ca.address) FILTER (WHERE ca.channel = 'telegram' AND ca.usable) AS tg,
+  coalesce(
+    min(ca.address) FILTER (WHERE ca.channel = 'sms' AND ca.usable),
+    CASE WHEN CAST(:phone_fallback AS boolean)
+          AND count(ca.member_id) FILTER (WHERE ca.channel = 'sms' OR NOT ca.usable) = 0
+         THEN m.phone END
+  ) AS sms_addr
+FROM members m
+LEFT JOIN (
+  SELECT member_id, channel, address, last_inbound_at,
+         opted_out_at IS NULL AND consent_refused_at IS NULL AS usable
+  FROM channel_addresses
+) ca ON ca.member_id = m.id
+WHERE m.status = 'active'
+  AND EXISTS (
+    SELECT 1 FROM member_units mu JOIN organization_units u ON u.id = mu.unit_id
+    WHERE mu.member_id = m.id AND mu.left_at IS NULL
+      AND u.path <@ CAST(:scope AS ltree))
+GROUP BY m.id
+"""
+
+FANOUT_SQL = f"""
+WITH recent AS MATERIALIZED (
+  SELECT DISTINCT member_id FROM announcement_deliveries
+  WHERE whatsapp_tier_at > CAST(:window_start AS timestamptz)
+    AND status NOT IN ('failed', 'skipped')
+),
+audience AS ({AUDIENCE_SQL}),
+ranked AS (
+  SELECT a.*, a.wa IS NOT NULL AND NOT a.wa_open AS wa_template,
+         r.member_id IS NOT NULL AS wa_counted,
+         count(*) FILTER (WHERE a.wa IS NOT NULL AND NOT a.wa_open AND r.member_id IS NULL)
+           OVER (ORDER BY a.member_id ROWS UNBOUNDED PRECEDING) AS wa_rank
+  FROM audience a LEFT JOIN recent r ON r.member_id = a.member_id
+),
+routed AS (
+  SELECT k.*,
+    CASE
+      WHEN k.wa IS NOT NULL
+           AND (NOT k.wa_template OR k.wa_counted OR k.wa_rank <= CAST(:tier_budget AS bigint))
+        THEN 'whatsapp'
+      WHEN k.tg IS NOT NULL THEN 'telegram'
+      WHEN CAST(:allow_sms AS boolean) AND k.sms_addr IS NOT NULL
+           AND (k.wa IS NULL OR CAST(:overflow_sms AS boolean))
+        THEN 'sms'
+      WHEN k.wa IS NOT NULL THEN 'deferred'
+    END AS route
+  FROM ranked k
+)
+INSERT INTO announcement_deliveries
+  (announcement_id, member_id, batch, channel, provider, address, language,
+   via_template, route_reason, status, whatsapp_tier_at, queued_at)
+SELECT CAST(:announcement_id AS uuid), r.member_id,
+  CASE WHEN r.route <> 'deferred' THEN CAST(:batch_offset AS integer)
+       + CAST((count(*) FILTER (WHERE r.route <> 'deferred') OVER w - 1)
+              / CAST(:batch_size AS integer) AS integer) END,
+  CASE WHEN r.route = 'deferred' THEN 'whatsapp' ELSE r.route END,
+  CASE r.route
+    WHEN 'telegram' THEN 'telegram'
+    WHEN 'sms' THEN CASE WHEN r.sms_addr LIKE ANY (CAST(:dlt_patterns AS text[]))
+                         THEN 'dlt' ELSE 'twilio' END
+    ELSE 'twilio' END,
+  CASE r.route WHEN 'telegram' THEN r.tg WHEN 'sms' THEN r.sms_addr ELSE r.wa END,
+  r.language,
+  r.route IN ('whatsapp', 'deferred') AND r.wa_template,
+  CASE WHEN r.wa IS NOT NULL AND r.route <> 'whatsapp' THEN 'whatsapp_tier' END,
+  CAST(CASE WHEN r.route = 'deferred' THEN 'deferred' ELSE 'queued' END AS delivery_status),
+  CASE WHEN r.route = 'whatsapp' AND r.wa_template AND NOT r.wa_counted
+       THEN CAST(:now AS timestamptz) END,
+  CAST(:now AS timestamptz)
+FROM routed r
+WHERE r.route IS NOT NULL
+WINDOW w AS (ORDER BY r.member_id ROWS UNBOUNDED PRECEDING)
+ON CONFLICT (announcement_id, member_id) DO NOTHING
+"""
+
+
+async def _next_batch(session: AsyncSession, announcement_id: uuid.UUID) -> int:
+    last = await session.scalar(
+        text(
+            "SELECT max(batch) FROM announcement_deliveries"
+            " WHERE announcement_id = :a AND status IN ('queued', 'sending', 'deferred')"
+        ),
+        {"a": announcement_id},
+    )
+    done = await session.scalar(
+        text("SELECT max(batch) FROM announcement_deliveries WHERE announcement_id = :a"),
+        {"a": announcement_id},
+    )
+    values = [v for v in (last, done) if v is not None]
+    return max(values) + 1 if values else 0
+
+
+async def pending_batches(session: AsyncSession, announcement_id: uuid.UUID) -> range:
+    """The span of batches that still hold queued or in-flight rows."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT min(batch), max(batch) FROM announcement_deliveries"
+                " WHERE announcement_id = :a AND status IN ('queued', 'sending')"
+            ),
+            {"a": announcement_id},
+        )
+    ).one()
+    return range(row[0], row[1] + 1) if row[0] is not None else range(0)
+
+
+async def publish(
+    session: AsyncSession, announcement_id: uuid.UUID, *, now: datetime, policy: FanoutPolicy
+) -> Publication:
+    """Fan the announcement out if its time has come: write every delivery row and mark
+    it published, in the caller's transaction (the caller commits, then enqueues the
+    batches). Safe to call again: a published announcement writes nothing."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT a.status, a.publish_at, a.expires_at, a.send_sms, u.path"
+                " FROM announcements a LEFT JOIN organization_units u ON u.id = a.unit_id"
+                " WHERE a.id = :a FOR UPDATE OF a"
+            ),
+            {"a": announcement_id},
+        )
+    ).one_or_none()
+    if row is None or row.path is None:
+        return Publication(PublishState.NOT_FOUND)
+    if row.status == "published":
+        return Publication(
+            PublishState.ALREADY, batches=await pending_batches(session, announcement_id)
+        )
+    if row.status != "scheduled":
+        return Publication(PublishState.CANCELLED)
+    if row.publish_at is not None and row.publish_at > now:
+        return Publication(PublishState.NOT_YET)
+    mark = text(
+        "UPDATE announcements SET status = 'published', published_at = :now,"
+        " fanned_out_at = clock_timestamp() WHERE id = :a"
+    )
+    if row.expires_at is not None and row.expires_at <= now:
+        await session.execute(mark, {"a": announcement_id, "now": now})
+        return Publication(PublishState.EXPIRED)
+
+    # One publish at a time counts and takes WhatsApp tier slots.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('vck:whatsapp-tier'))"))
+    budget = await whatsapp_capacity(session, now=now, policy=policy)
+    offset = await _next_batch(session, announcement_id)
+    await session.execute(text(f"SET LOCAL work_mem = '{policy.work_mem}'"))
+    # Measured on the synthetic million: JIT compiles longer than it saves here, and
+    # grouping by a sort (instead of a hash) hands the window functions their member
+    # order for free — 12-20% faster for a district and for the whole state.
+    await session.execute(text("SET LOCAL jit = off"))
+    await session.execute(text("SET LOCAL enable_hashagg = off"))
+    result = await session.execute(
+        text(FANOUT_SQL),
+        {
+            "announcement_id": announcement_id,
+            "scope": row.path,
+            "now": now,
+            "window_start": now - WINDOW,
+            "tier_budget": budget,
+            "batch_size": policy.batch_size,
+            "batch_offset": offset,
+            "dlt_patterns": policy.dlt_patterns,
+            "allow_sms": row.send_sms is not False,
+            "overflow_sms": policy.overflow_to_sms,
+            "phone_fallback": policy.phone_fallback,
+        },
+    )
+    rows = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await session.execute(mark, {"a": announcement_id, "now": now})
+    last = await session.scalar(
+        text(
+            "SELECT max(batch) FROM announcement_deliveries"
+            " WHERE announcement_id = :a AND status IN ('queued', 'sending')"
+        ),
+        {"a": announcement_id},
+    )
+    batches = range(offset, last + 1) if last is not None and last >= offset else range(0)
+    return Publication(PublishState.PUBLISHED, rows=rows, batches=batches)
+
+
+async def analyze(session: AsyncSession) -> None:
+    """Refresh the planner's statistics of the delivery rows after a large fan-out."""
+    await session.execute(text("ANALYZE announcement_deliveries"))
+
+
+async def due_announcements(
+    session: AsyncSession, *, now: datetime, limit: int = 100
+) -> list[uuid.UUID]:
+    """Scheduled announcements whose publish time has come."""
+    rows = await session.scalars(
+        text(
+            "SELECT id FROM announcements WHERE status = 'scheduled'"
+            " AND (publish_at IS NULL OR publish_at <= :now) ORDER BY publish_at LIMIT :n"
+        ),
+        {"now": now, "n": limit},
+    )
+    return list(rows)
+
+
+async def unfinished_announcements(
+    session: AsyncSession, *, now: datetime, horizon: timedelta = timedelta(days=3)
+) -> list[uuid.UUID]:
+    """Published announcements recent enough to still have rows to send."""
+    rows = await session.scalars(
+        text(
+            "SELECT id FROM announcements WHERE status = 'published'"
+            " AND fanned_out_at > :since"
+            " AND (expires_at IS NULL"
+            "      OR expires_at > CAST(:now AS timestamptz) - interval '1 hour')"
+        ),
+        {"since": now - horizon, "now": now},
+    )
+    return list(rows)
+
+
+async def batches_with_work(
+    session: AsyncSession, announcement_id: uuid.UUID, candidates: list[int]
+) -> list[int]:
+    """Which of ``candidates`` still hold queued or in-flight rows."""
+    if not candidates:
+        return []
+    rows = await session.scalars(
+        text(
+            "SELECT DISTINCT batch FROM announcement_deliveries"
+            " WHERE announcement_id = :a AND batch = ANY(:b) AND status IN ('queued', 'sending')"
+        ),
+        {"a": announcement_id, "b": candidates},
+    )
+    return sorted(rows)
+
+
+# --- WhatsApp capacity --------------------------------------------------------------
+
+
+async def whatsapp_capacity(session: AsyncSession, *, now: datetime, policy: FanoutPolicy) -> int:
+    """Unique WhatsApp recipients the account may still reach outside the window today."""
+    used = await session.scalar(
+        text(
+            "SELECT count(DISTINCT member_id) FROM announcement_deliveries"
+            " WHERE whatsapp_tier_at > :since AND status NOT IN ('failed', 'skipped')"
+        ),
+        {"since": now - WINDOW},
+    )
+    return max(0, policy.whatsapp_daily_limit - int(used or 0))
+
+
+RELEASE_SQL = """
+WITH picked AS (
+  SELECT member_id FROM announcement_deliveries
+  WHERE announcement_id = :a AND status = 'deferred'
+  ORDER BY queued_at, member_id
+  LIMIT :n
+  FOR UPDATE SKIP LOCKED
+),
+numbered AS (
+  SELECT member_id, :offset + CAST((row_number() OVER () - 1) / :bs AS integer) AS batch
+  FROM picked
+)
+UPDATE announcement_deliveries d
+SET status = 'queued', batch = n.batch, whatsapp_tier_at = :now, queued_at = :now
+FROM numbered n
+WHERE d.announcement_id = :a AND d.member_id = n.member_id
+"""
+
+
+async def release_deferred(
+    session: AsyncSession, announcement_id: uuid.UUID, *, now: datetime, policy: FanoutPolicy
+) -> range:
+    """Queue as many waiting WhatsApp rows as today's capacity allows, in new batches."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('vck:whatsapp-tier'))"))
+    capacity = await whatsapp_capacity(session, now=now, policy=policy)
+    if capacity <= 0:
+        return range(0)
+    offset = await _next_batch(session, announcement_id)
+    result = await session.execute(
+        text(RELEASE_SQL),
+        {
+            "a": announcement_id,
+            "n": capacity,
+            "offset": offset,
+            "bs": policy.batch_size,
+            "now": now,
+        },
+    )
+    released = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not released:
+        return range(0)
+    return range(offset, offset + -(-released // policy.batch_size))
+
+
+async def announcements_with_deferred(session: AsyncSession) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        text(
+            "SELECT a.id FROM announcements a WHERE a.status = 'published'"
+            " AND (a.expires_at IS NULL OR a.expires_at > now())"
+            " AND EXISTS (SELECT 1 FROM announcement_deliveries d"
+            "             WHERE d.announcement_id = a.id AND d.status = 'deferred')"
+        )
+    )
+    return list(rows)
+
+
+# --- falling back from WhatsApp ------------------------------------------------------
+
+FALLBACK_SQL = f"""
+SELECT
+  min(ca.address) FILTER (WHERE ca.channel = 'telegram' AND {_USABLE}) AS tg,
+  coalesce(
+    min(ca.address) FILTER (WHERE ca.channel = 'sms' AND {_USABLE}),
+    CASE WHEN CAST(:phone_fallback AS boolean)
+          AND count(ca.id) FILTER (WHERE ca.channel = 'sms') = 0
+          AND count(ca.id) FILTER (WHERE NOT ({_USABLE})) = 0
+         THEN m.phone END
+  ) AS sms_addr,
+  bool_and(a.send_sms IS NOT FALSE) AS allow_sms
+FROM members m
+JOIN announcements a ON a.id = :a
+LEFT JOIN channel_addresses ca ON ca.member_id = m.id
+WHERE m.id = :m
+GROUP BY m.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    channel: str
+    provider: str
+    address: str
+
+
+async def fallback_route(
+    session: AsyncSession,
+    announcement_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    policy: FanoutPolicy,
+) -> Route | None:
+    """Where a member unreachable on WhatsApp can still be reached: Telegram, else SMS."""
+    row = (
+        await session.execute(
+            text(FALLBACK_SQL),
+            {"a": announcement_id, "m": member_id, "phone_fallback": policy.phone_fallback},
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.tg:
+        return Route("telegram", "telegram", row.tg)
+    if row.sms_addr and row.allow_sms:
+        provider = "dlt" if row.sms_addr.startswith(policy.dlt_prefixes) else "twilio"
+        return Route("sms", provider, row.sms_addr)
+    return None

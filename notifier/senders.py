@@ -1,0 +1,210 @@
+"""The provider senders the worker uses, and how one delivery (or one queued reply) is
+rendered and handed to its provider.
+
+Every send carries an idempotency key (``Idempotency-Key`` header) derived from the
+delivery — the same for every attempt of the same message — so a provider that honours
+it (our fakes do; see docs/notifier.md) answers a repeat with the original message
+instead of sending twice. The key is attached below the provider adapters, at the HTTP
+client each adapter already owns, so the adapters keep their interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from core.announcements import Content
+from core.channels.base import Channel, Reply, SendError, SendResult
+from core.channels.dlt import DltSender
+from core.channels.telegram import TelegramSender
+from core.channels.twilio import TwilioSender
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_idempotency_key: ContextVar[str | None] = ContextVar("vck_idempotency_key", default=None)
+
+
+@contextlib.contextmanager
+def idempotency_key(key: str | None) -> Iterator[None]:
+    token = _idempotency_key.set(key)
+    try:
+        yield
+    finally:
+        _idempotency_key.reset(token)
+
+
+async def _aiohttp_middleware(request: Any, handler: Any) -> Any:
+    key = _idempotency_key.get()
+    if key:
+        request.headers[IDEMPOTENCY_HEADER] = key
+    return await handler(request)
+
+
+async def _httpx_hook(request: Any) -> None:
+    key = _idempotency_key.get()
+    if key:
+        request.headers[IDEMPOTENCY_HEADER] = key
+
+
+def _install_idempotency(twilio: TwilioSender, telegram: TelegramSender, dlt: DltSender) -> None:
+    """Attach the key to every request of the three adapters' own HTTP clients."""
+    try:
+        twilio.http._own_session = aiohttp.ClientSession(
+            timeout=twilio.http._client_timeout, middlewares=(_aiohttp_middleware,)
+        )
+        dlt._session = aiohttp.ClientSession(
+            timeout=dlt.timeout,
+            headers={"Authorization": dlt.auth},
+            middlewares=(_aiohttp_middleware,),
+        )
+        client = telegram._request._client
+        hooks = client.event_hooks
+        client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _httpx_hook]}
+    except AttributeError:  # an adapter changed shape: sends still work, keys do not
+        log.warning("idempotency keys could not be attached to every provider client")
+
+
+@dataclass
+class Senders:
+    twilio: TwilioSender
+    telegram: TelegramSender
+    dlt: DltSender
+    twilio_status_url: str
+    dlt_status_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Senders:
+        """Build inside the event loop (the HTTP sessions bind to it)."""
+        twilio, telegram, dlt = (
+            TwilioSender(settings),
+            TelegramSender(settings),
+            DltSender(settings),
+        )
+        _install_idempotency(twilio, telegram, dlt)
+        base = settings.public_base_url.rstrip("/")
+        return cls(
+            twilio, telegram, dlt, f"{base}/webhooks/twilio/status", f"{base}/webhooks/dlt/status"
+        )
+
+    async def close(self) -> None:
+        for sender in (self.twilio, self.telegram, self.dlt):
+            with contextlib.suppress(Exception):
+                await sender.close()
+
+
+def bucket_kind(channel: str, provider: str) -> str:
+    """Which token bucket a message takes from (core.ratelimit.bucket_specs)."""
+    if channel == "whatsapp":
+        return "whatsapp"
+    if channel == "telegram":
+        return "telegram"
+    return "sms_dlt" if provider == "dlt" else "sms_twilio"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One delivery row, claimed and ready to send."""
+
+    member_id: Any
+    channel: str
+    provider: str
+    address: str
+    language: str
+    via_template: bool
+    attempts: int
+
+    def key(self, announcement_id: Any) -> str:
+        kind = "t" if self.via_template else "f"
+        return f"vck:{announcement_id}:{self.member_id}:{self.channel}:{kind}"
+
+
+class TemplateMissing(SendError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no approved template: {what}", code="template", permanent=True)
+
+
+def _variables(content: Content, language: str, mapping: dict[str, Any]) -> dict[str, str]:
+    title, body = content.in_language(language)
+    fields = {"title": title, "content": body, "text": content.message(language)}
+    # WhatsApp template variables may not hold newlines or long runs of spaces.
+    return {slot: " ".join(fields.get(str(name), "").split()) for slot, name in mapping.items()}
+
+
+async def send_delivery(
+    senders: Senders, content: Content, delivery: Outgoing, *, key: str
+) -> SendResult:
+    """Render ``content`` for this member and send it on the delivery's channel.
+    Raises :class:`SendError` as the adapters classify it."""
+    language = delivery.language
+    with idempotency_key(key):
+        if delivery.channel == "whatsapp":
+            if delivery.via_template:
+                template = content.template(language)
+                if template is None or not template.whatsapp_content_sid:
+                    raise TemplateMissing(f"WhatsApp {language}")
+                return await senders.twilio.send_template(
+                    delivery.address,
+                    template.whatsapp_content_sid,
+                    _variables(content, template.language, dict(template.whatsapp_variables)),
+                    status_callback=senders.twilio_status_url,
+                )
+            return await senders.twilio.send_text(
+                Channel.WHATSAPP,
+                delivery.address,
+                Reply(content.message(language)),
+                status_callback=senders.twilio_status_url,
+            )
+        if delivery.channel == "telegram":
+            return await senders.telegram.send(delivery.address, Reply(content.message(language)))
+        text, template = content.sms(language)
+        if delivery.provider == "dlt":
+            if template is None or not template.dlt_template_id:
+                raise TemplateMissing(f"DLT {language}")
+            return await senders.dlt.send(
+                delivery.address,
+                text,
+                template_id=template.dlt_template_id,
+                status_callback=senders.dlt_status_url,
+                custom_field=key,
+            )
+        return await senders.twilio.send_text(
+            Channel.SMS, delivery.address, Reply(text), status_callback=senders.twilio_status_url
+        )
+
+
+async def send_reply(
+    senders: Senders,
+    settings: Settings,
+    channel: Channel,
+    address: str,
+    reply: Reply,
+    *,
+    key: str,
+    sms_template: str | None = None,
+) -> SendResult:
+    """A message to one person through the priority lane (not an announcement).
+    SMS to Indian numbers goes through the DLT provider with the template registered for
+    ``sms_template`` (``settings.dlt_template_ids``), else the reply template."""
+    with idempotency_key(key):
+        if channel is Channel.TELEGRAM:
+            return await senders.telegram.send(address, reply, button_label=reply.button)
+        if channel is Channel.SMS and address.startswith(settings.dlt_prefixes):
+            template_id = (
+                settings.dlt_template_ids[sms_template]
+                if sms_template
+                else settings.dlt_reply_template_id
+            )
+            return await senders.dlt.send(
+                address, reply.as_plain_text(), template_id=template_id, custom_field=key
+            )
+        if channel in (Channel.WHATSAPP, Channel.SMS):
+            return await senders.twilio.send_text(channel, address, reply)
+        raise SendError(f"no provider sends to {channel}", code="channel", permanent=True)

@@ -1,0 +1,531 @@
+"""notifier: publishing enqueues one job per batch; a batch job sends each member once,
+on their channel, in their language, through the local fake providers — retrying,
+failing, re-routing and opting out as the providers answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import announcements
+from core.channels.base import Channel, Reply
+from core.config import Settings
+from core.services import addresses
+from fakes.dlt import FakeDlt
+from fakes.telegram import FakeTelegram
+from fakes.twilio import FakeTwilio
+from notifier import jobs
+from notifier.bootstrap import Deps, NotifierOptions, build
+from notifier.worker import BULK_QUEUE, PRIORITY_QUEUE, ArqQueue, enqueue_reply
+from tests.factories import Tree, make_member, make_tree
+from tests.test_fanout import address
+
+ANNOUNCEMENT_TEMPLATES = {
+    "1107000000000000010": "விசிக அறிவிப்பு: {#var#}{#var#}{#var#}{#var#}",
+    "1107000000000000011": "VCK announcement: {#var#}{#var#}{#var#}{#var#}",
+}
+
+
+class Idempotent:
+    """A fake provider that honours ``Idempotency-Key``: a repeated key gets the first
+    answer again and nothing is sent twice (what docs/notifier.md asks of providers)."""
+
+    replayed: int
+
+    def build_app(self) -> web.Application:
+        app: web.Application = super().build_app()  # type: ignore[misc]
+        answers: dict[str, tuple[int, bytes, str]] = {}
+        self.replayed = 0
+
+        @web.middleware
+        async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
+            key = request.headers.get("Idempotency-Key")
+            if key and key in answers:
+                self.replayed += 1
+                status, body, content_type = answers[key]
+                return web.Response(status=status, body=body, content_type=content_type)
+            response: web.StreamResponse = await handler(request)
+            if key and isinstance(response, web.Response) and 200 <= response.status < 300:
+                answers[key] = (response.status, bytes(response.body or b""), response.content_type)
+            return response
+
+        app.middlewares.append(idempotency)
+        return app
+
+
+class IdempotentTwilio(Idempotent, FakeTwilio):
+    closed_window: set[str]
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        to = str(form.get("To", "")).removeprefix("whatsapp:")
+        if (
+            to in getattr(self, "closed_window", ())
+            and form.get("Body")
+            and not form.get("ContentSid")
+        ):
+            return self._error(63016)
+        return await super()._messages(request)
+
+
+class IdempotentTelegram(Idempotent, FakeTelegram):
+    pass
+
+
+class IdempotentDlt(Idempotent, FakeDlt):
+    pass
+
+
+@dataclass
+class Fakes:
+    twilio: IdempotentTwilio
+    telegram: IdempotentTelegram
+    dlt: IdempotentDlt
+
+    def total(self) -> int:
+        return len(self.twilio.sent) + len(self.telegram.sent) + len(self.dlt.sent)
+
+    def addresses(self) -> list[str]:
+        """Every recipient the providers accepted a message for, repeats included."""
+        return (
+            [m["To"].removeprefix("whatsapp:") for m in self.twilio.sent]
+            + [str(m["chat_id"]) for m in self.telegram.sent]
+            + [m["To"] for m in self.dlt.sent]
+        )
+
+
+@pytest.fixture
+async def fakes(base_settings: Settings) -> AsyncIterator[Fakes]:
+    found = Fakes(
+        IdempotentTwilio.from_settings(base_settings),
+        IdempotentTelegram.from_settings(base_settings),
+        IdempotentDlt.from_settings(
+            base_settings,
+            templates={
+                **dict.fromkeys(base_settings.dlt_template_ids.values()),
+                base_settings.dlt_reply_template_id: None,
+                **ANNOUNCEMENT_TEMPLATES,
+            },
+        ),
+    )
+    found.twilio.closed_window = set()
+    for fake in (found.twilio, found.telegram, found.dlt):
+        await fake.start()
+    yield found
+    for fake in (found.twilio, found.telegram, found.dlt):
+        await fake.stop()
+
+
+@pytest.fixture
+def notifier_settings(settings: Settings, fakes: Fakes) -> Settings:
+    return settings.model_copy(
+        update={
+            "twilio_api_base_url": fakes.twilio.base_url,
+            "telegram_api_base_url": fakes.telegram.base_url,
+            "dlt_api_base_url": fakes.dlt.base_url,
+            "fanout_batch_size": 500,
+        }
+    )
+
+
+class MemoryQueue:
+    """The job queue as a list: what was enqueued, for tests that run job bodies."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+    async def enqueue(
+        self,
+        function: str,
+        *args: Any,
+        job_id: str | None = None,
+        defer_until: datetime | None = None,
+        priority: bool = False,
+    ) -> bool:
+        job_id = job_id or uuid.uuid4().hex
+        if job_id in self.jobs:
+            return False
+        self.jobs[job_id] = (function, args)
+        return True
+
+    async def enqueue_many(self, function: str, jobs_: list[tuple[str, tuple[Any, ...]]]) -> int:
+        return sum([await self.enqueue(function, *args, job_id=i) for i, args in jobs_])
+
+    async def states(self, job_ids: list[str]) -> list[str]:
+        return ["absent"] * len(job_ids)
+
+
+@pytest.fixture
+async def deps(notifier_settings: Settings) -> AsyncIterator[Deps]:
+    options = NotifierOptions(backoff_base_seconds=0.05, lease_seconds=5, max_attempts=4)
+    built = build(notifier_settings, MemoryQueue(), options=options)
+    yield built
+    await built.close()
+
+
+NOW = datetime.now(UTC)
+
+
+async def publish(
+    deps: Deps, session: AsyncSession, unit_code: str, **kw: Any
+) -> tuple[uuid.UUID, dict[str, Any]]:
+    created = await announcements.create(
+        session, official_member_id=None, unit_code=unit_code,
+        title=kw.pop("title", "Meeting"), content=kw.pop("content", "Sunday at 10"),
+        title_ta=kw.pop("title_ta", "கூட்டம்"), content_ta=kw.pop("content_ta", "ஞாயிறு 10 மணி"),
+        now=datetime.now(UTC), settings=deps.settings, **kw,
+    )  # fmt: skip
+    assert isinstance(created, announcements.Created), created
+    await session.commit()
+    summary = await jobs.publish_announcement(deps, str(created.announcement_id))
+    return created.announcement_id, summary
+
+
+async def drain(deps: Deps, announcement_id: uuid.UUID) -> list[Any]:
+    """Run every enqueued batch job (and their retries) to the end."""
+    results = []
+    queue = deps.queue
+    assert isinstance(queue, MemoryQueue)
+    for _job_id, (function, args) in sorted(queue.jobs.items()):
+        if function != jobs.SEND_BATCH or args[0] != str(announcement_id):
+            continue
+        result = await jobs.send_batch(deps, *args)
+        while isinstance(result, jobs.Again):
+            result = await jobs.send_batch(deps, *args)
+        results.append(result)
+    return results
+
+
+async def states(session: AsyncSession, announcement_id: uuid.UUID) -> dict[str, tuple[Any, ...]]:
+    rows = await session.execute(
+        text(
+            "SELECT address, status::text, channel, provider, error_code, attempts, via_template,"
+            " route_reason, error_reason FROM announcement_deliveries WHERE announcement_id = :a"
+        ),
+        {"a": announcement_id},
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+@pytest.fixture
+async def tree(session: AsyncSession) -> Tree:
+    tree = await make_tree(session)
+    await session.commit()
+    return tree
+
+
+async def test_publish_enqueues_one_job_per_batch(
+    session: AsyncSession, notifier_settings: Settings, redis: aioredis.Redis, tree: Tree
+) -> None:
+    for _ in range(5):
+        member = await make_member(session, unit=tree.booth_a1)
+        await address(session, member, "sms")
+    settings = notifier_settings.model_copy(update={"fanout_batch_size": 2})
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    deps = build(settings, ArqQueue(pool))
+    try:
+        aid, summary = await publish(deps, session, tree.booth_a1.code)
+        assert (summary["rows"], summary["batches"], summary["enqueued"]) == (5, 3, 3)
+        queued = sorted(x.decode() for x in await redis.zrange(BULK_QUEUE, 0, -1))
+        assert queued == [f"send:{aid}:{b}" for b in range(3)]
+        again = await jobs.publish_announcement(deps, str(aid))
+        assert (again["state"], again["rows"], again["enqueued"]) == ("already", 0, 0)
+        assert await redis.zcard(BULK_QUEUE) == 3
+    finally:
+        await deps.close()
+        await pool.aclose()
+
+
+async def test_every_member_once_on_their_channel_and_language(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    unit = tree.booth_a1
+    now = datetime.now(UTC)
+    window = await make_member(session, unit=unit, language="en", phone="+919811100001")
+    await address(session, window, "whatsapp", last_inbound_at=now - timedelta(hours=1))
+    template = await make_member(session, unit=unit, phone="+919811100002")
+    await address(session, template, "whatsapp")
+    telegram = await make_member(session, unit=unit, phone="+919811100003")
+    await address(session, telegram, "telegram", "70000001")
+    feature_phone = await make_member(session, unit=unit, phone="+919811100004")
+    await address(session, feature_phone, "sms")
+    abroad = await make_member(session, unit=unit, language="en", phone="+447700900555")
+    await address(session, abroad, "sms")
+    await session.commit()
+
+    aid, _ = await publish(deps, session, unit.code, sms_text="Meeting Sunday 10am")
+    await drain(deps, aid)
+
+    assert sorted(fakes.addresses()) == sorted(
+        ["+919811100001", "+919811100002", "70000001", "+919811100004", "+447700900555"]
+    )
+    by_to = {m["To"]: m for m in fakes.twilio.sent}
+    assert by_to["whatsapp:+919811100001"]["Body"] == "Meeting\n\nSunday at 10"
+    sent_template = by_to["whatsapp:+919811100002"]
+    assert sent_template["ContentSid"] == "HX00000000000000000000000000000001"
+    assert json.loads(sent_template["ContentVariables"]) == {"1": "கூட்டம்", "2": "ஞாயிறு 10 மணி"}
+    assert by_to["+447700900555"]["Body"] == "VCK announcement: Meeting Sunday 10am"
+    assert fakes.telegram.sent[0]["text"] == "கூட்டம்\n\nஞாயிறு 10 மணி"
+    sms = fakes.dlt.sent[0]
+    assert (sms["To"], sms["DltTemplateId"]) == ("+919811100004", "1107000000000000011")
+    assert sms["Body"] == "VCK announcement: Meeting Sunday 10am"
+
+    got = await states(session, aid)
+    assert got["70000001"][0] == "delivered"  # Telegram's answer is the delivery
+    assert {got[a][0] for a in got if a != "70000001"} == {"sent"}
+    assert got["+919811100004"][1:3] == ("sms", "dlt")
+
+
+async def test_retry_after_429_then_success(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_a2, phone="+919811100010")
+    await address(session, member, "sms")
+    await session.commit()
+    fakes.dlt.fail(times=1, status=429, retry_after=1)
+    aid, _ = await publish(deps, session, tree.booth_a2.code)
+    await drain(deps, aid)
+    assert fakes.dlt.requests == 2 and len(fakes.dlt.sent) == 1
+    status, *_rest = (await states(session, aid))["+919811100010"]
+    assert status == "sent"
+    assert _rest[3] == 2  # attempts
+
+
+async def test_outage_of_500s_then_everything_goes_once(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    for i in range(6):
+        member = await make_member(session, unit=tree.booth_a2, phone=f"+91981110002{i}")
+        await address(session, member, "sms")
+    await session.commit()
+    fakes.dlt.fail(times=8, status=500)
+    aid, _ = await publish(deps, session, tree.booth_a2.code)
+    await drain(deps, aid)
+    assert sorted(m["To"] for m in fakes.dlt.sent) == [f"+91981110002{i}" for i in range(6)]
+    assert {s[0] for s in (await states(session, aid)).values()} == {"sent"}
+
+
+async def test_permanent_error_is_stored_with_the_providers_code(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_b1, phone="+919811100030")
+    await address(session, member, "sms")
+    await session.commit()
+    fakes.dlt.fail_for["+919811100030"] = 622
+    aid, _ = await publish(deps, session, tree.booth_b1.code)
+    await drain(deps, aid)
+    status, _c, _p, code, attempts, _t, _r, reason = (await states(session, aid))["+919811100030"]
+    assert (status, code, attempts) == ("failed", "622", 1)
+    assert "HEADER_BLACKLISTED" in reason
+
+
+async def test_giving_up_after_the_last_attempt(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_b1, phone="+919811100031")
+    await address(session, member, "sms")
+    await session.commit()
+    fakes.dlt.fail(times=100, status=503)
+    aid, _ = await publish(deps, session, tree.booth_b1.code)
+    await drain(deps, aid)
+    status, *_x = (await states(session, aid))["+919811100031"]
+    assert status == "failed" and fakes.dlt.requests == deps.options.max_attempts
+
+
+async def test_an_expired_announcement_stops_sending(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_a1)
+    await address(session, member, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_a1.code,
+                           expires_at=datetime.now(UTC) + timedelta(hours=1))  # fmt: skip
+    await session.execute(
+        text("UPDATE announcements SET expires_at = now() - interval '1 second' WHERE id = :a"),
+        {"a": aid},
+    )
+    await session.commit()
+    await drain(deps, aid)
+    assert fakes.total() == 0
+    assert {(s[0], s[7]) for s in (await states(session, aid)).values()} == {("skipped", "expired")}
+
+
+async def test_an_opt_out_right_before_sending_is_honoured(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    stays = await make_member(session, unit=tree.booth_a1, phone="+919811100040")
+    await address(session, stays, "whatsapp")
+    leaves = await make_member(session, unit=tree.booth_a1, phone="+919811100041")
+    await address(session, leaves, "whatsapp")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_a1.code)
+    await addresses.opt_out(session, Channel.WHATSAPP, "+919811100041", now=datetime.now(UTC))
+    await session.commit()
+    await drain(deps, aid)
+    assert fakes.addresses() == ["+919811100040"]
+    assert (await states(session, aid))["+919811100041"][0] == "skipped"
+
+
+async def test_outside_the_window_63016_goes_again_as_the_template(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_a1, phone="+919811100050")
+    await address(
+        session, member, "whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+    await session.commit()
+    fakes.twilio.closed_window.add("+919811100050")
+    aid, _ = await publish(deps, session, tree.booth_a1.code)
+    await drain(deps, aid)
+    assert [m.get("ContentSid") for m in fakes.twilio.sent] == [
+        "HX00000000000000000000000000000001"
+    ]
+    status, channel, _p, _c, _a, via_template, *_ = (await states(session, aid))["+919811100050"]
+    assert (status, channel, via_template) == ("sent", "whatsapp", True)
+
+
+async def test_unreachable_on_whatsapp_falls_back_to_telegram(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_a1, phone="+919811100060")
+    await address(session, member, "whatsapp")
+    await address(session, member, "telegram", "70000060")
+    await session.commit()
+    fakes.twilio.fail_for["+919811100060"] = 63003
+    # Telegram is only the fallback: WhatsApp first.
+    aid, _ = await publish(deps, session, tree.booth_a1.code)
+    await drain(deps, aid)
+    assert fakes.addresses() == ["70000060"]
+    got = await states(session, aid)
+    assert got["70000060"][:2] == ("delivered", "telegram")
+    assert got["70000060"][6] == "whatsapp_unreachable"
+
+
+async def test_stop_at_the_provider_opts_the_address_out(
+    session: AsyncSession,
+    deps: Deps,
+    fakes: Fakes,
+    tree: Tree,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    texter = await make_member(session, unit=tree.booth_b1, phone="+447700900666")
+    await address(session, texter, "sms")
+    blocker = await make_member(session, unit=tree.booth_b1, phone="+919811100071")
+    await address(session, blocker, "telegram", "70000071")
+    await session.commit()
+    fakes.twilio.fail_for["+447700900666"] = 21610
+    fakes.telegram.fail_for["70000071"] = 403
+    aid, _ = await publish(deps, session, tree.booth_b1.code)
+    await drain(deps, aid)
+    async with session_factory() as fresh:
+        for channel, value in (("sms", "+447700900666"), ("telegram", "70000071")):
+            opted = await addresses.get(fresh, channel, value)
+            assert opted is not None and opted.opted_out_at is not None, channel
+        got = await states(fresh, aid)
+    assert got["+447700900666"][:4] == ("failed", "sms", "twilio", "21610")
+    assert got["70000071"][0] == "failed"
+
+
+async def test_a_send_left_in_flight_by_a_dead_worker_is_not_repeated(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    from notifier.senders import Outgoing, send_delivery
+
+    member = await make_member(session, unit=tree.booth_a2, phone="+919811100080")
+    await address(session, member, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_a2.code)
+    # A worker claimed the row and the provider accepted the message; then it died.
+    await session.execute(
+        text("UPDATE announcement_deliveries SET status = 'sending', attempts = 1"
+             " WHERE announcement_id = :a"),
+        {"a": aid},
+    )  # fmt: skip
+    await session.commit()
+    content = await announcements.load_content(session, aid)
+    assert content is not None
+    delivery = Outgoing(member.id, "sms", "dlt", "+919811100080", "ta", False, 1)
+    first = await send_delivery(deps.senders, content, delivery, key=delivery.key(aid))
+
+    await drain(deps, aid)
+
+    assert len(fakes.dlt.sent) == 1 and fakes.dlt.replayed == 1
+    pmid = await session.scalar(
+        text("SELECT provider_message_id FROM announcement_deliveries WHERE announcement_id = :a"),
+        {"a": aid},
+    )
+    assert pmid == first.provider_message_id
+
+
+async def test_priority_replies_have_their_own_queue(
+    deps: Deps, fakes: Fakes, redis: aioredis.Redis
+) -> None:
+    assert await enqueue_reply(redis, Channel.SMS, "+919811100090", "Your code is 123456",
+                               sms_template="otp_en", key="otp-1")  # fmt: skip
+    assert not await enqueue_reply(redis, Channel.SMS, "+919811100090", "again", key="otp-1")
+    assert await redis.zcard(PRIORITY_QUEUE) == 1 and await redis.zcard(BULK_QUEUE) == 0
+    result = await jobs.send_reply_job(
+        deps, "sms", "+919811100090", jobs.reply_payload(Reply("Your code is 123456")),
+        "vck:reply:otp-1", "otp_en",
+    )  # fmt: skip
+    assert isinstance(result, dict) and result["state"] == "sent"
+    assert fakes.dlt.sent[0]["DltTemplateId"] == deps.settings.dlt_template_ids["otp_en"]
+
+
+async def test_the_sweep_enqueues_batches_no_live_job_owns(
+    session: AsyncSession, deps: Deps, tree: Tree, redis: aioredis.Redis
+) -> None:
+    for _ in range(3):
+        member = await make_member(session, unit=tree.booth_a1)
+        await address(session, member, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_a1.code)
+    queue = deps.queue
+    assert isinstance(queue, MemoryQueue)
+    queue.jobs.clear()  # the publish's jobs were lost
+    await redis.set(jobs.lease_key(aid, 0), "someone", px=60_000)
+    assert await jobs.sweep(deps) == 0  # a live job holds the batch
+    await redis.delete(jobs.lease_key(aid, 0))
+    assert await jobs.sweep(deps) == 1
+    assert list(queue.jobs) == [jobs.batch_job_id(aid, 0)]
+
+
+async def test_a_send_in_flight_when_the_announcement_expired_is_still_completed(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    member = await make_member(session, unit=tree.booth_b1, phone="+919811100081")
+    await address(session, member, "sms")
+    other = await make_member(session, unit=tree.booth_b1, phone="+919811100082")
+    await address(session, other, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_b1.code)
+    await session.execute(
+        text(
+            "UPDATE announcement_deliveries SET status = 'sending', attempts = 1"
+            " WHERE announcement_id = :a AND address = '+919811100081'"
+        ),
+        {"a": aid},
+    )
+    await session.execute(
+        text("UPDATE announcements SET expires_at = now() - interval '1 second' WHERE id = :a"),
+        {"a": aid},
+    )
+    await session.commit()
+    await drain(deps, aid)
+    got = await states(session, aid)
+    assert got["+919811100081"][0] == "sent"  # completed with its idempotency key
+    assert got["+919811100082"][0] == "skipped"
+    assert fakes.addresses() == ["+919811100081"]
