@@ -18,11 +18,13 @@ from aiohttp import web
 from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
+import notifier
 from bot.bootstrap import Bot
 from core import places
 from core.channels import dlt, telegram, twilio
 from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
+from core.fanout import FanoutPolicy
 from core.services import status
 
 log = logging.getLogger(__name__)
@@ -147,9 +149,16 @@ async def twilio_status(request: web.Request) -> web.Response:
 
 async def _apply_status(bot: Bot, update: StatusUpdate, channel: Channel, payload: dict) -> None:
     async with bot.session_factory() as session, session.begin():
-        await status.record_status(
-            session, update, channel=channel, payload=payload, now=datetime.now(UTC)
+        applied = await status.record_status(
+            session,
+            update,
+            channel=channel,
+            payload=payload,
+            now=datetime.now(UTC),
+            policy=FanoutPolicy.from_settings(bot.settings),
         )
+    if applied.requeued:  # WhatsApp could not deliver: the row waits on another channel
+        await notifier.enqueue_batch(bot.redis, *applied.requeued)
 
 
 # --- Telegram ------------------------------------------------------------------------------

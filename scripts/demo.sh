@@ -28,7 +28,14 @@ trap stop EXIT INT TERM
 
 run python -m fakes.twilio --port 58081 >.services/fake-twilio.log 2>&1 & pids+=($!)
 run python -m fakes.telegram --port 58082 >.services/fake-telegram.log 2>&1 & pids+=($!)
-run python -m fakes.dlt --port 58083 >.services/fake-dlt.log 2>&1 & pids+=($!)
+# The DLT fake accepts the template ids the demo configuration uses (OTP, replies, and
+# the announcement templates of migration 0003).
+templates=()
+for id in 1107000000000000001 1107000000000000002 1107000000000000003 \
+          1107000000000000010 1107000000000000011; do
+  templates+=(--template "$id")
+done
+run python -m fakes.dlt --port 58083 "${templates[@]}" >.services/fake-dlt.log 2>&1 & pids+=($!)
 run vck serve --port 8080 >.services/bot.log 2>&1 & pids+=($!)
 run vck worker >.services/worker.log 2>&1 & pids+=($!)
 

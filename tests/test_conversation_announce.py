@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from core.channels.base import Channel
 from core.models import Announcement
+from fakes import twilio as fake_twilio
 from notifier import jobs
 from notifier.bootstrap import NotifierOptions, build
 from tests.test_worker import MemoryQueue
@@ -25,7 +26,7 @@ async def allow_announcement_templates(session, providers) -> None:
 
 
 async def test_a_chennai_official_announces_to_their_district_and_only_it_receives(
-    member, providers, bot_settings, session
+    member, providers, bot_settings, bot, client, session
 ) -> None:
     await allow_announcement_templates(session, providers)
     official = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
@@ -76,6 +77,28 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
             )
     assert sorted(received) == sorted(chennai)  # everyone in Chennai once, no one else
     assert CHENNAI_SECRETARY in chennai
+
+    # The provider's status callback moves the delivery forward through the webhook.
+    sid, to = (
+        await session.execute(
+            text(
+                "SELECT provider_message_id, address FROM announcement_deliveries"
+                " WHERE channel = 'whatsapp' AND status = 'sent' LIMIT 1"
+            )
+        )
+    ).one()
+    form = fake_twilio.status_form(sid, "delivered", to="whatsapp:" + to)
+    url = bot.settings.public_base_url + "/webhooks/twilio/status"
+    signature = fake_twilio.sign(bot.settings.twilio_auth_token.get_secret_value(), url, form)
+    response = await client.post(
+        "/webhooks/twilio/status", data=form, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status == 204
+    delivered = await session.scalar(
+        text("SELECT status::text FROM announcement_deliveries WHERE provider_message_id = :s"),
+        {"s": sid},
+    )
+    assert delivered == "delivered"
 
     await official.says("0")
     assert "எந்த அறிவிப்பு" in await official.says("அறிக்கை")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 import notifier
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
+from bot.conversation import Answer, Answerer, Done, Flow, Goto, Outcome, Question, Retry
 from bot.flows import common, stepup
 from core import announcements
 from core.channels.base import Choice, Reply
@@ -74,60 +74,47 @@ async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
     return Goto("title_ta")
 
 
-def _text_question(prompt: str) -> Reply:
-    return Reply(prompt)
-
-
 async def ask_title_ta(ctx: Context) -> Reply:
-    return _text_question(_("The title in Tamil? Send SKIP to write only in English."))
-
-
-async def answer_title_ta(ctx: Context, answer: Answer) -> Outcome:
-    if common.is_skip(answer.text):
-        ctx.data["title_ta"] = None
-        return Goto("title_en")
-    if not answer.text:
-        return Retry(_("Please send the title as text."))
-    ctx.data["title_ta"] = answer.text[: announcements.TITLE_MAX]
-    return Goto("content_ta")
+    return Reply(_("The title in Tamil? Send SKIP to write only in English."))
 
 
 async def ask_content_ta(ctx: Context) -> Reply:
-    return _text_question(_("The announcement in Tamil?"))
-
-
-async def answer_content_ta(ctx: Context, answer: Answer) -> Outcome:
-    if not answer.text or common.is_skip(answer.text):
-        return Retry(_("Please send the announcement as text."))
-    ctx.data["content_ta"] = answer.text
-    return Goto("title_en")
+    return Reply(_("The announcement in Tamil?"))
 
 
 async def ask_title_en(ctx: Context) -> Reply:
-    return _text_question(_("The title in English? Send SKIP to leave English out."))
-
-
-async def answer_title_en(ctx: Context, answer: Answer) -> Outcome:
-    if common.is_skip(answer.text):
-        if not ctx.data.get("title_ta"):
-            return Retry(_("An announcement needs a title and text in Tamil or English."))
-        ctx.data["title_en"] = None
-        return Goto("sms")
-    if not answer.text:
-        return Retry(_("Please send the title as text."))
-    ctx.data["title_en"] = answer.text[: announcements.TITLE_MAX]
-    return Goto("content_en")
+    return Reply(_("The title in English? Send SKIP to leave English out."))
 
 
 async def ask_content_en(ctx: Context) -> Reply:
-    return _text_question(_("The announcement in English?"))
+    return Reply(_("The announcement in English?"))
 
 
-async def answer_content_en(ctx: Context, answer: Answer) -> Outcome:
-    if not answer.text or common.is_skip(answer.text):
-        return Retry(_("Please send the announcement as text."))
-    ctx.data["content_en"] = answer.text
-    return Goto("sms")
+def title_answer(language: str, *, skip_to: str) -> Answerer:
+    """A title, or SKIP for no text in ``language`` (one of the two languages is needed)."""
+
+    async def answer(ctx: Context, answer: Answer) -> Outcome:
+        if common.is_skip(answer.text):
+            if language == "en" and not ctx.data.get("title_ta"):
+                return Retry(_("An announcement needs a title and text in Tamil or English."))
+            ctx.data[f"title_{language}"] = None
+            return Goto(skip_to)
+        if not answer.text:
+            return Retry(_("Please send the title as text."))
+        ctx.data[f"title_{language}"] = answer.text[: announcements.TITLE_MAX]
+        return Goto(f"content_{language}")
+
+    return answer
+
+
+def content_answer(language: str, *, then: str) -> Answerer:
+    async def answer(ctx: Context, answer: Answer) -> Outcome:
+        if not answer.text or common.is_skip(answer.text):
+            return Retry(_("Please send the announcement as text."))
+        ctx.data[f"content_{language}"] = answer.text
+        return Goto(then)
+
+    return answer
 
 
 async def ask_sms(ctx: Context) -> Reply:
@@ -255,10 +242,10 @@ FLOW = Flow(
     entry="scope",
     states={
         "scope": Question(ask_scope, answer_scope),
-        "title_ta": Question(ask_title_ta, answer_title_ta),
-        "content_ta": Question(ask_content_ta, answer_content_ta),
-        "title_en": Question(ask_title_en, answer_title_en),
-        "content_en": Question(ask_content_en, answer_content_en),
+        "title_ta": Question(ask_title_ta, title_answer("ta", skip_to="title_en")),
+        "content_ta": Question(ask_content_ta, content_answer("ta", then="title_en")),
+        "title_en": Question(ask_title_en, title_answer("en", skip_to="sms")),
+        "content_en": Question(ask_content_en, content_answer("en", then="sms")),
         "sms": Question(ask_sms, answer_sms),
         "when": Question(ask_when, answer_when),
         "at": Question(ask_at, answer_at),

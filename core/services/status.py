@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import deliveries
 from core.channels.base import Channel
 from core.channels.errors import StatusUpdate
+from core.fanout import FanoutPolicy
 from core.models import Message, MessageStatusEvent
 from core.services import addresses
 
@@ -24,7 +26,11 @@ async def record_status(
     channel: Channel,
     payload: dict[str, Any],
     now: datetime,
-) -> None:
+    policy: FanoutPolicy | None = None,
+) -> deliveries.StatusApplied:
+    """Store the callback, move the conversation message and the announcement delivery
+    it describes forward, and honour a provider-side STOP. The caller enqueues
+    ``applied.requeued`` (a batch to send again) after committing."""
     session.add(
         MessageStatusEvent(
             provider=update_.provider,
@@ -45,3 +51,13 @@ async def record_status(
     )
     if update_.error_code in OPTED_OUT_CODES and update_.address:
         await addresses.opt_out(session, channel, update_.address, now=now)
+    return await deliveries.apply_status(
+        session,
+        update_.provider,
+        update_.provider_message_id,
+        update_.status,
+        update_.error_code,
+        now,
+        error_reason=update_.detail,
+        policy=policy,
+    )
