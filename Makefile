@@ -1,6 +1,7 @@
 # VCK Connect — everyday commands. `make help` lists them.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the one `make install` puts into python3's site-packages.
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 SERVICES := scripts/services.sh
 
@@ -9,11 +10,8 @@ SERVICES := scripts/services.sh
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(UV):
-	@command -v uv >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv \
-	  || { curl -LsSf https://astral.sh/uv/install.sh | sh; }
-
-install: $(UV)  ## create .venv from uv.lock
+install:  ## create .venv from uv.lock (installs uv with pip when missing)
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 	@$(UV) sync --frozen --quiet
 
 services:  ## start PostgreSQL (PostGIS, ltree) and Redis if they are not reachable

@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .services
-uv=$(command -v uv || echo "$HOME/.local/bin/uv")
-run() { "$uv" run --frozen "$@"; }
+if command -v uv >/dev/null; then uv=(uv); else uv=(python3 -m uv); fi
+run() { "${uv[@]}" run --frozen "$@"; }
 
 # The demo talks to loopback fakes, never to real providers: say so explicitly.
 export VCK_TWILIO_API_BASE_URL=http://127.0.0.1:58081

@@ -122,6 +122,8 @@ case "${1:-start}" in
     command -v redis-cli >/dev/null || apt_install redis-tools
     if [ -n "${VCK_DATABASE_URL:-}" ] && pg_reachable "$VCK_DATABASE_URL"; then
       log "using VCK_DATABASE_URL"
+    elif pg_reachable "$default_db_url"; then
+      log "PostgreSQL already running on port $pg_port"
     else
       start_pg
     fi
