@@ -46,7 +46,10 @@ redis_reachable() {
 ensure_pg_packages() {
   [ -n "$(pg_bindir)" ] || apt_install postgresql postgresql-contrib
   local major; major=$(pg_major)
-  [ -f "/usr/share/postgresql/$major/extension/postgis.control" ] || apt_install "postgresql-$major-postgis-3"
+  if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ] \
+     || ! ls /usr/lib/postgresql/"$major"/lib/postgis-3*.so >/dev/null 2>&1; then
+    apt_install "postgresql-$major-postgis-3" "postgresql-$major-postgis-3-scripts"
+  fi
 }
 
 pg_datadir() {
