@@ -30,7 +30,7 @@ async def test_a_new_signup_is_announced_to_the_officials_of_its_district(
         if VILLUPURAM_SECRETARY in str(m.get("To"))
     ]
     assert len(notes) == 1
-    text = notes[0].get("Body") or notes[0].get("ContentVariables")
+    text = notes[0]["Body"]
     assert "Nila Kannan" in text and "சரிபார்ப்புக்குக் காத்திருக்கிறார்" in text
     assert not [m for m in providers.twilio.sent if CHENNAI_SECRETARY in str(m.get("To"))]
 
