@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .services
-if command -v uv >/dev/null; then uv=(uv); else uv=(python3 -m uv); fi
-run() { "${uv[@]}" run --frozen "$@"; }
+# `make demo` has built .venv; run its programs directly so stopping them stops them
+# (a wrapper such as `uv run` would not pass the signal on).
+run() { local program=$1; shift; exec ".venv/bin/$program" "$@"; }  # used with &
 
 # The demo talks to loopback fakes, never to real providers: say so explicitly.
 export VCK_TWILIO_API_BASE_URL=http://127.0.0.1:58081
@@ -26,7 +27,8 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-run python -m fakes.twilio --port 58081 >.services/fake-twilio.log 2>&1 & pids+=($!)
+# The fakes post signed delivery callbacks back to the bot, as the providers would.
+run python -m fakes.twilio --port 58081 --callbacks >.services/fake-twilio.log 2>&1 & pids+=($!)
 run python -m fakes.telegram --port 58082 >.services/fake-telegram.log 2>&1 & pids+=($!)
 # The DLT fake accepts the template ids the demo configuration uses (OTP, replies, and
 # the announcement templates of migration 0003).
@@ -35,7 +37,8 @@ for id in 1107000000000000001 1107000000000000002 1107000000000000003 \
           1107000000000000010 1107000000000000011; do
   templates+=(--template "$id")
 done
-run python -m fakes.dlt --port 58083 "${templates[@]}" >.services/fake-dlt.log 2>&1 & pids+=($!)
+run python -m fakes.dlt --port 58083 "${templates[@]}" --callbacks \
+  --webhook-secret "${VCK_DLT_WEBHOOK_SECRET:-dev-dlt-webhook-secret}" >.services/fake-dlt.log 2>&1 & pids+=($!)
 run vck serve --port 8080 >.services/bot.log 2>&1 & pids+=($!)
 run vck worker >.services/worker.log 2>&1 & pids+=($!)
 
@@ -48,7 +51,7 @@ echo "what the fakes were sent: curl http://127.0.0.1:58081/_fake/sent"
 echo
 
 if [ -n "${VCK_DEMO_AS_OFFICIAL:-}" ]; then
-  run vck chat --as-official
+  .venv/bin/vck chat --as-official
 else
-  run vck chat --phone "${VCK_DEMO_PHONE:-+919840000001}"
+  .venv/bin/vck chat --phone "${VCK_DEMO_PHONE:-+919840000001}"
 fi

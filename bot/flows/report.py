@@ -50,10 +50,10 @@ async def answer_pick(ctx: Context, answer: Answer) -> Outcome:
         return Retry(_("Please reply with a number from the list."))
     report = await deliveries.report(ctx.session, uuid.UUID(picked), ctx.settings)
     assert report is not None
-    return Done(describe(report))
+    return Done(describe(report, ctx.language))
 
 
-def describe(report: deliveries.Report) -> str:
+def describe(report: deliveries.Report, language: Language) -> str:
     n = format_number
     lines = [
         _("Report: {title}").format(title=report.title),
@@ -75,7 +75,8 @@ def describe(report: deliveries.Report) -> str:
         )
         lines.append(_("By channel: {channels}").format(channels=channels))
     for district in report.by_district[:10]:
-        lines.append(f"  {district.name}: {n(district.delivered)}/{n(district.total)}")
+        name = (district.name_ta if language is Language.TAMIL else None) or district.name
+        lines.append(f"  {name}: {n(district.delivered)}/{n(district.total)}")
     lines.append(
         _("SMS parts: {parts}, cost so far {cost}").format(
             parts=n(report.sms_parts), cost=format_money(report.sms_cost_paise / 100)
