@@ -20,6 +20,16 @@ class AnnouncementScope(enum.StrEnum):
     BOOTH = "booth"
 
 
+class AnnouncementStatus(enum.StrEnum):
+    """Beyond the seed (migration 0003): where an announcement is in its publishing."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    """Fanned out: every delivery row is written."""
+    CANCELLED = "cancelled"
+
+
 class GrievanceStatus(enum.StrEnum):
     SUBMITTED = "submitted"
     ACKNOWLEDGED = "acknowledged"
@@ -38,7 +48,15 @@ class GrievancePriority(enum.StrEnum):
 
 class Announcement(Base):
     __tablename__ = "announcements"
-    __table_args__ = (Index("idx_announcements_publish", text("publish_at DESC")),)
+    __table_args__ = (
+        Index("idx_announcements_publish", text("publish_at DESC")),
+        # The worker's publish sweep: scheduled announcements whose time has come.
+        Index(
+            "idx_announcements_scheduled",
+            "publish_at",
+            postgresql_where=text("status = 'scheduled'"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     title: Mapped[str] = mapped_column(String(255))
@@ -64,6 +82,16 @@ class Announcement(Base):
 
     is_pinned: Mapped[bool | None] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime | None] = created_at()
+
+    # Beyond the seed (migration 0003, docs/schema-changes.md): the fan-out's state.
+    sms_text: Mapped[str | None] = mapped_column(Text)
+    """The short text SMS recipients get (default: the title)."""
+    status: Mapped[AnnouncementStatus] = mapped_column(
+        pg_enum(AnnouncementStatus, "announcement_status"), server_default=text("'draft'")
+    )
+    published_at: Mapped[datetime | None]
+    fanned_out_at: Mapped[datetime | None]
+    template_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class Discussion(Base):

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    DateTime,
     Index,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -29,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, pg_enum, updated_at, uuid_pk
-from core.models.communications import Announcement
+from core.models.communications import Announcement, AnnouncementStatus
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -47,14 +46,6 @@ class DeliveryStatus(enum.StrEnum):
     """Waiting for WhatsApp capacity (the account's daily unique-recipient limit)."""
 
 
-class AnnouncementStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    PUBLISHED = "published"
-    """Fanned out: every delivery row is written."""
-    CANCELLED = "cancelled"
-
-
 class TemplateCategory(enum.StrEnum):
     MARKETING = "marketing"
     UTILITY = "utility"
@@ -62,7 +53,6 @@ class TemplateCategory(enum.StrEnum):
 
 
 delivery_status_enum = pg_enum(DeliveryStatus, "delivery_status")
-announcement_status_enum = pg_enum(AnnouncementStatus, "announcement_status")
 
 
 class AnnouncementDelivery(Base):
@@ -156,30 +146,8 @@ class MessageTemplate(Base):
     updated_at: Mapped[datetime | None] = updated_at()
 
 
-# The announcement columns the fan-out needs, added to the seed's table (migration 0003).
-# Declared here so core/models/communications.py stays the seed's; they can move into the
-# class body unchanged.
-_ANNOUNCEMENT_COLUMNS: dict[str, Any] = {
-    "sms_text": mapped_column(Text, nullable=True),
-    "status": mapped_column(
-        announcement_status_enum, nullable=False, server_default=text("'draft'")
-    ),
-    "published_at": mapped_column(DateTime(timezone=True), nullable=True),
-    "fanned_out_at": mapped_column(DateTime(timezone=True), nullable=True),
-    "template_name": mapped_column(String(64), nullable=True),
-}
-for _name, _column in _ANNOUNCEMENT_COLUMNS.items():
-    setattr(Announcement, _name, _column)
-
 announcements_table = Announcement.__table__
-
-# The worker's publish sweep: scheduled announcements whose time has come.
-Index(
-    "idx_announcements_scheduled",
-    announcements_table.c.publish_at,
-    postgresql_where=text("status = 'scheduled'"),
-)
-"""For typed access to the added columns: ``announcements_table.c.sms_text``."""
+"""For typed access in SQL: ``announcements_table.c.sms_text``."""
 
 __all__ = [
     "AnnouncementDelivery",
