@@ -162,6 +162,3 @@ class StateStore:
         await self.redis.set(
             self.key(channel, address), json.dumps(asdict(state)), ex=self.KEEP_SECONDS
         )
-
-    async def forget(self, channel: Channel, address: str) -> None:
-        await self.redis.delete(self.key(channel, address))

@@ -61,10 +61,6 @@ def _(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
 
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_current.get()).ngettext(singular, plural, n)
-
-
 def N_(message: str) -> str:
     """Mark a sentence for extraction; translate later with ``_()``."""
     return message

@@ -14,7 +14,7 @@ from core.models import Announcement
 from fakes import twilio as fake_twilio
 from notifier import jobs
 from notifier.bootstrap import NotifierOptions, build
-from tests.test_worker import MemoryQueue
+from tests.memory_queue import MemoryQueue
 
 CHENNAI_SECRETARY = "+919876500002"
 CODE = re.compile(r"\b(\d{6})\b")

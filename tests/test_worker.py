@@ -28,6 +28,7 @@ from notifier import jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
 from notifier.worker import BULK_QUEUE, PRIORITY_QUEUE, ArqQueue, enqueue_reply
 from tests.factories import Tree, make_member, make_tree
+from tests.memory_queue import MemoryQueue
 from tests.test_fanout import address
 
 ANNOUNCEMENT_TEMPLATES = {
@@ -136,33 +137,6 @@ def notifier_settings(settings: Settings, fakes: Fakes) -> Settings:
             "fanout_batch_size": 500,
         }
     )
-
-
-class MemoryQueue:
-    """The job queue as a list: what was enqueued, for tests that run job bodies."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, tuple[str, tuple[Any, ...]]] = {}
-
-    async def enqueue(
-        self,
-        function: str,
-        *args: Any,
-        job_id: str | None = None,
-        defer_until: datetime | None = None,
-        priority: bool = False,
-    ) -> bool:
-        job_id = job_id or uuid.uuid4().hex
-        if job_id in self.jobs:
-            return False
-        self.jobs[job_id] = (function, args)
-        return True
-
-    async def enqueue_many(self, function: str, jobs_: list[tuple[str, tuple[Any, ...]]]) -> int:
-        return sum([await self.enqueue(function, *args, job_id=i) for i, args in jobs_])
-
-    async def states(self, job_ids: list[str]) -> list[str]:
-        return ["absent"] * len(job_ids)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.context import Context
-from core.channels.base import Choice
 from core.i18n import _
 
 SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
@@ -20,16 +19,6 @@ def help_text(ctx: Context) -> str:
         "CANCEL to stop what you are doing, LANGUAGE to change the language, "
         "STOP to get no more announcements, START to get them again."
     )
-
-
-def yes_no() -> tuple[Choice, ...]:
-    return (Choice("yes", _("Yes")), Choice("no", _("No")))
-
-
-YES_NO_WORDS = {
-    "yes": ("yes", "y", "ok", "ஆம்", "சரி", "ஆமாம்"),
-    "no": ("no", "n", "இல்லை", "வேண்டாம்"),
-}
 
 
 def mask_phone(phone: str) -> str:

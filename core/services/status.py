@@ -9,14 +9,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import deliveries
+from core.channels import twilio
 from core.channels.base import Channel
 from core.channels.errors import StatusUpdate
 from core.fanout import FanoutPolicy
 from core.models import Message, MessageStatusEvent
 from core.services import addresses
-
-OPTED_OUT_CODES = frozenset({"21610"})
-"""Twilio: the recipient replied STOP to the provider itself."""
 
 
 async def record_status(
@@ -49,7 +47,7 @@ async def record_status(
         )
         .values(status=update_.status.value, error_code=update_.error_code, updated_at=now)
     )
-    if update_.error_code in OPTED_OUT_CODES and update_.address:
+    if _replied_stop(update_) and update_.address:
         await addresses.opt_out(session, channel, update_.address, now=now)
     return await deliveries.apply_status(
         session,
@@ -60,4 +58,15 @@ async def record_status(
         now,
         error_reason=update_.detail,
         policy=policy,
+    )
+
+
+def _replied_stop(update_: StatusUpdate) -> bool:
+    """Twilio 21610: the recipient replied STOP to the provider itself."""
+    code = update_.error_code
+    return (
+        update_.provider == twilio.PROVIDER
+        and code is not None
+        and code.isdigit()
+        and int(code) in twilio.OPTED_OUT_CODES
     )
