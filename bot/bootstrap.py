@@ -72,6 +72,6 @@ def build_bot(settings: Settings) -> Bot:
         redis=redis,
         senders=senders,
         outbox=outbox,
-        conversation=Engine(settings, session_factory, redis, outbox),
+        conversation=Engine(settings, db, redis, outbox),
         metrics=Metrics(),
     )

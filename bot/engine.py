@@ -1,44 +1,61 @@
 """The conversation engine: one inbound message in, the replies out.
 
-Per message: load the conversation state (Redis), open one database transaction, apply
-the global words, run the current flow step, commit, save the state, then run the side
-effects the step queued (sends to other people never precede the commit).
+Per message: load the conversation state (Redis), open one database transaction that
+logs the message and reads who wrote it (one statement), apply the global words, run the
+current flow step, record the reply, commit, save the state, then run the side effects
+the step queued (sends to other people never precede the commit).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.context import Context
-from bot.conversation import Answer, Done, Goto, Outcome, Retry, StateStore
+from bot.context import Context, KnownAddress, KnownMember
+from bot.conversation import Answer, ConversationState, Done, Goto, Outcome, Retry, StateStore
 from bot.flows import FLOWS, MENU, common
 from bot.outbox import Outbox
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
-from core.models import ChannelAddress, Member
-from core.services import addresses, members
+from core.services import addresses, members, officials
 from core.validation import normalise_text
 
 log = logging.getLogger(__name__)
 
-# The two statements every message runs, as plain SQL (no ORM work on the hot path).
-CLAIM = text(
-    "INSERT INTO messages (direction, channel, address, provider, provider_message_id,"
-    " status, created_at) VALUES ('in', :channel, :address, :provider,"
-    " :provider_message_id, 'received', :at)"
-    " ON CONFLICT (provider, provider_message_id) DO NOTHING RETURNING id"
+# What every message runs, as plain SQL on the driver connection (no ORM work on the hot
+# path): log the message — a provider's retry finds it logged and stops there — and read,
+# in the same statement, who is writing and what they may do as an official.
+CLAIM_AND_WHO = f"""
+WITH claim AS (
+    INSERT INTO messages (direction, channel, address, provider, provider_message_id,
+                          status, created_at)
+    VALUES ('in', $1, $2, $3, $4, 'received', $5)
+    ON CONFLICT (provider, provider_message_id) DO NOTHING
+    RETURNING id
 )
-RECORD_REPLY = text(
+SELECT EXISTS (SELECT FROM claim) AS claimed, a.id AS address_id, a.member_id, a.phone,
+       a.language, a.consent_given_at, a.opted_out_at, a.last_inbound_at,
+       m.phone AS member_phone, m.language AS member_language,
+       {officials.PERMISSIONS_SQL.format(member_id="m.id")} AS permissions
+FROM (VALUES (1)) AS one
+LEFT JOIN channel_addresses AS a ON a.channel = $1 AND a.address = $2
+LEFT JOIN members AS m ON m.id = a.member_id
+"""
+TOUCH = (
+    "UPDATE channel_addresses SET last_inbound_at = greatest(last_inbound_at, $3),"
+    " updated_at = $3 WHERE channel = $1 AND address = $2"
+)
+RECORD_REPLY = (
     "INSERT INTO messages (direction, channel, address, provider, body, status)"
-    " VALUES ('out', :channel, :address, :provider, :body, 'replied')"
+    " VALUES ('out', $1, $2, $3, $4, 'replied')"
 )
 
 TOUCH_EVERY = timedelta(minutes=1)
@@ -92,54 +109,58 @@ def to_answer(message: InboundMessage) -> Answer:
 
 
 class Engine:
-    def __init__(
-        self,
-        settings: Settings,
-        session_factory: async_sessionmaker[AsyncSession],
-        redis: Redis,
-        outbox: Outbox,
-    ) -> None:
+    def __init__(self, settings: Settings, db: AsyncEngine, redis: Redis, outbox: Outbox) -> None:
         self.settings = settings
-        self.session_factory = session_factory
+        self.db = db
         self.redis = redis
         self.outbox = outbox
         self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """The replies to one inbound message; none for a provider's retry of a message
-        already handled (the inbound log's unique key makes processing exactly once)."""
+        already handled (the inbound log's unique key makes processing exactly once).
+
+        One transaction per message, begun on the driver connection: the log entry,
+        everything the flow step writes (its ORM session joins the transaction as a
+        savepoint, see :attr:`Context.session`) and the reply commit together or not at
+        all. A retry that arrives meanwhile waits on the log's unique key."""
         conv, timed_out = await self.store.load(message.channel, message.address)
         now = datetime.now(UTC)
-        async with self.session_factory() as session, session.begin():
-            if not await self._claim(session, message):
-                return []
-            address, member = await self._who(session, message, now)
-            ctx = Context(
-                settings=self.settings,
-                session=session,
-                redis=self.redis,
-                message=message,
-                conv=conv,
-                now=now,
-                address=address,
-                member=member,
-                language=Language(
-                    (member.language if member else None)
-                    or (address.language if address else None)
-                    or conv.language
-                    or Language.TAMIL
-                ),
-                outbox=self.outbox,
-            )
-            if address is not None and (
-                address.last_inbound_at is None or now - address.last_inbound_at > TOUCH_EVERY
-            ):
-                ctx.address = await addresses.touch_inbound(
-                    session, message.channel, message.address, now=now
+        async with self.db.connect() as connection:
+            pg = (await connection.get_raw_connection()).driver_connection
+            async with pg.transaction():
+                who = await pg.fetchrow(
+                    CLAIM_AND_WHO,
+                    message.channel.value,
+                    message.address,
+                    message.provider,
+                    message.provider_message_id,
+                    message.received_at,
                 )
-            with use_language(ctx.language):
-                reply = await self._step(ctx, to_answer(message), timed_out)
-            await self._record_reply(session, message, reply)
+                if not who["claimed"]:
+                    return []
+                ctx = self._context(connection, message, conv, now, who)
+                try:
+                    if ctx.address is None and message.channel is not Channel.TELEGRAM:
+                        await self._first_from_member(ctx)
+                    elif isinstance(ctx.address, KnownAddress) and (
+                        ctx.address.last_inbound_at is None
+                        or now - ctx.address.last_inbound_at > TOUCH_EVERY
+                    ):
+                        await pg.execute(TOUCH, message.channel.value, message.address, now)
+                        ctx.address = replace(ctx.address, last_inbound_at=now)
+                    with use_language(ctx.language):
+                        reply = await self._step(ctx, to_answer(message), timed_out)
+                    await ctx.commit()
+                finally:
+                    await ctx.close()
+                await pg.execute(
+                    RECORD_REPLY,
+                    message.channel.value,
+                    message.address,
+                    message.provider,
+                    reply.as_plain_text(),
+                )
         await self.store.save(message.channel, message.address, conv)
         for effect in ctx.after_commit:
             try:
@@ -148,35 +169,63 @@ class Engine:
                 log.exception("side effect failed after commit")
         return [reply]
 
-    async def _who(
-        self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> tuple[ChannelAddress | None, Member | None]:
-        address = await session.scalar(
-            select(ChannelAddress).where(
-                ChannelAddress.channel == message.channel.value,
-                ChannelAddress.address == message.address,
+    def _context(
+        self,
+        connection: AsyncConnection,
+        message: InboundMessage,
+        conv: ConversationState,
+        now: datetime,
+        who: Mapping[str, Any],
+    ) -> Context:
+        address = member = None
+        if who["address_id"] is not None:
+            address = KnownAddress(
+                member_id=who["member_id"],
+                phone=who["phone"],
+                language=who["language"],
+                consent_given_at=who["consent_given_at"],
+                opted_out_at=who["opted_out_at"],
+                last_inbound_at=who["last_inbound_at"],
             )
+        # Signup links every phone-based address of the phone, so a known address
+        # without a member is not a member.
+        if who["member_id"] is not None and who["member_phone"] is not None:
+            member = KnownMember(who["member_id"], who["member_phone"], who["member_language"])
+        return Context(
+            settings=self.settings,
+            connection=connection,
+            redis=self.redis,
+            message=message,
+            conv=conv,
+            now=now,
+            address=address,
+            member=member,
+            language=Language(
+                who["member_language"] or who["language"] or conv.language or Language.TAMIL
+            ),
+            outbox=self.outbox,
+            permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
         )
-        member = None
-        if address is not None:
-            # Signup links every phone-based address of the phone, so a known address
-            # without a member is not a member.
-            if address.member_id is not None:
-                member = await session.get(Member, address.member_id)
-        elif message.channel is not Channel.TELEGRAM:
-            member = await members.find_by_phone(session, message.address)
-            if member is not None:
-                # A member writing from a new number-based channel: their consent was given
-                # when they joined; remember this address for them.
-                address = await addresses.link_member(
-                    session,
-                    message.channel,
-                    message.address,
-                    member_id=member.id,
-                    phone=member.phone,
-                    now=now,
-                )
-        return address, member
+
+    async def _first_from_member(self, ctx: Context) -> None:
+        """A member writing from a number-based channel never seen before: their consent
+        was given when they joined; remember this address for them."""
+        member = await members.find_by_phone(ctx.session, ctx.message.address)
+        if member is None:
+            return
+        ctx.member = member
+        ctx.language = Language(member.language or ctx.language)
+        ctx.address = await addresses.link_member(
+            ctx.session,
+            ctx.message.channel,
+            ctx.message.address,
+            member_id=member.id,
+            phone=member.phone,
+            now=ctx.now,
+        )
+        ctx.address = await addresses.touch_inbound(
+            ctx.session, ctx.message.channel, ctx.message.address, now=ctx.now
+        )
 
     async def _step(self, ctx: Context, answer: Answer, timed_out: bool) -> Reply:
         conv = ctx.conv
@@ -265,32 +314,3 @@ class Engine:
         if ctx.member is None and (ctx.address is None or ctx.address.consent_given_at is None):
             return await self._resolve(ctx, Goto("language", flow="welcome", say=said))
         return await self._resolve(ctx, Done(said))
-
-    async def _claim(self, session: AsyncSession, message: InboundMessage) -> bool:
-        """Log the inbound message (without its body: membership is sensitive). False when
-        it was logged before — a retry. A concurrent retry waits on the unique key until
-        the first attempt commits or rolls back."""
-        claimed = await session.scalar(
-            CLAIM,
-            {
-                "channel": message.channel.value,
-                "address": message.address,
-                "provider": message.provider,
-                "provider_message_id": message.provider_message_id,
-                "at": message.received_at,
-            },
-        )
-        return claimed is not None
-
-    async def _record_reply(
-        self, session: AsyncSession, message: InboundMessage, reply: Reply
-    ) -> None:
-        await session.execute(
-            RECORD_REPLY,
-            {
-                "channel": message.channel.value,
-                "address": message.address,
-                "provider": message.provider,
-                "body": reply.as_plain_text(),
-            },
-        )

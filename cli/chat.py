@@ -65,12 +65,12 @@ async def converse(phone: str) -> None:
     from bot.engine import Engine
     from core import places
     from core.channels.console import parse_console_line, render
-    from core.db import make_engine, make_session_factory
+    from core.db import make_engine
 
     settings = load_settings()
     db = make_engine(settings.database_url, pool_size=2)
     redis = Redis.from_url(settings.redis_url)
-    engine = Engine(settings, make_session_factory(db), redis, ConsoleOutbox())
+    engine = Engine(settings, db, redis, ConsoleOutbox())
     print(BANNER)
     preload = asyncio.create_task(asyncio.to_thread(places.preload))  # PIN directory, ~2 s
     try:

@@ -97,15 +97,15 @@ async def test_a_feature_phone_member_signs_up_by_sms_through_the_dlt_provider(
     assert await session.scalar(select(Member).where(Member.phone == "+919840088888"))
 
 
-async def test_the_console_runs_the_same_flows(settings, session_factory, redis) -> None:
-    engine = Engine(settings, session_factory, redis, RecordingOutbox())
+async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:
+    bot_engine = Engine(settings, engine, redis, RecordingOutbox())
     counter = iter(range(1, 100))
 
     async def say(line: str) -> str:
         message = parse_console_line(
             "+919840099999", line, received_at=datetime.now(UTC), counter=next(counter)
         )
-        return "\n".join(r.as_plain_text() for r in await engine.handle(message))
+        return "\n".join(r.as_plain_text() for r in await bot_engine.handle(message))
 
     assert "Choose your language" in await say("hello")
     await say("2")

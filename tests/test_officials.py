@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import MemberStatus, UnitType
@@ -57,6 +58,35 @@ async def test_ordinary_and_suspended_members_have_no_roles(session: AsyncSessio
         assert await officials.official_roles(session, who.id) == []
         assert await officials.permissions_of(session, who.id) == frozenset()
         assert not await officials.can(session, who.id, "verify_members", tree.booth_a1.path)
+
+
+async def test_the_engines_permissions_sql_agrees_with_permissions_of(
+    session: AsyncSession,
+) -> None:
+    """The conversation engine reads permissions with plain SQL in its one statement per
+    message; it must say what :func:`officials.permissions_of` says, for everyone."""
+    tree = await make_tree(session)
+    closed = await make_unit(session, type=UnitType.BOOTH, parent=tree.constituency_a, is_active=False)
+    secretary = await make_position(session, permissions=["announce", "verify_members"])
+    official = await make_official(session, unit=tree.district_a, position=secretary)
+    reporter = await make_position(session, permissions=["view_reports", "announce"])
+    await give_position(session, official, unit=tree.state, position=reporter)
+    former = await make_official(session, unit=tree.district_b, permissions=["announce"])
+    left = await make_position(session, permissions=["verify_members"])
+    await give_position(session, former, unit=tree.state, position=left, left_at=NOW)
+    in_closed_unit = await make_official(session, unit=closed, permissions=["announce"])
+    suspended = await make_official(session, unit=tree.district_a, status=MemberStatus.SUSPENDED)
+    ordinary = await make_member(session, unit=tree.booth_a1)
+    statement = text(f"SELECT {officials.PERMISSIONS_SQL.format(member_id=':member_id')}")
+
+    for who in (official, former, in_closed_unit, suspended, ordinary):
+        held = await session.scalar(statement, {"member_id": who.id})
+        assert frozenset(held) == await officials.permissions_of(session, who.id)
+    assert frozenset(await session.scalar(statement, {"member_id": official.id})) == {
+        "announce",
+        "verify_members",
+        "view_reports",
+    }
 
 
 async def test_can_acts_on_own_unit_and_below_only(session: AsyncSession) -> None:

@@ -31,8 +31,6 @@ async def answer_choose(ctx: Context, answer: Answer) -> Outcome:
     ctx.address = await addresses.set_language(
         ctx.session, ctx.message.channel, ctx.message.address, picked, now=ctx.now
     )
-    if ctx.member is not None:
-        await ctx.session.refresh(ctx.member)
     with use_language(ctx.language):
         return Done(_("Done. I will write to you in English from now on."))
 

@@ -55,6 +55,18 @@ def current_position(
     )
 
 
+PERMISSIONS_SQL = """ARRAY(
+    SELECT DISTINCT jsonb_array_elements_text(position.permissions)
+    FROM member_units AS held
+    JOIN positions AS position ON position.id = held.position_id
+    JOIN organization_units AS unit ON unit.id = held.unit_id
+    JOIN members AS official ON official.id = held.member_id
+    WHERE held.member_id = {member_id} AND held.left_at IS NULL
+      AND official.status = 'active' AND unit.is_active IS NOT FALSE)"""
+""":func:`permissions_of` as a plain SQL expression over a member id expression, for
+the conversation engine's one statement per message (a test keeps the two equal)."""
+
+
 def permission_scope(member_id: Any, permission: str) -> tuple[Select[Any], Any]:
     """``(query, unit)``: the paths of the units where ``member_id`` holds ``permission``,
     built on private aliases so it nests in any query; ``unit`` is the alias of those
