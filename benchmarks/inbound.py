@@ -18,15 +18,25 @@ members; each of them walks the main menu in turn:
 
 Messages go round-robin over the senders, so one sender's next message is thousands of
 requests later (never two of one sender in flight). Every request carries a unique
-``MessageSid``. The throughput window closes when the last webhook has answered *and*
-the fake Twilio has received every REST reply.
+``MessageSid``. The load generator (:mod:`benchmarks.loadgen`) writes pre-signed requests
+over kept-alive connections, so that it takes little of the CPU it measures.
+
+Two measurements, after a warm-up:
+
+- **throughput**: ``CONCURRENCY`` requests always in flight, as fast as the bot answers;
+  the window closes when the last webhook has answered *and* the fake Twilio has
+  received every REST reply;
+- **latency at a rate**: requests offered at each of the ``RATES`` per second for
+  ``RATE_SECONDS`` whatever the bot does; p50/p99 count from when each request was due.
 
 Environment (defaults in brackets): ``VCK_BENCH_INBOUND_MESSAGES`` [10000],
-``VCK_BENCH_INBOUND_WARMUP`` [500], ``VCK_BENCH_INBOUND_SENDERS`` [2000],
+``VCK_BENCH_INBOUND_WARMUP`` [1000], ``VCK_BENCH_INBOUND_SENDERS`` [2000],
 ``VCK_BENCH_INBOUND_CONCURRENCY`` [32], ``VCK_BENCH_INBOUND_SECONDS`` [80, a cap on the
-measured phase], ``VCK_BENCH_INBOUND_CHANNEL`` [whatsapp; ``sms`` uses non-Indian
-numbers, whose replies are all TwiML], ``VCK_BENCH_INBOUND_PROCESSES`` [1; more runs that
-many ``vck serve`` processes, each on its own port, and spreads the messages over them].
+throughput phase], ``VCK_BENCH_INBOUND_RATES`` [300,400,500],
+``VCK_BENCH_INBOUND_RATE_SECONDS`` [15], ``VCK_BENCH_INBOUND_CHANNEL`` [whatsapp; ``sms``
+uses non-Indian numbers, whose replies are all TwiML], ``VCK_BENCH_INBOUND_PROCESSES``
+[the number of cores: ``vck serve`` processes, each on its own port, the messages spread
+over them].
 
 Run: ``uv run python -m benchmarks inbound`` (or ``make bench``).
 """
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -50,6 +61,7 @@ from urllib.parse import urlencode
 import aiohttp
 from redis.asyncio import Redis
 
+from benchmarks import loadgen
 from benchmarks.common import (
     LOOPBACK,
     Child,
@@ -63,6 +75,7 @@ from benchmarks.common import (
     venv_script,
     wait_http_ok,
 )
+from core import aio
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
@@ -78,7 +91,6 @@ SEQUENCE = ("menu", "1", "0", "3")
 """What each sender sends, in turn: every step answers with a real reply."""
 PROBE_MESSAGES = 300
 """Sent one at a time after the measurement: the latency of a message on an idle bot."""
-REQUEST_TIMEOUT = 10.0
 PATH = "/webhooks/twilio"
 
 
@@ -89,6 +101,8 @@ class Options:
     senders: int
     concurrency: int
     seconds: float
+    rates: tuple[float, ...]
+    rate_seconds: float
     channel: Channel
     processes: int
 
@@ -100,13 +114,18 @@ class Options:
             raise SystemExit("VCK_BENCH_INBOUND_CHANNEL is whatsapp or sms")
         return cls(
             messages=int(env("VCK_BENCH_INBOUND_MESSAGES", "10000")),
-            warmup=int(env("VCK_BENCH_INBOUND_WARMUP", "500")),
+            warmup=int(env("VCK_BENCH_INBOUND_WARMUP", "1000")),
             senders=int(env("VCK_BENCH_INBOUND_SENDERS", "2000")),
             concurrency=int(env("VCK_BENCH_INBOUND_CONCURRENCY", "32")),
             seconds=float(env("VCK_BENCH_INBOUND_SECONDS", "80")),
+            rates=tuple(float(r) for r in env("VCK_BENCH_INBOUND_RATES", "300,400,500").split(",")),
+            rate_seconds=float(env("VCK_BENCH_INBOUND_RATE_SECONDS", "15")),
             channel=channel,
-            processes=int(env("VCK_BENCH_INBOUND_PROCESSES", "1")),
+            processes=int(env("VCK_BENCH_INBOUND_PROCESSES", str(os.cpu_count() or 1))),
         )
+
+    def rate_messages(self, rate: float) -> int:
+        return int(rate * self.rate_seconds)
 
 
 def sender_numbers(options: Options) -> list[str]:
@@ -117,28 +136,43 @@ def sender_numbers(options: Options) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
-    url: str
-    body: bytes
-    headers: dict[str, str]
+class Planned:
+    request: loadgen.Request
     twiml: bool
     """Whether the reply comes back as TwiML (else through the REST API)."""
 
 
 @dataclass
-class Phase:
-    """The outcome of sending one batch of requests."""
+class Tally:
+    """A phase's answers, checked."""
 
-    latencies: list[float] = field(default_factory=list)
+    answered: int = 0
+    """200 answers."""
     errors: int = 0
     twiml_messages: int = 0
     unanswered: int = 0
     """200 answers with no <Message> where one was due (SMS, or the name question)."""
-    answered: int = 0
-    """200 answers."""
-    started: float = 0.0
-    finished: float = 0.0
-    error_samples: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, phase: loadgen.Phase, planned: list[Planned]) -> Tally:
+        tally = cls(errors=len(phase.errors), samples=phase.errors[:3])
+        for index, answer in phase.answers:
+            if answer.status != 200:
+                tally.errors += 1
+                if len(tally.samples) < 3:
+                    tally.samples.append(f"HTTP {answer.status}: {answer.body[:200]!r}")
+                continue
+            tally.answered += 1
+            count = answer.body.count(b"<Message>")
+            tally.twiml_messages += count
+            if planned[index].twiml and count == 0:
+                tally.unanswered += 1
+        return tally
+
+    @property
+    def expected_rest(self) -> int:
+        return max(0, self.answered - self.twiml_messages - self.unanswered)
 
 
 # --- setup -----------------------------------------------------------------------------
@@ -175,13 +209,15 @@ async def flush_redis(url: str) -> None:
 
 def build_requests(
     options: Options, numbers: list[str], bot_urls: list[str], auth_token: str, account_sid: str
-) -> list[Request]:
+) -> list[Planned]:
     """Every request, signed for the bot process it goes to, before the clock starts (the
     load generator shares the cores with the server)."""
     prefix = "whatsapp:" if options.channel is Channel.WHATSAPP else ""
     run = f"{time.time_ns():x}"[-10:]
-    requests = []
-    for k in range(options.warmup + options.messages + PROBE_MESSAGES):
+    paced = sum(options.rate_messages(rate) for rate in options.rates)
+    total = options.warmup + options.messages + paced + PROBE_MESSAGES
+    planned = []
+    for k in range(total):
         sender = numbers[k % len(numbers)]
         text = SEQUENCE[(k // len(numbers)) % len(SEQUENCE)]
         url = bot_urls[k % len(bot_urls)] + PATH
@@ -191,52 +227,10 @@ def build_requests(
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": fake_twilio.sign(auth_token, url, form),
         }
+        request = loadgen.encode_post(url, urlencode(form).encode(), headers)
         # On WhatsApp, replies with 1–3 choices leave as quick replies through REST.
-        twiml = options.channel is Channel.SMS or text == "1"
-        requests.append(Request(url, urlencode(form).encode(), headers, twiml))
-    return requests
-
-
-async def send_all(
-    client: aiohttp.ClientSession, requests: list[Request], concurrency: int, deadline: float
-) -> Phase:
-    phase = Phase()
-    position = 0
-
-    async def worker() -> None:
-        nonlocal position
-        while position < len(requests) and time.perf_counter() < deadline:
-            request = requests[position]
-            position += 1
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):
-                    async with client.post(
-                        request.url, data=request.body, headers=request.headers
-                    ) as response:
-                        text = await response.text()
-                        status = response.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                phase.errors += 1
-                if len(phase.error_samples) < 3:
-                    phase.error_samples.append(repr(exc))
-                continue
-            phase.latencies.append(time.perf_counter() - started)
-            if status != 200:
-                phase.errors += 1
-                if len(phase.error_samples) < 3:
-                    phase.error_samples.append(f"HTTP {status}: {text[:200]}")
-                continue
-            phase.answered += 1
-            count = text.count("<Message>")
-            phase.twiml_messages += count
-            if request.twiml and count == 0:
-                phase.unanswered += 1
-
-    phase.started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    phase.finished = time.perf_counter()
-    return phase
+        planned.append(Planned(request, twiml=options.channel is Channel.SMS or text == "1"))
+    return planned
 
 
 async def fake_sent_count(client: aiohttp.ClientSession, fake_url: str) -> int:
@@ -260,13 +254,21 @@ def _reply_text(sent: dict[str, str]) -> str:
 async def wait_for_rest_sends(
     client: aiohttp.ClientSession, fake_url: str, expected: int, within: float = 15.0
 ) -> tuple[int, float]:
-    """Poll the fake until it has ``expected`` messages; the count and when it got there."""
+    """Poll the fake until it has received ``expected`` messages; then count those that
+    carry a reply text. The count, and when the last one had arrived."""
     deadline = time.perf_counter() + within
     while True:
-        count = await fake_sent_count(client, fake_url)
-        if count >= expected or time.perf_counter() > deadline:
-            return count, time.perf_counter()
-        await asyncio.sleep(0.02)
+        async with client.get(f"{fake_url}/_fake/count") as response:
+            count = (await response.json())["sent"]
+        arrived = time.perf_counter()
+        if count >= expected or arrived > deadline:
+            return await fake_sent_count(client, fake_url), arrived
+        await asyncio.sleep(0.01)
+
+
+async def reset_fake(client: aiohttp.ClientSession, fake_url: str) -> None:
+    async with client.post(f"{fake_url}/_fake/reset") as response:
+        response.raise_for_status()
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -392,7 +394,7 @@ async def run(options: Options) -> None:
         print(
             f"inbound setup: {time.perf_counter() - started:.1f} s "
             f"({options.senders} consented {options.channel.value} senders, "
-            f"{options.processes} bot process{'es' if options.processes > 1 else ''})"
+            f"{_processes(options)})"
         )
         fake = start_fake(fake_port, account_sid, auth_token, logs)
         for url in bot_urls:
@@ -401,35 +403,53 @@ async def run(options: Options) -> None:
         for url, bot in zip(bot_urls, bots, strict=True):
             await wait_http_ok(f"{url}/healthz", bot)
 
-        requests = build_requests(options, numbers, bot_urls, auth_token, account_sid)
-        measured_end = options.warmup + options.messages
-        warmup, measured = requests[: options.warmup], requests[options.warmup : measured_end]
-        probes = requests[measured_end:]
-        connector = aiohttp.TCPConnector(limit=options.concurrency + 4)
-        async with aiohttp.ClientSession(connector=connector) as client:
-            phase = await send_all(client, warmup, options.concurrency, time.perf_counter() + 20)
-            await wait_for_rest_sends(client, fake_url, phase.answered - phase.twiml_messages)
-            async with client.post(f"{fake_url}/_fake/reset") as response:
-                response.raise_for_status()
+        planned = build_requests(options, numbers, bot_urls, auth_token, account_sid)
+        sizes = (options.warmup, options.messages, *map(options.rate_messages, options.rates))
+        cut = [0, *itertools.accumulate(sizes)]
+        warmup, measured = planned[: cut[1]], planned[cut[1] : cut[2]]
+        paced = [planned[a:b] for a, b in itertools.pairwise(cut[2:])]
+        probes = planned[cut[-1] :]
+        meter = CpuMeter(bots, fake, redis_port=bench_redis.rsplit(":", 1)[1].split("/")[0])
+        pool = loadgen.Pool()
+        try:
+            async with aiohttp.ClientSession() as client:
+                phase = await loadgen.closed_loop(
+                    pool, [p.request for p in warmup], options.concurrency, time.perf_counter() + 30
+                )
+                await wait_for_rest_sends(client, fake_url, Tally.of(phase, warmup).expected_rest)
+                await reset_fake(client, fake_url)
 
-            meter = CpuMeter(bots, fake, redis_port=bench_redis.rsplit(":", 1)[1].split("/")[0])
-            meter.start()
-            deadline = time.perf_counter() + options.seconds
-            phase = await send_all(client, measured, options.concurrency, deadline)
-            expected_rest = max(0, phase.answered - phase.twiml_messages - phase.unanswered)
-            rest_sent = await fake_sent_count(client, fake_url)
-            end = phase.finished
-            if rest_sent < expected_rest:
-                rest_sent, end = await wait_for_rest_sends(client, fake_url, expected_rest)
-            cpu = await meter.stop()
-            probe = await send_all(client, probes, 1, time.perf_counter() + 10)
+                meter.start()
+                deadline = time.perf_counter() + options.seconds
+                phase = await loadgen.closed_loop(
+                    pool, [p.request for p in measured], options.concurrency, deadline
+                )
+                tally = Tally.of(phase, measured)
+                rest_sent, end = await wait_for_rest_sends(client, fake_url, tally.expected_rest)
+                cpu = await meter.stop()
+                report_throughput(options, phase, tally, end, rest_sent, cpu)
 
-        report(options, phase, end, rest_sent, expected_rest, cpu)
+                for rate, batch in zip(options.rates, paced, strict=True):
+                    await reset_fake(client, fake_url)
+                    meter.start()
+                    phase = await loadgen.open_loop(pool, [p.request for p in batch], rate)
+                    tally = Tally.of(phase, batch)
+                    rest_sent, end = await wait_for_rest_sends(
+                        client, fake_url, tally.expected_rest
+                    )
+                    cpu = await meter.stop()
+                    report_paced(options, rate, phase, tally, end, rest_sent, cpu)
+
+                probe = await loadgen.closed_loop(
+                    pool, [p.request for p in probes], 1, time.perf_counter() + 10
+                )
+        finally:
+            pool.close()
         latencies = sorted(probe.latencies)
         print(f"inbound p50, one message at a time: {percentile(latencies, 0.50) * 1000:.1f} ms")
         print(f"inbound p99, one message at a time: {percentile(latencies, 0.99) * 1000:.1f} ms")
         if probe.errors:
-            print(f"inbound errors, one message at a time: {probe.errors} requests")
+            print(f"inbound errors, one message at a time: {len(probe.errors)} requests")
         succeeded = True
     finally:
         for child in [*bots, fake]:
@@ -443,52 +463,88 @@ async def run(options: Options) -> None:
             print(f"inbound: the bot's and the fake's logs are in {logs}", flush=True)
 
 
-def report(
-    options: Options,
-    phase: Phase,
-    end: float,
-    rest_sent: int,
-    expected_rest: int,
-    cpu: dict[str, float],
-) -> None:
-    elapsed = end - phase.started
-    answered = phase.answered
+def _processes(options: Options) -> str:
+    return f"{options.processes} bot process{'es' if options.processes > 1 else ''}"
+
+
+def _latencies(label: str, phase: loadgen.Phase) -> None:
     latencies = sorted(phase.latencies)
-    missing = phase.unanswered + max(0, expected_rest - rest_sent)
-    per_msg = 1000.0 / max(answered, 1)
+    print(f"inbound {label} p50: {percentile(latencies, 0.50) * 1000:.1f} ms")
+    print(f"inbound {label} p99: {percentile(latencies, 0.99) * 1000:.1f} ms")
+    print(f"inbound {label} max: {latencies[-1] * 1000 if latencies else float('nan'):.1f} ms")
+
+
+def _answers(label: str, tally: Tally, rest_sent: int) -> None:
+    missing = tally.unanswered + max(0, tally.expected_rest - rest_sent)
+    print(f"inbound {label} errors (non-200 or no answer): {tally.errors} requests")
     print(
-        f"inbound messages: {answered} answered in {elapsed:.1f} s "
-        f"({options.concurrency} in flight, {options.channel.value}, {options.warmup} warm-up, "
-        f"{options.processes} bot process{'es' if options.processes > 1 else ''})"
-    )
-    print(f"inbound menu navigation: {answered / elapsed:.0f} msg/s")
-    print(f"inbound p50: {percentile(latencies, 0.50) * 1000:.1f} ms")
-    print(f"inbound p99: {percentile(latencies, 0.99) * 1000:.1f} ms")
-    print(f"inbound max: {latencies[-1] * 1000 if latencies else float('nan'):.1f} ms")
-    print(f"inbound errors (non-200 or no answer): {phase.errors} requests")
-    print(
-        f"inbound replies: {phase.twiml_messages} as TwiML + {rest_sent} through REST, "
+        f"inbound {label} replies: {tally.twiml_messages} as TwiML + {rest_sent} through REST, "
         f"{missing} missing"
     )
-    for key, label in (
-        ("bot", "bot process" if options.processes == 1 else "bot processes"),
-        ("postgres", "PostgreSQL backends"),
-        ("redis", "Redis server"),
+    if tally.samples:
+        print(f"inbound {label} error samples: " + " | ".join(tally.samples))
+
+
+def _cpu(label: str, options: Options, cpu: dict[str, float], answered: int) -> None:
+    per_msg = 1000.0 / max(answered, 1)
+    parts = (
+        ("bot", "bot"),
+        ("postgres", "PostgreSQL"),
+        ("redis", "Redis"),
         ("generator", "load generator"),
         ("fake", "fake Twilio"),
         ("machine", "whole machine"),
-    ):
-        print(f"inbound CPU, {label}: {cpu[key] * per_msg:.2f} ms/msg")
-    print(f"inbound CPU, machine busy: {100 * cpu['machine_share']:.0f} %")
+    )
+    shares = ", ".join(f"{name} {cpu[key] * per_msg:.2f}" for key, name in parts)
+    print(f"inbound {label} CPU ms/msg: {shares}")
+    print(f"inbound {label} machine busy: {100 * cpu['machine_share']:.0f} %")
+
+
+def report_throughput(
+    options: Options,
+    phase: loadgen.Phase,
+    tally: Tally,
+    end: float,
+    rest_sent: int,
+    cpu: dict[str, float],
+) -> None:
+    elapsed = end - phase.started
+    answered = tally.answered
+    print(
+        f"inbound throughput: {answered} answered in {elapsed:.1f} s "
+        f"({options.concurrency} in flight, {options.channel.value}, {_processes(options)})"
+    )
+    print(f"inbound menu navigation: {answered / elapsed:.0f} msg/s")
+    _latencies("throughput", phase)
+    _answers("throughput", tally, rest_sent)
+    _cpu("throughput", options, cpu, answered)
     if cpu["bot"] > 0:
         # What the bot's own CPU cost allows per core, whatever else shares the machine.
         print(f"inbound bot capacity per core of CPU: {answered / cpu['bot']:.0f} msg/s")
-    if phase.error_samples:
-        print("inbound error samples: " + " | ".join(phase.error_samples))
+
+
+def report_paced(
+    options: Options,
+    rate: float,
+    phase: loadgen.Phase,
+    tally: Tally,
+    end: float,
+    rest_sent: int,
+    cpu: dict[str, float],
+) -> None:
+    label = f"at {rate:.0f}/s"
+    print(
+        f"inbound {label}: {tally.answered} answered of {len(phase.latencies) + tally.errors}"
+        f" offered over {phase.seconds:.1f} s ({_processes(options)}),"
+        f" all replies out after {end - phase.started:.1f} s"
+    )
+    _latencies(label, phase)
+    _answers(label, tally, rest_sent)
+    _cpu(label, options, cpu, tally.answered)
 
 
 def main() -> None:
-    asyncio.run(run(Options.from_env()))
+    aio.run(run(Options.from_env()))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 
 from aiohttp import web
 
+from core.aio import new_event_loop
 from core.config import load_settings
 
 
@@ -60,6 +61,7 @@ def _run(host: str, port: int, reuse_port: bool) -> None:
     )
     web.run_app(
         make_app(build_bot(settings)),
+        loop=new_event_loop(),
         host=host,
         port=port,
         reuse_port=reuse_port or None,

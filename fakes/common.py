@@ -14,6 +14,7 @@ Out of process (``python -m fakes.twilio --port 58081``), the same controls are 
 endpoints:
 
 - ``GET  /_fake/sent``      → ``{"sent": [...], "requests": N}``
+- ``GET  /_fake/count``     → ``{"sent": N, "requests": N}`` (cheap to poll)
 - ``POST /_fake/reset``     forget everything recorded and every failure rule
 - ``POST /_fake/fail``      ``{"times": N | "seconds": T, "status": 500|429|…,
   "code": provider code, "retry_after": S, "delay": S}``
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
+
+from core import aio
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,9 @@ class FakeProvider:
     async def _sent(self, request: web.Request) -> web.Response:
         return web.json_response({"sent": self.sent, "requests": self.requests})
 
+    async def _count(self, request: web.Request) -> web.Response:
+        return web.json_response({"sent": len(self.sent), "requests": self.requests})
+
     async def _reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response({"ok": True})
@@ -191,6 +197,7 @@ class FakeProvider:
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/_fake/sent", self._sent)
+        app.router.add_get("/_fake/count", self._count)
         app.router.add_post("/_fake/reset", self._reset)
         app.router.add_post("/_fake/fail", self._fail)
         app.router.add_post("/_fake/fail_for", self._fail_for)
@@ -308,4 +315,4 @@ def run_main(
         await stop.wait()
         await fake.stop()
 
-    asyncio.run(serve())
+    aio.run(serve())

@@ -66,7 +66,9 @@ async def test_the_engines_permissions_sql_agrees_with_permissions_of(
     """The conversation engine reads permissions with plain SQL in its one statement per
     message; it must say what :func:`officials.permissions_of` says, for everyone."""
     tree = await make_tree(session)
-    closed = await make_unit(session, type=UnitType.BOOTH, parent=tree.constituency_a, is_active=False)
+    closed = await make_unit(
+        session, type=UnitType.BOOTH, parent=tree.constituency_a, is_active=False
+    )
     secretary = await make_position(session, permissions=["announce", "verify_members"])
     official = await make_official(session, unit=tree.district_a, position=secretary)
     reporter = await make_position(session, permissions=["view_reports", "announce"])

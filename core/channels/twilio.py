@@ -22,9 +22,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
+from multidict import MultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -65,7 +66,9 @@ def verify_signature(
     form ``params``; a missing signature never matches."""
     if not signature or not auth_token:
         return False
-    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+    # A MultiDict: the validator reads repeated fields with ``getall``; on a plain dict
+    # it finds each value by catching two exceptions, a third of a webhook's CPU.
+    return bool(RequestValidator(auth_token).validate(url, MultiDict(params), signature))
 
 
 def _text(value: str | None) -> str:
@@ -254,10 +257,14 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
     ) -> Response:
         if self._own_session is None or self._own_session.closed:
             self._own_session = aiohttp.ClientSession(timeout=self._client_timeout)
-        body: dict[str, Any] = {"data": data}
-        if headers and headers.get("Content-Type") == "application/json":
-            body = {"json": data}
         headers = dict(headers or {})
+        body: dict[str, Any] = {}
+        if data is not None and headers.get("Content-Type") == "application/json":
+            body = {"json": data}
+        elif data is not None:
+            # Encoded here: aiohttp's FormData costs a quarter of a send's CPU.
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = {"data": urlencode(data, doseq=True).encode()}
         if auth:
             headers["Authorization"] = basic_auth_header(*auth)
         async with self._own_session.request(
@@ -302,6 +309,8 @@ class TwilioSender:
             settings.twilio_auth_token.get_secret_value(),
             http_client=self.http,
         )
+        # The SDK imports its API modules on first use (~0.1 s): not on a member's reply.
+        _ = self.client.api.v2010.account.messages
         self._contents: dict[tuple[Any, ...], str] = {}
         self._content_failed_at: dict[tuple[Any, ...], float] = {}
         self._content_lock = asyncio.Lock()
