@@ -20,8 +20,9 @@ providers in this process (their arrival times are the measurements), the worker
 (``vck worker``) as a child process, restarted for each phase with that phase's limits.
 Delivery rows and the benchmark's announcements are removed before and after.
 
-Environment: ``VCK_BENCH_FANOUT_REPEAT`` [3], ``VCK_BENCH_FANOUT_DRAIN_SECONDS`` [40, cap
-on the throughput phase], ``VCK_BENCH_FANOUT_PACING_SECONDS`` [12].
+Environment: ``VCK_BENCH_FANOUT_PHASES`` [times,throughput,pacing,replies],
+``VCK_BENCH_FANOUT_REPEAT`` [3], ``VCK_BENCH_FANOUT_DRAIN_SECONDS`` [40, cap on the
+throughput phase], ``VCK_BENCH_FANOUT_PACING_SECONDS`` [12].
 
 Run: ``uv run python -m benchmarks fanout`` (or ``make bench``).
 """
@@ -60,6 +61,7 @@ STATE, DISTRICT, BOOTH = "TN", "TN.SLM", "TN.CHN.AC018.B0001"
 TITLE = "bench: fan-out"
 LATENCY = 0.010
 UNLIMITED = "100000"
+PHASES = ("times", "throughput", "pacing", "replies")
 ANNOUNCEMENT_TEMPLATES = ("1107000000000000010", "1107000000000000011")
 
 
@@ -448,10 +450,17 @@ async def _run(url: str) -> None:
     await bench.start()
     try:
         await bench.clean()
-        await fanout_times(bench, int(_env("VCK_BENCH_FANOUT_REPEAT", 3)))
-        await throughput(bench, _env("VCK_BENCH_FANOUT_DRAIN_SECONDS", 40))
-        await pacing(bench, _env("VCK_BENCH_FANOUT_PACING_SECONDS", 12))
-        await reply_latency(bench)
+        wanted = os.environ.get("VCK_BENCH_FANOUT_PHASES", ",".join(PHASES)).split(",")
+        if unknown := set(wanted) - set(PHASES):
+            raise SystemExit(f"unknown fan-out phase(s) {sorted(unknown)}; choose from {PHASES}")
+        if "times" in wanted:
+            await fanout_times(bench, int(_env("VCK_BENCH_FANOUT_REPEAT", 3)))
+        if "throughput" in wanted:
+            await throughput(bench, _env("VCK_BENCH_FANOUT_DRAIN_SECONDS", 40))
+        if "pacing" in wanted:
+            await pacing(bench, _env("VCK_BENCH_FANOUT_PACING_SECONDS", 12))
+        if "replies" in wanted:
+            await reply_latency(bench)
     finally:
         await bench.close()
 

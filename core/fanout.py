@@ -19,7 +19,10 @@ Beyond the WhatsApp tier a member goes by Telegram or SMS when they have one
 
 Each row gets its batch number in the same statement (a running count divided by the
 batch size), so the caller enqueues one send job per batch without another scan.
-The primary key (announcement, member) and ``ON CONFLICT DO NOTHING`` make it idempotent.
+An announcement is fanned out once: :func:`publish` locks it and writes rows only while
+it is still scheduled, in the transaction that marks it published (the primary key
+(announcement, member) would refuse a second row; no ``ON CONFLICT`` check is needed,
+which spares the state-wide insert about a third of its time).
 """
 
 from __future__ import annotations
@@ -144,9 +147,9 @@ INSERT INTO announcement_deliveries
   (announcement_id, member_id, batch, channel, provider, address, language,
    via_template, route_reason, status, whatsapp_tier_at, queued_at)
 SELECT CAST(:announcement_id AS uuid), r.member_id,
-  CASE WHEN r.route <> 'deferred' THEN CAST(:batch_offset AS integer)
-       + CAST((count(*) FILTER (WHERE r.route <> 'deferred') OVER w - 1)
-              / CAST(:batch_size AS integer) AS integer) END,
+  CASE WHEN r.route <> 'deferred'
+       THEN CAST((count(*) FILTER (WHERE r.route <> 'deferred') OVER w - 1)
+                 / CAST(:batch_size AS integer) AS integer) END,
   CASE WHEN r.route = 'deferred' THEN 'whatsapp' ELSE r.route END,
   CASE r.route
     WHEN 'telegram' THEN 'telegram'
@@ -164,7 +167,6 @@ SELECT CAST(:announcement_id AS uuid), r.member_id,
 FROM routed r
 WHERE r.route IS NOT NULL
 WINDOW w AS (ORDER BY r.member_id ROWS UNBOUNDED PRECEDING)
-ON CONFLICT (announcement_id, member_id) DO NOTHING
 """
 
 
@@ -235,7 +237,6 @@ async def publish(
     # One publish at a time counts and takes WhatsApp tier slots.
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('vck:whatsapp-tier'))"))
     budget = await whatsapp_capacity(session, now=now, policy=policy)
-    offset = await _next_batch(session, announcement_id)
     await session.execute(text(f"SET LOCAL work_mem = '{policy.work_mem}'"))
     # Measured on the synthetic million: JIT compiles longer than it saves here, and
     # grouping by a sort (instead of a hash) hands the window functions their member
@@ -251,7 +252,6 @@ async def publish(
             "window_start": now - WINDOW,
             "tier_budget": budget,
             "batch_size": policy.batch_size,
-            "batch_offset": offset,
             "dlt_patterns": policy.dlt_patterns,
             "allow_sms": row.send_sms is not False,
             "overflow_sms": policy.overflow_to_sms,
@@ -267,7 +267,7 @@ async def publish(
         ),
         {"a": announcement_id},
     )
-    batches = range(offset, last + 1) if last is not None and last >= offset else range(0)
+    batches = range(last + 1) if last is not None else range(0)
     return Publication(PublishState.PUBLISHED, rows=rows, batches=batches)
 
 

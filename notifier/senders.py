@@ -1,23 +1,18 @@
 """The provider senders the worker uses, and how one delivery (or one queued reply) is
 rendered and handed to its provider.
 
-Every send carries an idempotency key (``Idempotency-Key`` header) derived from the
-delivery — the same for every attempt of the same message — so a provider that honours
-it (our fakes do; see docs/notifier.md) answers a repeat with the original message
-instead of sending twice. The key is attached below the provider adapters, at the HTTP
-client each adapter already owns, so the adapters keep their interface.
+Every send carries an idempotency key (the adapters' ``idempotency_key``, sent as the
+``Idempotency-Key`` header) derived from the delivery — the same for every attempt of
+the same message — so a provider that honours it (our fakes do; see docs/notifier.md)
+answers a repeat with the original message instead of sending twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-
-import aiohttp
 
 from core.announcements import Content
 from core.channels.base import Channel, Reply, SendError, SendResult
@@ -27,49 +22,6 @@ from core.channels.twilio import TwilioSender
 from core.config import Settings
 
 log = logging.getLogger(__name__)
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_idempotency_key: ContextVar[str | None] = ContextVar("vck_idempotency_key", default=None)
-
-
-@contextlib.contextmanager
-def idempotency_key(key: str | None) -> Iterator[None]:
-    token = _idempotency_key.set(key)
-    try:
-        yield
-    finally:
-        _idempotency_key.reset(token)
-
-
-async def _aiohttp_middleware(request: Any, handler: Any) -> Any:
-    key = _idempotency_key.get()
-    if key:
-        request.headers[IDEMPOTENCY_HEADER] = key
-    return await handler(request)
-
-
-async def _httpx_hook(request: Any) -> None:
-    key = _idempotency_key.get()
-    if key:
-        request.headers[IDEMPOTENCY_HEADER] = key
-
-
-def _install_idempotency(twilio: TwilioSender, telegram: TelegramSender, dlt: DltSender) -> None:
-    """Attach the key to every request of the three adapters' own HTTP clients."""
-    try:
-        twilio.http._own_session = aiohttp.ClientSession(
-            timeout=twilio.http._client_timeout, middlewares=(_aiohttp_middleware,)
-        )
-        dlt._session = aiohttp.ClientSession(
-            timeout=dlt.timeout,
-            headers={"Authorization": dlt.auth},
-            middlewares=(_aiohttp_middleware,),
-        )
-        client = telegram._request._client
-        hooks = client.event_hooks
-        client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _httpx_hook]}
-    except AttributeError:  # an adapter changed shape: sends still work, keys do not
-        log.warning("idempotency keys could not be attached to every provider client")
 
 
 @dataclass
@@ -83,15 +35,13 @@ class Senders:
     @classmethod
     def from_settings(cls, settings: Settings) -> Senders:
         """Build inside the event loop (the HTTP sessions bind to it)."""
-        twilio, telegram, dlt = (
+        base = settings.public_base_url.rstrip("/")
+        return cls(
             TwilioSender(settings),
             TelegramSender(settings),
             DltSender(settings),
-        )
-        _install_idempotency(twilio, telegram, dlt)
-        base = settings.public_base_url.rstrip("/")
-        return cls(
-            twilio, telegram, dlt, f"{base}/webhooks/twilio/status", f"{base}/webhooks/dlt/status"
+            f"{base}/webhooks/twilio/status",
+            f"{base}/webhooks/dlt/status",
         )
 
     async def close(self) -> None:
@@ -144,40 +94,48 @@ async def send_delivery(
     """Render ``content`` for this member and send it on the delivery's channel.
     Raises :class:`SendError` as the adapters classify it."""
     language = delivery.language
-    with idempotency_key(key):
-        if delivery.channel == "whatsapp":
-            if delivery.via_template:
-                template = content.template(language)
-                if template is None or not template.whatsapp_content_sid:
-                    raise TemplateMissing(f"WhatsApp {language}")
-                return await senders.twilio.send_template(
-                    delivery.address,
-                    template.whatsapp_content_sid,
-                    _variables(content, template.language, dict(template.whatsapp_variables)),
-                    status_callback=senders.twilio_status_url,
-                )
-            return await senders.twilio.send_text(
-                Channel.WHATSAPP,
+    if delivery.channel == "whatsapp":
+        if delivery.via_template:
+            template = content.template(language)
+            if template is None or not template.whatsapp_content_sid:
+                raise TemplateMissing(f"WhatsApp {language}")
+            return await senders.twilio.send_template(
                 delivery.address,
-                Reply(content.message(language)),
+                template.whatsapp_content_sid,
+                _variables(content, template.language, dict(template.whatsapp_variables)),
                 status_callback=senders.twilio_status_url,
-            )
-        if delivery.channel == "telegram":
-            return await senders.telegram.send(delivery.address, Reply(content.message(language)))
-        text, template = content.sms(language)
-        if delivery.provider == "dlt":
-            if template is None or not template.dlt_template_id:
-                raise TemplateMissing(f"DLT {language}")
-            return await senders.dlt.send(
-                delivery.address,
-                text,
-                template_id=template.dlt_template_id,
-                status_callback=senders.dlt_status_url,
-                custom_field=key,
+                idempotency_key=key,
             )
         return await senders.twilio.send_text(
-            Channel.SMS, delivery.address, Reply(text), status_callback=senders.twilio_status_url
+            Channel.WHATSAPP,
+            delivery.address,
+            Reply(content.message(language)),
+            status_callback=senders.twilio_status_url,
+            idempotency_key=key,
         )
+    if delivery.channel == "telegram":
+        return await senders.telegram.send(
+            delivery.address, Reply(content.message(language)), idempotency_key=key
+        )
+    text, template = content.sms(language)
+    if delivery.provider == "dlt":
+        if template is None or not template.dlt_template_id:
+            raise TemplateMissing(f"DLT {language}")
+        return await senders.dlt.send(
+            delivery.address,
+            text,
+            template_id=template.dlt_template_id,
+            status_callback=senders.dlt_status_url,
+            custom_field=key,
+            idempotency_key=key,
+        )
+    return await senders.twilio.send_text(
+        Channel.SMS,
+        delivery.address,
+        Reply(text),
+        status_callback=senders.twilio_status_url,
+        idempotency_key=key,
+    )
 
 
 async def send_reply(
@@ -193,18 +151,23 @@ async def send_reply(
     """A message to one person through the priority lane (not an announcement).
     SMS to Indian numbers goes through the DLT provider with the template registered for
     ``sms_template`` (``settings.dlt_template_ids``), else the reply template."""
-    with idempotency_key(key):
-        if channel is Channel.TELEGRAM:
-            return await senders.telegram.send(address, reply, button_label=reply.button)
-        if channel is Channel.SMS and address.startswith(settings.dlt_prefixes):
-            template_id = (
-                settings.dlt_template_ids[sms_template]
-                if sms_template
-                else settings.dlt_reply_template_id
-            )
-            return await senders.dlt.send(
-                address, reply.as_plain_text(), template_id=template_id, custom_field=key
-            )
-        if channel in (Channel.WHATSAPP, Channel.SMS):
-            return await senders.twilio.send_text(channel, address, reply)
-        raise SendError(f"no provider sends to {channel}", code="channel", permanent=True)
+    if channel is Channel.TELEGRAM:
+        return await senders.telegram.send(
+            address, reply, button_label=reply.button, idempotency_key=key
+        )
+    if channel is Channel.SMS and address.startswith(settings.dlt_prefixes):
+        template_id = (
+            settings.dlt_template_ids[sms_template]
+            if sms_template
+            else settings.dlt_reply_template_id
+        )
+        return await senders.dlt.send(
+            address,
+            reply.as_plain_text(),
+            template_id=template_id,
+            custom_field=key,
+            idempotency_key=key,
+        )
+    if channel in (Channel.WHATSAPP, Channel.SMS):
+        return await senders.twilio.send_text(channel, address, reply, idempotency_key=key)
+    raise SendError(f"no provider sends to {channel}", code="channel", permanent=True)

@@ -32,6 +32,7 @@ from arq.jobs import serialize_job
 from arq.worker import Worker, func
 from redis.asyncio import Redis
 
+from core import aio
 from core.channels.base import Channel, Reply
 from core.config import Settings, load_settings
 from notifier import jobs
@@ -251,7 +252,7 @@ def run(lanes: tuple[str, ...] = LANES, *, burst: bool = False) -> None:
         child.start()
         lanes = lanes[:1]
     try:
-        asyncio.run(serve(load_settings(), lanes=lanes, burst=burst))
+        aio.run(serve(load_settings(), lanes=lanes, burst=burst))
     finally:
         if child is not None and child.is_alive():
             child.terminate()
@@ -260,7 +261,7 @@ def run(lanes: tuple[str, ...] = LANES, *, burst: bool = False) -> None:
 
 def _child_lane(lanes: tuple[str, ...]) -> None:
     _die_with_parent()
-    asyncio.run(serve(load_settings(), lanes=lanes))
+    aio.run(serve(load_settings(), lanes=lanes))
 
 
 def _die_with_parent() -> None:

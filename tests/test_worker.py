@@ -26,6 +26,7 @@ from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier import jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
+from notifier.senders import send_reply
 from notifier.worker import BULK_QUEUE, PRIORITY_QUEUE, ArqQueue, enqueue_reply
 from tests.factories import Tree, make_member, make_tree
 from tests.memory_queue import MemoryQueue
@@ -503,3 +504,22 @@ async def test_a_send_in_flight_when_the_announcement_expired_is_still_completed
     assert got["+919811100081"][0] == "sent"  # completed with its idempotency key
     assert got["+919811100082"][0] == "skipped"
     assert fakes.addresses() == ["+919811100081"]
+
+
+async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fakes: Fakes) -> None:
+    """A send repeated with the same key (a worker that died before recording it) is
+    answered from the provider's memory: one message, on every provider adapter."""
+    sends = (
+        (Channel.WHATSAPP, "+919811100091", fakes.twilio),
+        (Channel.SMS, "+447700900091", fakes.twilio),
+        (Channel.SMS, "+919811100092", fakes.dlt),
+        (Channel.TELEGRAM, "91000091", fakes.telegram),
+    )
+    for channel, address_, fake in sends:
+        before = len(fake.sent)
+        for _ in range(2):
+            await send_reply(
+                deps.senders, deps.settings, channel, address_, Reply("hello"), key=f"k-{address_}"
+            )
+        assert len(fake.sent) == before + 1, (channel, address_)
+    assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)

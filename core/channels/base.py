@@ -7,9 +7,36 @@ its channel. Flows never see a provider payload.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Sent with a message's provider request, the same on every attempt of that message: a
+provider that honours it (our fakes do; see docs/notifier.md) answers a repeat with the
+message it already accepted instead of sending a second one."""
+
+_request_key: ContextVar[str | None] = ContextVar("vck_request_key", default=None)
+
+
+@contextlib.contextmanager
+def idempotent(key: str | None) -> Iterator[None]:
+    """Within the block, the adapter's HTTP client sends ``key`` as
+    :data:`IDEMPOTENCY_HEADER` (for SDKs whose calls take no headers of ours)."""
+    token = _request_key.set(key)
+    try:
+        yield
+    finally:
+        _request_key.reset(token)
+
+
+def request_headers(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` plus the idempotency key of the current block, if any."""
+    key = _request_key.get()
+    return {**headers, IDEMPOTENCY_HEADER: key} if key else headers
 
 
 class Channel(enum.StrEnum):

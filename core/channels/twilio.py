@@ -34,7 +34,16 @@ from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.twiml.messaging_response import MessagingResponse
 
-from core.channels.base import Channel, InboundMessage, Location, Reply, SendError, SendResult
+from core.channels.base import (
+    Channel,
+    InboundMessage,
+    Location,
+    Reply,
+    SendError,
+    SendResult,
+    idempotent,
+    request_headers,
+)
 from core.channels.errors import (
     DeliveryStatus,
     MalformedPayload,
@@ -257,7 +266,7 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
     ) -> Response:
         if self._own_session is None or self._own_session.closed:
             self._own_session = aiohttp.ClientSession(timeout=self._client_timeout)
-        headers = dict(headers or {})
+        headers = request_headers(dict(headers or {}))
         body: dict[str, Any] = {}
         if data is not None and headers.get("Content-Type") == "application/json":
             body = {"json": data}
@@ -330,9 +339,10 @@ class TwilioSender:
         finally:
             _response_note.reset(token)
 
-    async def _create(self, **fields: Any) -> SendResult:
+    async def _create(self, idempotency_key: str | None, **fields: Any) -> SendResult:
         fields = {k: v for k, v in fields.items() if v is not None}
-        message = await self._call(self.client.messages.create_async(**fields))
+        with idempotent(idempotency_key):
+            message = await self._call(self.client.messages.create_async(**fields))
         parts = int(message.num_segments) if str(message.num_segments or "").isdigit() else 1
         return SendResult(provider_message_id=message.sid, parts=max(parts, 1))
 
@@ -352,11 +362,13 @@ class TwilioSender:
         *,
         location_hint: str | None = None,
         list_button_label: str | None = None,
+        idempotency_key: str | None = None,
     ) -> SendResult:
         """Send a reply as free-form text. On WhatsApp, 1–3 choices go as native quick
         replies and 4–10 as a list picker (when the caller gives ``list_button_label``,
         the translated label of the button that opens the list); the text always
-        keeps the numbered list, and creation failures fall back to plain text."""
+        keeps the numbered list, and creation failures fall back to plain text.
+        ``idempotency_key`` goes with the message (not with a quick reply's content)."""
         to, from_ = self._route(channel, address)
         body = render_text(reply, channel, location_hint=location_hint)
         content_sid = None
@@ -364,13 +376,16 @@ class TwilioSender:
             content_sid = await self.interactive_content(reply, list_button_label)
         if content_sid:
             return await self._create(
+                idempotency_key,
                 to=to,
                 from_=from_,
                 content_sid=content_sid,
                 content_variables=json.dumps({"1": body}, ensure_ascii=False),
                 status_callback=status_callback,
             )
-        return await self._create(to=to, from_=from_, body=body, status_callback=status_callback)
+        return await self._create(
+            idempotency_key, to=to, from_=from_, body=body, status_callback=status_callback
+        )
 
     async def send_template(
         self,
@@ -378,10 +393,13 @@ class TwilioSender:
         content_sid: str,
         variables: dict[str, str],
         status_callback: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> SendResult:
         """A pre-approved WhatsApp template (outside the 24-hour window): ContentSid and
         ContentVariables, no Body."""
         return await self._create(
+            idempotency_key,
             to=WHATSAPP_PREFIX + address,
             from_=self.whatsapp_from,
             content_sid=content_sid,
