@@ -145,6 +145,10 @@ class FakeProvider:
             response: web.StreamResponse = await handler(request)
             return response
         self.requests += 1
+        try:  # the whole request first, as a provider does; then its answer takes time
+            await request.read()
+        except ConnectionResetError:  # the client went away mid-request: nothing was sent
+            return web.Response(status=499)
         if self.latency:
             await asyncio.sleep(self.latency)
         failure = self._take_failure()

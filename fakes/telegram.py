@@ -195,7 +195,7 @@ class FakeTelegram(FakeProvider):
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
-        if request.method != "POST" or not request.can_read_body:
+        if request.method != "POST" or not request.body_exists:
             return params
         if request.content_type == "application/json":
             body = await request.json()
