@@ -534,7 +534,7 @@ def report_paced(
 ) -> None:
     label = f"at {rate:.0f}/s"
     print(
-        f"inbound {label}: {tally.answered} answered of {len(phase.latencies) + tally.errors}"
+        f"inbound {label}: {tally.answered} answered of {len(phase.answers) + len(phase.errors)}"
         f" offered over {phase.seconds:.1f} s ({_processes(options)}),"
         f" all replies out after {end - phase.started:.1f} s"
     )
