@@ -64,7 +64,7 @@ def build_bot(settings: Settings) -> Bot:
     session_factory = make_session_factory(db)
     redis = Redis.from_url(settings.redis_url)
     senders = Senders.from_settings(settings)
-    outbox = ProviderOutbox(settings, senders)
+    outbox = ProviderOutbox(settings, senders, redis)
     return Bot(
         settings=settings,
         db=db,

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from uuid import uuid4
 
-from core.channels.base import Channel, Reply
+from redis.asyncio import Redis
+
+import notifier
+from core.channels.base import Channel, Reply, SendError
 from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
 from core.channels.twilio import TwilioSender
 from core.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,33 +35,73 @@ class Senders:
 
 
 class ProviderOutbox:
-    """Sends through the real providers (or the fakes their base URLs point to).
+    """Sends through the real providers (or the fakes their base URLs point to), at once.
 
     SMS to Indian numbers goes through the DLT-registered provider (Twilio may not carry
-    political SMS in India); other numbers through Twilio."""
+    political SMS in India); other numbers through Twilio.
 
-    def __init__(self, settings: Settings, senders: Senders) -> None:
+    What a provider refuses for now (429 while an announcement drains at full rate, a
+    5xx, a timeout) goes to the notifier's priority lane with the same idempotency key;
+    the lane waits for the sender's reserved tokens and retries. A reply or an OTP code
+    is late at worst, never lost; a permanent refusal is raised."""
+
+    def __init__(self, settings: Settings, senders: Senders, redis: Redis) -> None:
         self.settings = settings
         self.senders = senders
+        self.redis = redis
 
     def _via_dlt(self, phone: str) -> bool:
         return phone.startswith(self.settings.dlt_prefixes)
 
     async def send(self, channel: Channel, address: str, reply: Reply) -> None:
-        if channel is Channel.TELEGRAM:
-            await self.senders.telegram.send(address, reply, button_label=reply.button)
-        elif channel is Channel.SMS and self._via_dlt(address):
-            await self.senders.dlt.send(
-                address, reply.as_plain_text(), template_id=self.settings.dlt_reply_template_id
-            )
-        elif channel in (Channel.WHATSAPP, Channel.SMS):
-            await self.senders.twilio.send_text(channel, address, reply)
-        else:
-            raise ValueError(f"no provider sends to {channel}")
+        key = uuid4().hex
+        try:
+            await self._send(channel, address, reply, idempotency_key=f"vck:reply:{key}")
+        except SendError as exc:
+            if exc.permanent:
+                raise
+            log.info("%s refused a reply for now (%s): queued to retry", channel.value, exc.code)
+            await notifier.enqueue_reply(self.redis, channel, address, reply, key=key)
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
-        if self._via_dlt(phone):
-            template_id = self.settings.dlt_template_ids[template]
-            await self.senders.dlt.send(phone, text, template_id=template_id)
+        key = uuid4().hex
+        try:
+            if self._via_dlt(phone):
+                await self.senders.dlt.send(
+                    phone,
+                    text,
+                    template_id=self.settings.dlt_template_ids[template],
+                    idempotency_key=f"vck:reply:{key}",
+                )
+            else:
+                await self.senders.twilio.send_text(
+                    Channel.SMS, phone, Reply(text), idempotency_key=f"vck:reply:{key}"
+                )
+        except SendError as exc:
+            if exc.permanent:
+                raise
+            log.info("SMS refused for now (%s): queued to retry", exc.code)
+            await notifier.enqueue_reply(
+                self.redis, Channel.SMS, phone, text, sms_template=template, key=key
+            )
+
+    async def _send(
+        self, channel: Channel, address: str, reply: Reply, *, idempotency_key: str
+    ) -> None:
+        if channel is Channel.TELEGRAM:
+            await self.senders.telegram.send(
+                address, reply, button_label=reply.button, idempotency_key=idempotency_key
+            )
+        elif channel is Channel.SMS and self._via_dlt(address):
+            await self.senders.dlt.send(
+                address,
+                reply.as_plain_text(),
+                template_id=self.settings.dlt_reply_template_id,
+                idempotency_key=idempotency_key,
+            )
+        elif channel in (Channel.WHATSAPP, Channel.SMS):
+            await self.senders.twilio.send_text(
+                channel, address, reply, idempotency_key=idempotency_key
+            )
         else:
-            await self.senders.twilio.send_text(Channel.SMS, phone, Reply(text))
+            raise ValueError(f"no provider sends to {channel}")

@@ -3,6 +3,8 @@ bodies answered with 400 (never 500), status callbacks stored, health and metric
 
 from __future__ import annotations
 
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from sqlalchemy import func, select
 
 from core.channels.base import Channel
@@ -10,6 +12,10 @@ from core.models import ChannelAddress, Message, MessageStatusEvent
 from fakes import dlt as fake_dlt
 from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
+from notifier import jobs
+from notifier.bootstrap import build
+from notifier.worker import PRIORITY_QUEUE
+from tests.memory_queue import MemoryQueue
 
 PHONE = "+919840300001"
 
@@ -138,3 +144,29 @@ async def test_metrics_count_messages_refusals_and_handling_time(member, client)
     assert 'vck_inbound_duplicates_total{channel="whatsapp"} 1.0' in text
     assert 'vck_errors_total{kind="twilio_signature"} 1.0' in text
     assert 'vck_handling_seconds_count{channel="whatsapp"}' in text
+
+
+async def test_a_reply_the_provider_refuses_for_now_goes_out_later_through_the_priority_lane(
+    member, providers, bot, redis
+) -> None:
+    """Twilio answers 429 while an announcement drains at full rate: the member's reply
+    is queued for the priority lane (same idempotency key), not dropped, and sent once."""
+    phone = "+919840012345"
+    providers.twilio.fail(seconds=30, status=429, retry_after=1)
+    m = member(Channel.WHATSAPP, phone)
+    assert await m.says("hello") == ""  # the language question could not go out yet
+    queued = await redis.zrange(PRIORITY_QUEUE, 0, -1)
+    assert len(queued) == 1
+    job = deserialize_job(await redis.get(job_key_prefix + queued[0].decode()))
+    channel, address, payload, key, sms_template = job.args
+    assert (channel, address) == ("whatsapp", phone) and "Choose your language" in str(payload)
+
+    providers.twilio.reset()  # the provider takes messages again
+    deps = build(bot.settings, MemoryQueue())
+    try:
+        result = await jobs.send_reply_job(deps, channel, address, payload, key, sms_template)
+    finally:
+        await deps.close()
+    assert result["state"] == "sent"
+    sent = [s for s in providers.twilio.sent if s["To"] == f"whatsapp:{phone}"]
+    assert len(sent) == 1
