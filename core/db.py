@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import (
 
 
 def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    """A pool of ``pool_size`` kept connections and a few spare: opening a connection
-    (TLS attempt, type introspection) costs more than waiting briefly for one."""
-    return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=max(2, pool_size // 4)
-    )
+    """A pool of ``pool_size`` kept connections and no more: opening a connection (TLS
+    attempt, type introspection, a new PostgreSQL backend) costs more than waiting
+    briefly for one. Connections beyond the pool would be closed as soon as they were
+    returned, so under a burst every extra transaction would pay for a new backend —
+    more CPU just when there is least of it."""
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
