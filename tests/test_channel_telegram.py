@@ -4,6 +4,7 @@ in-process fake Bot API (python-telegram-bot unchanged)."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -295,6 +296,22 @@ async def test_a_slow_bot_api_times_out_as_retryable(
     finally:
         await sender.close()
     assert not caught.value.permanent and caught.value.code == "timeout"
+
+
+async def test_an_unreachable_bot_api_is_a_retryable_network_error(settings: Settings) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nobody listens on
+    port = closed.getsockname()[1]
+    closed.close()
+    sender = TelegramSender(
+        settings.model_copy(update={"telegram_api_base_url": f"http://127.0.0.1:{port}"})
+    )
+    try:
+        with pytest.raises(SendError) as caught:
+            await sender.send(CHAT, Reply("x"))
+    finally:
+        await sender.close()
+    assert not caught.value.permanent and not caught.value.unreachable
 
 
 def test_error_classification() -> None:
