@@ -331,6 +331,10 @@ class CpuMeter:
         }
 
     def start(self) -> None:
+        """Start a measurement (a meter measures one phase at a time, afresh)."""
+        self._first.clear()
+        self._last.clear()
+        self._task = None
         self._sample_postgres()
         self._task = asyncio.create_task(self._sampler())
         self._start = self._totals()
