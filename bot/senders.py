@@ -54,49 +54,52 @@ class ProviderOutbox:
         return phone.startswith(self.settings.dlt_prefixes)
 
     async def send(self, channel: Channel, address: str, reply: Reply) -> None:
-        key = uuid4().hex
-        try:
-            await self._send(channel, address, reply, idempotency_key=f"vck:reply:{key}")
-        except SendError as exc:
-            if exc.permanent:
-                raise
-            log.info("%s refused a reply for now (%s): queued to retry", channel.value, exc.code)
-            await notifier.enqueue_reply(self.redis, channel, address, reply, key=key)
+        await self._now_or_later(channel, address, reply)
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
-        key = uuid4().hex
+        await self._now_or_later(Channel.SMS, phone, Reply(text), sms_template=template)
+
+    async def _now_or_later(
+        self, channel: Channel, address: str, reply: Reply, *, sms_template: str | None = None
+    ) -> None:
+        key = uuid4().hex  # the priority lane sends it as "vck:reply:<key>" too
         try:
-            if self._via_dlt(phone):
-                await self.senders.dlt.send(
-                    phone,
-                    text,
-                    template_id=self.settings.dlt_template_ids[template],
-                    idempotency_key=f"vck:reply:{key}",
-                )
-            else:
-                await self.senders.twilio.send_text(
-                    Channel.SMS, phone, Reply(text), idempotency_key=f"vck:reply:{key}"
-                )
+            await self._send(
+                channel,
+                address,
+                reply,
+                idempotency_key=f"vck:reply:{key}",
+                sms_template=sms_template,
+            )
         except SendError as exc:
             if exc.permanent:
                 raise
-            log.info("SMS refused for now (%s): queued to retry", exc.code)
+            log.info("%s refused a message for now (%s): queued to retry", channel.value, exc.code)
             await notifier.enqueue_reply(
-                self.redis, Channel.SMS, phone, text, sms_template=template, key=key
+                self.redis, channel, address, reply, sms_template=sms_template, key=key
             )
 
     async def _send(
-        self, channel: Channel, address: str, reply: Reply, *, idempotency_key: str
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        *,
+        idempotency_key: str,
+        sms_template: str | None,
     ) -> None:
         if channel is Channel.TELEGRAM:
             await self.senders.telegram.send(
                 address, reply, button_label=reply.button, idempotency_key=idempotency_key
             )
         elif channel is Channel.SMS and self._via_dlt(address):
+            template_id = self.settings.dlt_reply_template_id
+            if sms_template:
+                template_id = self.settings.dlt_template_ids[sms_template]
             await self.senders.dlt.send(
                 address,
                 reply.as_plain_text(),
-                template_id=self.settings.dlt_reply_template_id,
+                template_id=template_id,
                 idempotency_key=idempotency_key,
             )
         elif channel in (Channel.WHATSAPP, Channel.SMS):
