@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Engine
 from bot.metrics import Metrics
-from bot.senders import ProviderOutbox, Senders
+from bot.senders import ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import make_engine, make_session_factory
+from notifier.senders import Senders
 
 log = logging.getLogger(__name__)
 

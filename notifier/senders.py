@@ -34,7 +34,7 @@ class Senders:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Senders:
-        """Build inside the event loop (the HTTP sessions bind to it)."""
+        """The adapters open their HTTP sessions on first use, inside the event loop."""
         base = settings.public_base_url.rstrip("/")
         return cls(
             TwilioSender(settings),
