@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -157,25 +157,19 @@ async def closed_loop(
     return phase
 
 
-async def open_loop(
-    pool: Pool,
-    requests: Sequence[Request],
-    rate: float,
-    *,
-    clock: Callable[[], float] = time.perf_counter,
-) -> Phase:
+async def open_loop(pool: Pool, requests: Sequence[Request], rate: float) -> Phase:
     """Offer ``requests`` at ``rate`` per second, each on its own connection while it is
     outstanding; latency counts from when the request was due."""
-    phase = Phase(started=clock())
+    phase = Phase(started=time.perf_counter())
     pending: set[asyncio.Task[None]] = set()
     for index, request in enumerate(requests):
         due = phase.started + index / rate
-        delay = due - clock()
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         task = asyncio.create_task(_one(pool, index, request, due, phase))
         pending.add(task)
         task.add_done_callback(pending.discard)
     await asyncio.gather(*pending)
-    phase.finished = clock()
+    phase.finished = time.perf_counter()
     return phase

@@ -189,7 +189,7 @@ class Engine:
             )
         # Signup links every phone-based address of the phone, so a known address
         # without a member is not a member.
-        if who["member_id"] is not None and who["member_phone"] is not None:
+        if who["member_phone"] is not None:  # the member row was found
             member = KnownMember(who["member_id"], who["member_phone"], who["member_language"])
         return Context(
             settings=self.settings,
