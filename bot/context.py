@@ -41,7 +41,6 @@ class KnownMember:
 
     id: uuid.UUID
     phone: str
-    language: str | None
 
 
 @dataclass(slots=True)

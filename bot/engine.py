@@ -190,7 +190,7 @@ class Engine:
         # Signup links every phone-based address of the phone, so a known address
         # without a member is not a member.
         if who["member_phone"] is not None:  # the member row was found
-            member = KnownMember(who["member_id"], who["member_phone"], who["member_language"])
+            member = KnownMember(who["member_id"], who["member_phone"])
         return Context(
             settings=self.settings,
             connection=connection,
