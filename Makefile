@@ -40,7 +40,7 @@ format: install  ## apply ruff's fixes and formatting
 
 i18n: install  ## extract sentences, update and compile the Tamil and English catalogs
 	@$(RUN) pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header --sort-output . >/dev/null
-	@$(RUN) pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --omit-header >/dev/null
+	@$(RUN) pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching -w 100 >/dev/null
 	@$(RUN) pybabel compile -d locales -D messages --statistics
 
 test: install services lint  ## everything CI runs: services, lint, the whole suite
