@@ -4,7 +4,18 @@ Mermaid diagram in the module docstring."""
 from __future__ import annotations
 
 from bot.conversation import Flow
-from bot.flows import announce, language, link, menu, report, signup, stepup, verify, welcome
+from bot.flows import (
+    announce,
+    language,
+    link,
+    menu,
+    privacy,
+    report,
+    signup,
+    stepup,
+    verify,
+    welcome,
+)
 
 MENU = "menu"
 
@@ -20,5 +31,6 @@ FLOWS: dict[str, Flow] = {
         verify.FLOW,
         announce.FLOW,
         report.FLOW,
+        privacy.FLOW,
     )
 }

@@ -10,6 +10,7 @@ stateDiagram-v2
     main --> verify: Verify new members (officials)
     main --> announce: Send an announcement (officials)
     main --> report: Announcement reports (officials)
+    main --> privacy: Delete my details (withdraw consent)
 ```
 """
 
@@ -31,6 +32,7 @@ WORDS = {
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை"),
     "help": ("help", "உதவி"),
+    "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு"),
 }
 
 
@@ -51,6 +53,7 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
             choices.append(Choice("report", _("Announcement reports")))
     choices.append(Choice("language", _("Change language")))
     choices.append(Choice("help", _("Help")))
+    choices.append(Choice("privacy", _("Delete my details")))
     return tuple(choices)
 
 
@@ -78,6 +81,8 @@ async def answer_main(ctx: Context, answer: Answer) -> Outcome:
         return Goto("pick", flow="verify")
     if picked == "announce":
         return Goto("scope", flow="announce")
+    if picked == "privacy":
+        return Goto("confirm", flow="privacy")
     if not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
     return Goto("pick", flow="report")

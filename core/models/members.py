@@ -66,7 +66,8 @@ class Member(Base):
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(20))
 
-    phone: Mapped[str] = mapped_column(String(15))
+    phone: Mapped[str | None] = mapped_column(String(15))
+    """Unique; NULL only once the member's data was erased (``erased_at``)."""
     alternate_phone: Mapped[str | None] = mapped_column(String(15))
     email: Mapped[str | None] = mapped_column(String(255))
 
@@ -99,6 +100,8 @@ class Member(Base):
     # Beyond the seed (docs/schema-changes.md): the language every message to them uses.
     language: Mapped[str] = mapped_column(String(5), server_default=text("'ta'"))
     aadhar_last4: Mapped[str | None] = mapped_column(String(4))
+    erased_at: Mapped[datetime | None]
+    """They withdrew consent: every personal field was emptied (core.services.privacy)."""
 
 
 class MemberUnit(Base):

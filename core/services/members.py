@@ -87,7 +87,6 @@ class PendingMember:
     member_id: uuid.UUID
     membership_number: str | None
     name: str
-    phone: str
     unit_code: str
     unit_name: str
     joined_at: datetime | None
@@ -349,7 +348,6 @@ async def pending_in_scope(
             member_id=member.id,
             membership_number=member.membership_number,
             name=_full_name(member),
-            phone=member.phone,
             unit_code=unit.code,
             unit_name=unit.name,
             joined_at=member.joined_at,
@@ -382,7 +380,8 @@ async def officials_to_notify(
     )
     nearest: dict[uuid.UUID, tuple[str, str, str]] = {}
     for official_id, phone, language, unit_code in rows:
-        nearest.setdefault(official_id, (phone, language, unit_code))
+        if phone is not None:  # an erased member holds no position, and has no phone
+            nearest.setdefault(official_id, (phone, language, unit_code))
     if not nearest:
         return []
 

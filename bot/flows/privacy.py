@@ -1,0 +1,87 @@
+"""Withdraw consent and delete my details (DPDP): from the main menu, one confirmation.
+
+```mermaid
+stateDiagram-v2
+    [*] --> confirm
+    confirm --> [*]: Yes, delete (a member is erased; else the address keeps only the refusal)
+    confirm --> menu: No, keep them
+```
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.conversation import Answer, Done, Flow, Outcome, Question, Retry, StateStore
+from core.channels.base import Channel, Choice, Reply
+from core.i18n import _
+from core.services import members, privacy
+
+
+def confirm_choices() -> tuple[Choice, ...]:
+    return (Choice("delete", _("Yes, delete them")), Choice("keep", _("No, keep them")))
+
+
+CONFIRM_WORDS = {
+    "delete": ("yes", "delete", "ஆம்", "நீக்கு", "நீக்குங்கள்"),
+    "keep": ("no", "keep", "இல்லை", "வேண்டாம்", "வைத்திருங்கள்"),
+}
+
+
+async def ask_confirm(ctx: Context) -> Reply:
+    if ctx.member is None:
+        warning = _(
+            "If you withdraw your consent, we delete your details and will not send you "
+            "any more messages."
+        )
+    else:
+        summary = await members.membership_summary(ctx.session, ctx.member.id)
+        warning = _(
+            "If you withdraw your consent, your membership {number} ends. We delete your "
+            "name, date of birth, area and every other detail, and we will not send you "
+            "any more messages. This cannot be undone."
+        ).format(number=summary.membership_number if summary else "-")
+        if await ctx.permissions():
+            warning += "\n" + _("Your party position ends too.")
+    return Reply(warning + "\n\n" + _("Shall we delete your details?"), confirm_choices())
+
+
+async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
+    picked = answer.pick(confirm_choices(), CONFIRM_WORDS)
+    if picked is None:
+        return Retry(_("Please reply 1 to delete your details, or 2 to keep them."))
+    if picked == "keep":
+        return Done(_("Nothing has changed. Your details are kept."))
+    erased = await privacy.withdraw_consent(
+        ctx.session,
+        ctx.message.channel,
+        ctx.message.address,
+        member_id=ctx.member.id if ctx.member else None,
+        now=ctx.now,
+    )
+    ctx.member, ctx.address, ctx.permissions_known = None, None, None
+    if erased is not None:
+        # What the member was typing on their other channels goes too.
+        others = [
+            StateStore.key(Channel(channel), address)
+            for channel, address in erased.addresses
+            if (channel, address) != (ctx.message.channel.value, ctx.message.address)
+        ]
+        if others:
+
+            async def forget_others() -> None:
+                await ctx.redis.delete(*others)
+
+            ctx.later(forget_others)
+    return Done(
+        _(
+            "Done. Your consent is withdrawn and your details are deleted. "
+            "We will not message you again. If you ever want to come back, just send us "
+            "a message."
+        ),
+        menu=False,
+    )
+
+
+FLOW = Flow(
+    name="privacy", entry="confirm", states={"confirm": Question(ask_confirm, answer_confirm)}
+)

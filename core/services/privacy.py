@@ -1,0 +1,191 @@
+"""Withdrawing DPDP consent, and erasing a member's personal data when they do.
+
+FACTS.md: withdrawal must be as easy as giving, and withdrawn consent means erasure.
+The privacy notice promises it ("You can ask us to delete them at any time"); the
+conversation's ``privacy`` flow offers it from the main menu.
+
+Someone who consented but never joined has nothing but their address row: withdrawing
+turns it into a refusal (:func:`core.services.addresses.refuse_consent`).
+
+A member is erased in one transaction (:func:`erase_member`). Their ``members`` row stays,
+emptied: its id is referred to by other people's records (who verified or appointed
+whom, who created an announcement; later donations and votes), so deleting it would
+either fail or take those records with it. What is left is a pseudonymous id, the
+membership number (so reports still add up) and the status ``resigned``. Every table
+that refers to ``members`` is named in :data:`REFERENCES` with what happens to its
+rows; a test fails when a new reference appears without a decision here.
+
+What stays, and why:
+
+- the address rows, unlinked, without phone, with the refusal recorded: the one fact
+  kept is "do not message this address", which is what the member asked for. If they
+  write again they are asked for consent afresh, like a stranger;
+- the message log's rows without their text (when the bot talked to that address);
+- delivery rows of past announcements, without the address, so counts stay right;
+- OTP rows of the last day (phone and a keyed HMAC, never the code): the send limits
+  (3 per 10 minutes, 10 a day) must still hold for that number; older ones go.
+
+Nothing commits: the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.channels.base import Channel
+from core.services import addresses
+
+OTP_KEEP = timedelta(days=1)
+"""OTP rows younger than this stay: the daily send limit counts them."""
+
+REFERENCES: dict[tuple[str, str], str] = {
+    # Rows about the erased member: deleted.
+    ("member_units", "member_id"): "delete",
+    ("member_transfers", "member_id"): "delete",
+    ("member_activities", "member_id"): "delete",
+    ("member_badges", "member_id"): "delete",
+    ("engagement_scores", "member_id"): "delete",
+    ("event_attendees", "member_id"): "delete",
+    ("channel_addresses", "member_id"): "unlink",
+    # Other people's records that name the member as the one who acted: they keep the
+    # pseudonymous id (the emptied row), which identifies no one any more.
+    ("members", "verified_by"): "keep",
+    ("member_units", "appointed_by"): "keep",
+    ("member_transfers", "approved_by"): "keep",
+    ("announcements", "created_by"): "keep",
+    ("events", "created_by"): "keep",
+    ("campaigns", "created_by"): "keep",
+    ("campaign_tasks", "assigned_to"): "keep",
+    ("elections", "created_by"): "keep",
+    ("election_candidates", "approved_by"): "keep",
+    ("grievances", "assigned_to"): "keep",
+    # Kept by law or for the integrity of a party election: records of donations
+    # (Income-tax Act s. 13A; DPDP s. 8(7) allows retention a law requires), candidates
+    # who stood, and who voted (never whom: ballots are anonymous). The member's own
+    # posts are kept under the emptied id. No flow writes these tables yet; whoever
+    # builds donations, grievances or elections must revisit this line.
+    ("donations", "member_id"): "keep",
+    ("election_candidates", "member_id"): "keep",
+    ("election_voters", "member_id"): "keep",
+    ("grievances", "member_id"): "keep",
+    ("discussions", "author_id"): "keep",
+    ("discussion_replies", "author_id"): "keep",
+}
+"""Every foreign key to ``members.id``, and what erasure does to the rows that use it."""
+
+_EMPTY_MEMBER = """
+UPDATE members SET
+  first_name = '', last_name = NULL, first_name_ta = NULL, last_name_ta = NULL,
+  photo_url = NULL, date_of_birth = NULL, gender = NULL,
+  phone = NULL, alternate_phone = NULL, email = NULL,
+  address_line1 = NULL, address_line2 = NULL, city = NULL, district = NULL,
+  state = NULL, pincode = NULL, geo_location = NULL,
+  voter_id = NULL, aadhar_hash = NULL, aadhar_last4 = NULL, blood_group = NULL,
+  education = NULL, occupation = NULL, skills = NULL, metadata = '{}'::jsonb,
+  user_id = NULL, status = 'resigned', erased_at = :now, updated_at = :now
+WHERE id = :m AND erased_at IS NULL
+RETURNING phone
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    member_id: uuid.UUID
+    addresses: tuple[tuple[str, str], ...]
+    """The (channel, address) pairs that were the member's, now refusals."""
+
+
+async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: datetime) -> Erasure:
+    """Empty the member's row and everything that tells who they are (see the module
+    docstring). Safe to call twice: the second call finds nothing left to erase."""
+    m = {"m": member_id, "now": now}
+    found = (
+        await session.execute(
+            text("SELECT phone, user_id FROM members WHERE id = :m FOR UPDATE"), m
+        )
+    ).one_or_none()
+    if found is None:
+        return Erasure(member_id, ())
+    linked = (
+        await session.execute(
+            text(
+                "SELECT channel, address, phone FROM channel_addresses WHERE member_id = :m"
+                " ORDER BY channel, address"
+            ),
+            m,
+        )
+    ).all()
+    pairs = tuple((row.channel, row.address) for row in linked)
+    phones = sorted({p for p in (found.phone, *(row.phone for row in linked)) if p})
+
+    await session.execute(
+        text(
+            "UPDATE channel_addresses SET member_id = NULL, phone = NULL,"
+            " consent_given_at = NULL, consent_refused_at = :now, updated_at = :now"
+            " WHERE member_id = :m"
+        ),
+        m,
+    )
+    if pairs:
+        channels, addrs = [c for c, _ in pairs], [a for _, a in pairs]
+        await session.execute(
+            text(
+                "UPDATE messages SET body = NULL, updated_at = :now"
+                " WHERE (channel, address) IN"
+                "   (SELECT * FROM unnest(CAST(:c AS text[]), CAST(:a AS text[])))"
+                " AND body IS NOT NULL"
+            ),
+            {"c": channels, "a": addrs, "now": now},
+        )
+    await session.execute(
+        text(
+            "UPDATE announcement_deliveries SET address = '',"
+            " status = CASE WHEN status IN ('queued', 'deferred')"
+            "               THEN CAST('skipped' AS delivery_status) ELSE status END,"
+            " error_reason = CASE WHEN status IN ('queued', 'deferred')"
+            "                     THEN 'erased' ELSE error_reason END,"
+            " failed_at = CASE WHEN status IN ('queued', 'deferred') THEN :now ELSE failed_at END"
+            " WHERE member_id = :m AND status <> 'sending'"
+        ),
+        m,
+    )
+    if phones:
+        await session.execute(
+            text(
+                "DELETE FROM otp_verifications WHERE phone = ANY(CAST(:p AS text[]))"
+                " AND created_at < :before"
+            ),
+            {"p": phones, "before": now - OTP_KEEP},
+        )
+    for (table, column), action in REFERENCES.items():
+        if action == "delete":
+            await session.execute(text(f"DELETE FROM {table} WHERE {column} = :m"), m)
+    if found.user_id is not None:
+        await session.execute(
+            text("DELETE FROM users WHERE id = :u AND NOT EXISTS"
+                 " (SELECT 1 FROM members WHERE user_id = :u AND id <> :m)"),
+            {"u": found.user_id, "m": member_id},
+        )  # fmt: skip
+    await session.execute(text(_EMPTY_MEMBER), m)
+    return Erasure(member_id, pairs)
+
+
+async def withdraw_consent(
+    session: AsyncSession,
+    channel: Channel | str,
+    address: str,
+    *,
+    member_id: uuid.UUID | None,
+    now: datetime,
+) -> Erasure | None:
+    """Consent withdrawn from ``address``: the member's data erased when there is a
+    member, else only the address turned into a refusal."""
+    if member_id is not None:
+        return await erase_member(session, member_id, now=now)
+    await addresses.refuse_consent(session, channel, address, now=now)
+    return None
