@@ -232,6 +232,8 @@ class Engine:
         word = (
             None if (answer.choice_id or answer.latitude is not None) else global_word(answer.text)
         )
+        if ctx.message.provider_opt_out is not None:  # the provider already acted on it
+            word = Word.STOP if ctx.message.provider_opt_out else Word.START
 
         if word is Word.STOP:
             return await self._stop(ctx)

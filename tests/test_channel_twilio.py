@@ -119,6 +119,23 @@ def test_sms_is_recognised_by_a_from_without_prefix() -> None:
     assert (message.channel, message.address, message.text) == (Channel.SMS, MEMBER, "MENU")
 
 
+@pytest.mark.parametrize(
+    ("sender", "body", "extra", "expected"),
+    [
+        (MEMBER, "Quit.", {}, True),  # Twilio's default opt-out keywords, any case
+        (MEMBER, "cancel", {}, True),
+        (MEMBER, "ARRET", {"OptOutType": "STOP"}, True),  # Advanced Opt-Out says so
+        (MEMBER, "UNSTOP", {"OptOutType": "START"}, False),
+        (MEMBER, "HELP", {"OptOutType": "HELP"}, None),
+        (MEMBER, "please cancel my signup", {}, None),
+        ("whatsapp:" + MEMBER, "cancel", {}, None),  # WhatsApp has no such keywords
+    ],
+)
+def test_sms_the_provider_opted_out_or_in_is_marked(sender, body, extra, expected) -> None:
+    message = parse_inbound(inbound_form(sender, body, **extra), received_at=NOW)
+    assert message.provider_opt_out is expected
+
+
 def test_inbound_text_is_nfc_normalised() -> None:
     decomposed = "க\u0bc6\u0bbeடி"  # கொடி typed as consonant + two vowel-sign parts
     message = parse_inbound(inbound_form(MEMBER, decomposed), received_at=NOW)

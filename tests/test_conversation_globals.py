@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.conversation import StateStore
 from core.channels.base import Channel
 from core.models import ChannelAddress, Member
+from fakes import twilio as fake_twilio
 
 PRIYA = "+919876500011"  # demo member, English
 KARTHIK = "+919876500012"  # demo member, Tamil
@@ -95,3 +96,47 @@ async def test_odd_text_gets_a_polite_re_prompt(member) -> None:
     for odd in ("🙏🎉", "Vanakkam நண்பா", "x" * 5000, "1; DELETE FROM members;", "\u200b\u200b"):
         reply = await m.says(odd)
         assert "did not understand" in reply and "What would you like to do" in reply
+
+
+# --- Twilio SMS: the provider's own opt-out keywords ----------------------------------
+
+ABROAD = "+14155550177"  # an SMS number outside India: Twilio SMS, not the DLT provider
+
+
+async def test_cancel_by_twilio_sms_counts_as_stop_because_twilio_blocked_the_number(
+    member, session
+) -> None:
+    m = member(Channel.SMS, ABROAD)
+    for text in ("hi", "2", "1"):  # English, I agree
+        await m.says(text)
+    await m.says("1")  # into a flow
+    assert "START" in await m.says("CANCEL")
+    assert (await address_row(session, "sms", ABROAD)).opted_out_at is not None
+
+
+async def test_cancel_on_whatsapp_only_leaves_the_flow(member, session) -> None:
+    m = member(Channel.WHATSAPP, "+919840200004")
+    for text in ("hi", "2", "1", "1"):
+        await m.says(text)
+    assert "Nothing was saved" in await m.says("CANCEL")
+    assert (await address_row(session, "whatsapp", "+919840200004")).opted_out_at is None
+
+
+async def test_twilio_advanced_opt_out_types_are_honoured(member, session) -> None:
+    m = member(Channel.SMS, ABROAD)
+    for text in ("hi", "2", "1"):
+        await m.says(text)
+    stop = fake_twilio.inbound_form(ABROAD, "ARRET", OptOutType="STOP")
+    assert (await m.post_twilio(stop)).status == 200
+    assert (await address_row(session, "sms", ABROAD)).opted_out_at is not None
+    start = fake_twilio.inbound_form(ABROAD, "YES", OptOutType="START")
+    assert (await m.post_twilio(start)).status == 200
+    assert (await address_row(session, "sms", ABROAD)).opted_out_at is None
+
+
+async def test_help_by_twilio_sms_does_not_offer_cancel(member) -> None:
+    m = member(Channel.SMS, ABROAD)
+    for text in ("hi", "2", "1"):
+        await m.says(text)
+    reply = await m.says("help")
+    assert "MENU or 0" in reply and "CANCEL" not in reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Context
+from core.channels.base import Channel
 from core.i18n import _
 
 SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
@@ -13,6 +14,14 @@ def is_skip(text: str) -> bool:
 
 
 def help_text(ctx: Context) -> str:
+    if ctx.message.channel is Channel.SMS and ctx.message.provider == "twilio":
+        # Twilio itself opts out anyone who texts CANCEL: not a word to offer here.
+        return _(
+            "Reply with the number of your choice. "
+            "You can send these words at any time: MENU or 0 to leave what you are doing "
+            "and see the main menu, LANGUAGE to change the language, "
+            "STOP to get no more announcements, START to get them again."
+        )
     return _(
         "Reply with the number of your choice. "
         "You can send these words at any time: MENU or 0 for the main menu, "

@@ -80,6 +80,10 @@ class InboundMessage:
     sender_user_id: int | None = None
     """Telegram: the sending user's id, to check a shared contact is their own."""
     profile_name: str | None = None
+    provider_opt_out: bool | None = None
+    """The provider itself acted on this message: True when it opted the sender out of
+    further messages (Twilio SMS keywords such as CANCEL or QUIT), False when it opted
+    them back in. The conversation must then treat it as STOP or START."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,22 @@ def _coordinate(params: Mapping[str, str], name: str, limit: float) -> float:
     return value
 
 
+SMS_OPT_OUT_WORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+)
+"""Twilio blocks every further SMS from the number to a sender who texts one of these
+(its default opt-out handling on long codes), and still forwards the message."""
+
+
+def _sms_opt_out(params: Mapping[str, str], text: str) -> bool | None:
+    """What Twilio did with an inbound SMS: ``OptOutType`` when Advanced Opt-Out is on,
+    else its default keywords. WhatsApp has no such handling."""
+    kind = (params.get("OptOutType") or "").upper()
+    if kind in ("STOP", "START"):
+        return kind == "STOP"
+    return True if text.casefold().strip(" .!") in SMS_OPT_OUT_WORDS else None
+
+
 def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> InboundMessage:
     """One inbound WhatsApp or SMS webhook as an :class:`InboundMessage`."""
     sid, sender = params.get("MessageSid"), params.get("From")
@@ -123,16 +139,18 @@ def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> Inboun
             label=_text(params.get("Label") or params.get("Address")) or None,
         )
     choice = params.get("ButtonPayload") or params.get("ListId") or None
+    text = _text(params.get("Body"))
     return InboundMessage(
         channel=channel,
         address=address,
         provider=PROVIDER,
         provider_message_id=sid,
         received_at=received_at,
-        text=_text(params.get("Body")),
+        text=text,
         location=location,
         choice_id=choice,
         profile_name=_text(params.get("ProfileName")) or None,
+        provider_opt_out=_sms_opt_out(params, text) if channel is Channel.SMS else None,
     )
 
 
