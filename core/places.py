@@ -11,6 +11,7 @@ call :func:`preload` once at start (in a thread), not inside a request.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -25,13 +26,17 @@ from core.seed import districts
 
 TAMIL_NADU = "Tamil Nadu"
 
-# A box around Tamil Nadu (about lat 8.07-13.57, lon 76.23-80.35). It also takes in
-# Puducherry and Karaikal, Bengaluru and the Kolar plateau, and strips of Kerala and
-# Andhra Pradesh along the borders: good enough to turn away a location sent from
-# Delhi or Dubai, not a border survey. Inside the box the member still confirms the
-# booth or district offered (its distance comes with it).
+# A box around Tamil Nadu (about lat 8.07-13.57, lon 76.23-80.35): it turns away a
+# location sent from Delhi or Dubai at once. It also takes in Puducherry and Karaikal,
+# Bengaluru and the Kolar plateau, and strips of Kerala and Andhra Pradesh, so inside
+# it the post offices nearest the point decide (:func:`in_tamil_nadu`).
 LAT_MIN, LAT_MAX = 8.0, 13.6
 LON_MIN, LON_MAX = 76.2, 80.4
+NEIGHBOUR_STATES = (TAMIL_NADU, "Puducherry", "Kerala", "Karnataka", "Andhra Pradesh")
+"""Every state with post offices in (or just beyond) the box."""
+_CELL = 0.1  # degrees: about 11 km
+_OFFICES_NEAR, _OFFICE_RADIUS_KM = 5, 20.0
+_KM_PER_DEGREE = 111.2
 
 BOOTH_RADIUS_M = 3000.0
 """A booth further than this from the member is not "their" booth; the nearest
@@ -48,8 +53,10 @@ class NearbyUnit:
 
 
 def preload() -> None:
-    """Load bharatpin's table and our PIN map now rather than on the first look-up."""
+    """Load bharatpin's table, our PIN map and the post-office grid now rather than on
+    the first look-up."""
     _tn_pin_districts()
+    _office_grid()
 
 
 @cache
@@ -88,9 +95,49 @@ def office_point(pin: str, office: str) -> tuple[float, float]:
     raise LookupError(f"bharatpin has no coordinates for {office!r} ({pin})")
 
 
+@cache
+def _office_grid() -> dict[tuple[int, int], list[tuple[float, float, bool]]]:
+    """India Post offices in and around the box, by 0.1-degree cell:
+    ``(lat, lon, in Tamil Nadu)``. About 18,000 offices, a few kilometres apart."""
+    grid: dict[tuple[int, int], list[tuple[float, float, bool]]] = {}
+    margin = 0.3
+    for state in NEIGHBOUR_STATES:
+        for pin in bharatpin.get_pincodes_by_state(state):
+            for office in bharatpin.get_offices(pin):
+                lat, lon = office.get("latitude"), office.get("longitude")
+                if not lat or not lon:
+                    continue
+                lat, lon = float(lat), float(lon)
+                if LAT_MIN - margin <= lat <= LAT_MAX + margin and (
+                    LON_MIN - margin <= lon <= LON_MAX + margin
+                ):
+                    cell = (int(lat / _CELL), int(lon / _CELL))
+                    grid.setdefault(cell, []).append((lat, lon, state == TAMIL_NADU))
+    return grid
+
+
 def in_tamil_nadu(lat: float, lon: float) -> bool:
-    """Whether a shared location lies in Tamil Nadu's bounding box (see LAT_MIN...)."""
-    return LAT_MIN <= lat <= LAT_MAX and LON_MIN <= lon <= LON_MAX
+    """Whether a shared location is in Tamil Nadu: inside the box, and most of the five
+    post offices nearest it (within 20 km) are Tamil Nadu offices.
+
+    No boundary polygon ships with the project; post offices are a few kilometres apart
+    across the four neighbouring states, so the vote is wrong only within a kilometre
+    or two of a border (where the member still confirms the unit offered). A point with
+    no office within 20 km (the sea, Sri Lanka) is not in Tamil Nadu."""
+    if not (LAT_MIN <= lat <= LAT_MAX and LON_MIN <= lon <= LON_MAX):
+        return False
+    grid = _office_grid()
+    row, col = int(lat / _CELL), int(lon / _CELL)
+    shrink = math.cos(math.radians(lat))  # a degree of longitude is shorter
+    near: list[tuple[float, bool]] = []
+    for i in range(row - 2, row + 3):
+        for j in range(col - 2, col + 3):
+            for o_lat, o_lon, tamil_nadu in grid.get((i, j), ()):
+                km = _KM_PER_DEGREE * math.hypot(o_lat - lat, (o_lon - lon) * shrink)
+                if km <= _OFFICE_RADIUS_KM:
+                    near.append((km, tamil_nadu))
+    nearest = sorted(near)[:_OFFICES_NEAR]
+    return 2 * sum(tn for _, tn in nearest) > len(nearest)
 
 
 # Candidates by the cheap planar distance (a bounding box, then ``<->`` in degrees),

@@ -151,4 +151,6 @@ async def test_a_location_outside_tamil_nadu_is_refused_politely(member) -> None
         await m.says(text)
     reply = await m.says(location=(28.6139, 77.2090))  # New Delhi
     assert "outside Tamil Nadu" in reply
+    # Bengaluru lies in Tamil Nadu's bounding box, 30 km from Hosur's booths.
+    assert "outside Tamil Nadu" in await m.says(location=(12.9716, 77.5946))
     assert "voter ID" in await m.says("600001")  # the PIN code still works here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,11 +81,43 @@ def test_every_district_has_pin_codes():
     assert len(_tn_pin_districts()) > 2000
 
 
-def test_in_tamil_nadu():
-    assert in_tamil_nadu(*CHENNAI)
-    assert in_tamil_nadu(8.0883, 77.5385)  # Kanniyakumari
-    assert not in_tamil_nadu(*DELHI)
-    assert not in_tamil_nadu(12.9716, 77.5946 - 2)  # west of Bengaluru
+@pytest.mark.parametrize(
+    ("place", "lat", "lon"),
+    [
+        ("Chennai", *CHENNAI),
+        ("Kanniyakumari", 8.0883, 77.5385),
+        ("Hosur, beside Bengaluru", 12.7409, 77.8253),
+        ("Tiruttani, beside Andhra Pradesh", 13.1750, 79.6160),
+        ("Cumbum, beside Kerala", 9.7370, 77.2800),
+        ("Gudalur, the Nilgiris", 11.5030, 76.4910),
+        ("Rameswaram", 9.2876, 79.3129),
+        ("Villupuram", 11.9401, 79.4861),
+    ],
+)
+def test_places_in_tamil_nadu_are_in(place, lat, lon):
+    assert in_tamil_nadu(lat, lon), place
+
+
+@pytest.mark.parametrize(
+    ("place", "lat", "lon"),
+    [
+        ("Delhi", *DELHI),
+        # Inside Tamil Nadu's bounding box, but not Tamil Nadu:
+        ("Bengaluru", 12.9716, 77.5946),
+        ("Kolar", 13.1367, 78.1292),
+        ("Kuppam", 12.7486, 78.3420),
+        ("Chittoor", 13.2172, 79.1003),
+        ("Puducherry", 11.9416, 79.8083),
+        ("Karaikal", 10.9254, 79.8380),
+        ("Thiruvananthapuram", 8.5241, 76.9366),
+        ("Palakkad", 10.7867, 76.6548),
+        ("Kumily", 9.6063, 77.1700),
+        ("the Bay of Bengal off Cuddalore", 11.0, 80.3),
+        ("Jaffna, Sri Lanka", 9.6615, 80.0255),
+    ],
+)
+def test_places_outside_tamil_nadu_are_out(place, lat, lon):
+    assert not in_tamil_nadu(lat, lon), place
 
 
 async def test_a_booth_beyond_the_radius_is_not_offered(session: AsyncSession):
