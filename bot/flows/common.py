@@ -1,4 +1,4 @@
-"""Pieces every flow shares: yes/no and skip words, help, masking."""
+"""Pieces every flow shares: skip words and help."""
 
 from __future__ import annotations
 
@@ -28,10 +28,3 @@ def help_text(ctx: Context) -> str:
         "CANCEL to stop what you are doing, LANGUAGE to change the language, "
         "STOP to get no more announcements, START to get them again."
     )
-
-
-def mask_phone(phone: str) -> str:
-    """+91 98••••••10: enough for the member to recognise, not enough to leak."""
-    if len(phone) < 6:
-        return phone
-    return f"{phone[:5]}{'•' * (len(phone) - 7)}{phone[-2:]}"

@@ -18,11 +18,10 @@ from datetime import datetime
 
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows.common import mask_phone
 from bot.flows.otp_text import queue_code_sms
 from core.channels.base import Reply
 from core.i18n import _, format_moment
-from core.phones import normalise_phone
+from core.phones import mask_phone, normalise_phone
 from core.services import addresses, members, otp
 
 

@@ -16,11 +16,11 @@ from datetime import timedelta
 
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question
-from bot.flows.common import mask_phone
 from bot.flows.link import code_problem, too_many_codes
 from bot.flows.otp_text import queue_code_sms
 from core.channels.base import Reply
 from core.i18n import _
+from core.phones import mask_phone
 from core.services import otp
 
 FRESH_FOR = timedelta(minutes=10)
