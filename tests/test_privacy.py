@@ -58,7 +58,10 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
         text(
             "INSERT INTO messages (direction, channel, address, provider, body)"
             " VALUES ('out', 'whatsapp', :p, 'twilio', 'Your membership: Selvi, VCK-CHN-1'),"
-            "        ('out', 'telegram', '5550001', 'telegram', 'Name: Selvi')"
+            "        ('out', 'telegram', '5550001', 'telegram', 'Name: Selvi'),"
+            # An official's screen that named her, and one that did not:
+            "        ('out', 'whatsapp', '+919876500002', 'twilio', '1. Selvi Member (B1)'),"
+            "        ('out', 'whatsapp', '+919876500002', 'twilio', '1. Selvam Kumar (B1)')"
         ),
         {"p": phone},
     )
@@ -94,6 +97,10 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
         text("SELECT body FROM messages WHERE address IN (:p, '5550001')"), {"p": phone}
     )
     assert list(bodies) == [None, None]
+    official = await session.scalars(
+        text("SELECT body FROM messages WHERE address = '+919876500002' ORDER BY body NULLS FIRST")
+    )
+    assert list(official) == [None, "1. Selvam Kumar (B1)"]
     otps = await session.scalars(
         select(OtpVerification.otp_hmac).where(OtpVerification.phone == phone)
     )

@@ -20,7 +20,10 @@ What stays, and why:
 - the address rows, unlinked, without phone, with the refusal recorded: the one fact
   kept is "do not message this address", which is what the member asked for. If they
   write again they are asked for consent afresh, like a stranger;
-- the message log's rows without their text (when the bot talked to that address);
+- the message log's rows without their text (when the bot talked to that address).
+  Replies to *others* that named the member (an official's list of signups waiting for
+  verification) lose their text too: any logged reply holding the member's full name
+  (Latin or Tamil) or membership number;
 - delivery rows of past announcements, without the address, so counts stay right;
 - OTP rows of the last day (phone and a keyed HMAC, never the code): the send limits
   (3 per 10 minutes, 10 a day) must still hold for that number; older ones go.
@@ -88,8 +91,7 @@ UPDATE members SET
   voter_id = NULL, aadhar_hash = NULL, aadhar_last4 = NULL, blood_group = NULL,
   education = NULL, occupation = NULL, skills = NULL, metadata = '{}'::jsonb,
   user_id = NULL, status = 'resigned', erased_at = :now, updated_at = :now
-WHERE id = :m AND erased_at IS NULL
-RETURNING phone
+WHERE id = :m
 """
 
 
@@ -106,10 +108,16 @@ async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: date
     m = {"m": member_id, "now": now}
     found = (
         await session.execute(
-            text("SELECT phone, user_id FROM members WHERE id = :m FOR UPDATE"), m
+            text(
+                "SELECT phone, user_id, membership_number, erased_at,"
+                " concat_ws(' ', nullif(first_name, ''), last_name) AS name,"
+                " concat_ws(' ', first_name_ta, last_name_ta) AS name_ta"
+                " FROM members WHERE id = :m FOR UPDATE"
+            ),
+            m,
         )
     ).one_or_none()
-    if found is None:
+    if found is None or found.erased_at is not None:
         return Erasure(member_id, ())
     linked = (
         await session.execute(
@@ -141,6 +149,19 @@ async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: date
                 " AND body IS NOT NULL"
             ),
             {"c": channels, "a": addrs, "now": now},
+        )
+    # Names shorter than this would blank unrelated replies; the number still matches.
+    named = [n for n in (found.name, found.name_ta) if n and len(n) >= 5]
+    named += [found.membership_number] if found.membership_number else []
+    if named:
+        await session.execute(
+            text(
+                "UPDATE messages SET body = NULL, updated_at = :now"
+                " WHERE direction = 'out' AND body IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM unnest(CAST(:named AS text[])) n"
+                "             WHERE strpos(body, n) > 0)"
+            ),
+            {"named": named, "now": now},
         )
     await session.execute(
         text(
