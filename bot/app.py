@@ -120,10 +120,15 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if not twilio.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature")):
         return _refuse(bot, "twilio_signature")
     message = twilio.parse_inbound(params, received_at=datetime.now(UTC))
+    started = time.perf_counter()
     replies = await _handle(bot, message)
+    # Under heavy load a reply can be ready after Twilio stopped waiting: send it.
+    late = time.perf_counter() - started > bot.settings.twiml_reply_deadline_seconds or (
+        request.transport is None or request.transport.is_closing()
+    )
     twiml_replies = []
     for reply in replies:
-        if message.channel is Channel.WHATSAPP and 0 < len(reply.choices) <= 3:
+        if late or (message.channel is Channel.WHATSAPP and 0 < len(reply.choices) <= 3):
             # Native quick-reply buttons need the REST API; the text keeps the numbers.
             bot.send_soon(message.channel, message.address, reply)
         else:

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # --- conversation -----------------------------------------------------------------
     conversation_idle_minutes: int = 30
+    twiml_reply_deadline_seconds: float = 10.0
+    """Twilio waits 15 s for a webhook's answer. A reply ready later than this (or after
+    Twilio hung up) goes through the REST API instead of the TwiML it would never read."""
 
     # --- OTP (FACTS.md) ------------------------------------------------------------------
     otp_ttl_minutes: int = 5

@@ -183,3 +183,17 @@ async def test_an_otp_sms_the_dlt_provider_refuses_for_now_waits_with_its_templa
     channel, address, payload, _key, sms_template = job.args
     assert (channel, address, sms_template) == ("sms", "+919840012346", template)
     assert "123456" in str(payload) and not providers.dlt.sent
+
+
+async def test_a_reply_ready_after_twilio_stopped_waiting_goes_through_the_rest_api(
+    member, providers, bot
+) -> None:
+    """TwiML read by no one is a lost reply: past the deadline it is sent instead."""
+    bot.settings = bot.settings.model_copy(update={"twiml_reply_deadline_seconds": 0.0})
+    sender = "+14155550188"  # Twilio SMS: a plain-text reply, normally TwiML
+    m = member(Channel.SMS, sender)
+    response = await m.post_twilio(fake_twilio.inbound_form(sender, "hi"))
+    assert response.status == 200 and "<Message>" not in await response.text()
+    await bot.drain()
+    sent = [s for s in providers.twilio.sent if s["To"] == sender]
+    assert len(sent) == 1 and "Choose your language" in sent[0]["Body"]
