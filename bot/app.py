@@ -128,7 +128,8 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     )
     twiml_replies = []
     for reply in replies:
-        if late or (message.channel is Channel.WHATSAPP and 0 < len(reply.choices) <= 3):
+        native = reply.stored_choices and 0 < len(reply.choices) <= twilio.QUICK_REPLY_MAX
+        if late or (message.channel is Channel.WHATSAPP and native):
             # Native quick-reply buttons need the REST API; the text keeps the numbers.
             bot.send_soon(message.channel, message.address, reply)
         else:

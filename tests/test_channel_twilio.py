@@ -496,3 +496,12 @@ async def test_wrong_credentials_are_a_permanent_error(
     finally:
         await sender.close()
     assert caught.value.permanent and caught.value.code == "20003"
+
+
+async def test_choices_that_must_not_be_stored_go_as_numbered_text(
+    sender: TwilioSender, fake: FakeTwilio
+) -> None:
+    people = (Choice("m1", "Deepa Ravi · VCK-VPM-0000005"), Choice("m2", "Nila Kannan"))
+    await sender.send_text(Channel.WHATSAPP, MEMBER, Reply("Who?", people, stored_choices=False))
+    assert fake.contents == []
+    assert "ContentSid" not in fake.sent[0] and "2. Nila Kannan" in fake.sent[0]["Body"]

@@ -69,3 +69,14 @@ async def test_ordinary_members_have_no_official_duties_in_their_menu(member) ->
     menu = await member(Channel.WHATSAPP, "+919876500011").says("hi")
     assert "Verify new members" not in menu and "Send an announcement" not in menu
     assert "Verify" not in await member(Channel.WHATSAPP, "+919876500011").says("verify")
+
+
+async def test_the_list_of_people_waiting_never_becomes_stored_whatsapp_content(
+    member, providers
+) -> None:
+    """Quick-reply content stays at Twilio for good: names must not go into it."""
+    official = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
+    await official.says("hi")
+    pending = await official.says("2")  # verify new members
+    assert "1. Deepa Ravi" in pending  # the numbered list in the text
+    assert "Deepa Ravi" not in str(providers.twilio.contents)

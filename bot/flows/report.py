@@ -38,7 +38,7 @@ async def latest_choices(ctx: Context) -> tuple[Choice, ...]:
 
 
 async def ask_pick(ctx: Context) -> Reply:
-    return Reply(_("Which announcement?"), await latest_choices(ctx))
+    return Reply(_("Which announcement?"), await latest_choices(ctx), stored_choices=False)
 
 
 async def answer_pick(ctx: Context, answer: Answer) -> Outcome:

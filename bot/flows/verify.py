@@ -34,7 +34,9 @@ async def pending_choices(ctx: Context) -> tuple[Choice, ...]:
 
 
 async def ask_pick(ctx: Context) -> Reply:
-    return Reply(_("Who would you like to verify?"), await pending_choices(ctx))
+    return Reply(
+        _("Who would you like to verify?"), await pending_choices(ctx), stored_choices=False
+    )
 
 
 async def answer_pick(ctx: Context, answer: Answer) -> Outcome:

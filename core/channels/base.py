@@ -103,6 +103,10 @@ class Reply:
     ask_contact: bool = False
     button: str | None = None
     """The label of the location or contact button, where the channel has one."""
+    stored_choices: bool = True
+    """Whether the choices may become WhatsApp quick-reply content, which Twilio keeps
+    as a template for good. False for lists of people or of one-off things (signups
+    waiting for verification, announcements): those go as a numbered list in the text."""
 
     def as_plain_text(self) -> str:
         """The reply as text any channel can show: choices as a numbered list."""

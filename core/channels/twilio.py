@@ -390,7 +390,7 @@ class TwilioSender:
         to, from_ = self._route(channel, address)
         body = render_text(reply, channel, location_hint=location_hint)
         content_sid = None
-        if channel == Channel.WHATSAPP and reply.choices:
+        if channel == Channel.WHATSAPP and reply.choices and reply.stored_choices:
             content_sid = await self.interactive_content(reply, list_button_label)
         if content_sid:
             return await self._create(
