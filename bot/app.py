@@ -128,9 +128,8 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     )
     twiml_replies = []
     for reply in replies:
-        native = reply.stored_choices and 0 < len(reply.choices) <= twilio.QUICK_REPLY_MAX
-        if late or (message.channel is Channel.WHATSAPP and native):
-            # Native quick-reply buttons need the REST API; the text keeps the numbers.
+        if late or (message.channel is Channel.WHATSAPP and twilio.has_native_choices(reply)):
+            # Quick replies and lists need the REST API; the text keeps the numbers.
             bot.send_soon(message.channel, message.address, reply)
         else:
             twiml_replies.append(reply)

@@ -334,7 +334,7 @@ async def test_four_to_ten_choices_go_as_a_list_picker_with_the_callers_button_l
 ) -> None:
     choices = tuple(Choice(f"c{n}", f"Option {n}") for n in range(1, 8))
     await sender.send_text(
-        Channel.WHATSAPP, MEMBER, Reply("Menu", choices), list_button_label="தேர்வு செய்க"
+        Channel.WHATSAPP, MEMBER, Reply("Menu", choices, list_button="தேர்வு செய்க")
     )
     picker = fake.contents[0]["types"]["twilio/list-picker"]
     assert picker["button"] == "தேர்வு செய்க"
@@ -349,9 +349,7 @@ async def test_a_list_without_a_button_label_or_too_long_goes_as_numbered_text(
     four = tuple(Choice(f"c{n}", f"Option {n}") for n in range(1, 5))
     eleven = tuple(Choice(f"c{n}", f"Option {n}") for n in range(1, 12))
     await sender.send_text(Channel.WHATSAPP, MEMBER, Reply("Menu", four))
-    await sender.send_text(
-        Channel.WHATSAPP, MEMBER, Reply("Menu", eleven), list_button_label="Choose"
-    )
+    await sender.send_text(Channel.WHATSAPP, MEMBER, Reply("Menu", eleven, list_button="Choose"))
     assert fake.contents == []
     assert fake.sent[0]["Body"].endswith("4. Option 4")
     assert fake.sent[1]["Body"].endswith("11. Option 11")

@@ -140,3 +140,15 @@ async def test_help_by_twilio_sms_does_not_offer_cancel(member) -> None:
         await m.says(text)
     reply = await m.says("help")
     assert "MENU or 0" in reply and "CANCEL" not in reply
+
+
+async def test_the_whatsapp_main_menu_opens_as_a_list_in_the_members_language(
+    member, providers
+) -> None:
+    m = member(Channel.WHATSAPP, KARTHIK)
+    menu = await m.says("hi")
+    assert "1. என் உறுப்பினர் விவரம்" in menu  # the numbered list stays in the text
+    picker = providers.twilio.contents[-1]["types"]["twilio/list-picker"]
+    assert picker["button"] == "தேர்வு செய்யுங்கள்"
+    assert len(picker["button"]) <= 20  # WhatsApp's limit for the list button
+    assert m.last["ContentSid"] == providers.twilio.contents[-1]["sid"]

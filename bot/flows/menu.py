@@ -58,7 +58,11 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
 
 
 async def ask_main(ctx: Context) -> Reply:
-    return Reply(_("What would you like to do? Reply with a number."), await menu_choices(ctx))
+    return Reply(
+        _("What would you like to do? Reply with a number."),
+        await menu_choices(ctx),
+        list_button=_("Choose"),
+    )
 
 
 async def answer_main(ctx: Context, answer: Answer) -> Outcome:

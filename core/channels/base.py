@@ -103,6 +103,9 @@ class Reply:
     ask_contact: bool = False
     button: str | None = None
     """The label of the location or contact button, where the channel has one."""
+    list_button: str | None = None
+    """With 4-10 choices: the label of the button that opens them as a WhatsApp list
+    (20 characters at most); without it they go as a numbered list in the text."""
     stored_choices: bool = True
     """Whether the choices may become WhatsApp quick-reply content, which Twilio keeps
     as a template for good. False for lists of people or of one-off things (signups

@@ -316,6 +316,16 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
 # --- sending -------------------------------------------------------------------------
 
 QUICK_REPLY_MAX, LIST_PICKER_MAX = 3, 10
+
+
+def has_native_choices(reply: Reply) -> bool:
+    """Whether WhatsApp shows the reply's choices as quick replies or a list picker."""
+    n = len(reply.choices)
+    if not reply.stored_choices or n == 0:
+        return False
+    return n <= QUICK_REPLY_MAX or (n <= LIST_PICKER_MAX and reply.list_button is not None)
+
+
 QUICK_REPLY_TITLE_LEN, LIST_ITEM_LEN = 20, 24
 CONTENT_RETRY_SECONDS = 300.0
 _TAMIL = re.compile(r"[\u0B80-\u0BFF]")
@@ -379,19 +389,18 @@ class TwilioSender:
         status_callback: str | None = None,
         *,
         location_hint: str | None = None,
-        list_button_label: str | None = None,
         idempotency_key: str | None = None,
     ) -> SendResult:
         """Send a reply as free-form text. On WhatsApp, 1–3 choices go as native quick
-        replies and 4–10 as a list picker (when the caller gives ``list_button_label``,
-        the translated label of the button that opens the list); the text always
-        keeps the numbered list, and creation failures fall back to plain text.
+        replies and 4–10 as a list picker (when the reply has a ``list_button``), see
+        :func:`has_native_choices`; the text always keeps the numbered list, and
+        creation failures fall back to plain text.
         ``idempotency_key`` goes with the message (not with a quick reply's content)."""
         to, from_ = self._route(channel, address)
         body = render_text(reply, channel, location_hint=location_hint)
         content_sid = None
-        if channel == Channel.WHATSAPP and reply.choices and reply.stored_choices:
-            content_sid = await self.interactive_content(reply, list_button_label)
+        if channel == Channel.WHATSAPP and has_native_choices(reply):
+            content_sid = await self.interactive_content(reply)
         if content_sid:
             return await self._create(
                 idempotency_key,
@@ -425,18 +434,18 @@ class TwilioSender:
             status_callback=status_callback,
         )
 
-    async def interactive_content(self, reply: Reply, list_button_label: str | None) -> str | None:
+    async def interactive_content(self, reply: Reply) -> str | None:
         """The ContentSid of a quick-reply or list-picker whose body is variable {{1}},
         created once per set of choices; None when the choices cannot be native or
         the Content API failed (retried after a few minutes)."""
         n = len(reply.choices)
         if n <= QUICK_REPLY_MAX:
             kind = "twilio/quick-reply"
-        elif n <= LIST_PICKER_MAX and list_button_label:
+        elif n <= LIST_PICKER_MAX and reply.list_button:
             kind = "twilio/list-picker"
         else:
             return None
-        key = (kind, list_button_label, tuple((c.id, c.label) for c in reply.choices))
+        key = (kind, reply.list_button, tuple((c.id, c.label) for c in reply.choices))
         if key in self._contents:
             return self._contents[key]
         failed_at = self._content_failed_at.get(key)
