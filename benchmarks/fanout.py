@@ -9,7 +9,8 @@ Figures, one line each:
   ``INSERT … SELECT``) and every batch job enqueued — best and median of a few runs;
 - the worker's peak memory (VmHWM) during the state-wide fan-out;
 - sustained sends/s from one worker process to loopback fake providers answering in
-  10 ms, with the rate limits out of the way;
+  10 ms, with the rate limits (and Telegram's in-flight cap, which stands for its
+  30/s) out of the way;
 - pacing against configured limits: the largest deviation of any full one-second window
   from the configured rate;
 - reply latency (p50, p99) through the priority lane while a 100,000-message
