@@ -107,8 +107,8 @@ class Reply:
     """With 4-10 choices: the label of the button that opens them as a WhatsApp list
     (20 characters at most); without it they go as a numbered list in the text."""
     stored_choices: bool = True
-    """Whether the choices may become WhatsApp quick-reply content, which Twilio keeps
-    as a template for good. False for lists of people or of one-off things (signups
+    """Whether the choices may become WhatsApp interactive content (quick replies or a
+    list), which Twilio keeps as a template for good. False for lists of people or of one-off things (signups
     waiting for verification, announcements): those go as a numbered list in the text."""
 
     def as_plain_text(self) -> str:
