@@ -108,8 +108,9 @@ class Reply:
     (20 characters at most); without it they go as a numbered list in the text."""
     stored_choices: bool = True
     """Whether the choices may become WhatsApp interactive content (quick replies or a
-    list), which Twilio keeps as a template for good. False for lists of people or of one-off things (signups
-    waiting for verification, announcements): those go as a numbered list in the text."""
+    list), which Twilio keeps as a template for good. False for lists of people or of
+    one-off things (signups waiting for verification, announcements): those go as a
+    numbered list in the text."""
 
     def as_plain_text(self) -> str:
         """The reply as text any channel can show: choices as a numbered list."""

@@ -316,6 +316,9 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
 # --- sending -------------------------------------------------------------------------
 
 QUICK_REPLY_MAX, LIST_PICKER_MAX = 3, 10
+QUICK_REPLY_TITLE_LEN, LIST_ITEM_LEN = 20, 24
+CONTENT_RETRY_SECONDS = 300.0
+_TAMIL = re.compile(r"[\u0B80-\u0BFF]")
 
 
 def has_native_choices(reply: Reply) -> bool:
@@ -324,11 +327,6 @@ def has_native_choices(reply: Reply) -> bool:
     if not reply.stored_choices or n == 0:
         return False
     return n <= QUICK_REPLY_MAX or (n <= LIST_PICKER_MAX and reply.list_button is not None)
-
-
-QUICK_REPLY_TITLE_LEN, LIST_ITEM_LEN = 20, 24
-CONTENT_RETRY_SECONDS = 300.0
-_TAMIL = re.compile(r"[\u0B80-\u0BFF]")
 
 
 class TwilioSender:
