@@ -122,7 +122,7 @@ async def enqueue_batches(deps: Deps, announcement_id: uuid.UUID, batches: Itera
 
 
 async def publish_announcement(deps: Deps, announcement_id: str) -> dict[str, Any]:
-    """Fan out (one statement), commit, then enqueue one send job per batch."""
+    """Fan out (one set-based write), commit, then enqueue one send job per batch."""
     started = time.perf_counter()
     aid = uuid.UUID(announcement_id)
     async with transaction(deps.session_factory) as session:
