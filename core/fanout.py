@@ -118,7 +118,7 @@ GROUP BY m.id
 """
 
 ROWS_SQL = f"""
-CREATE TEMP TABLE fanout_rows ON COMMIT DROP AS
+CREATE TEMP TABLE fanout_rows AS
 WITH recent AS MATERIALIZED (
   SELECT DISTINCT member_id FROM announcement_deliveries
   WHERE whatsapp_tier_at > CAST(:window_start AS timestamptz)
@@ -280,7 +280,7 @@ async def publish(
     result = await session.execute(
         text(INSERT_SQL), {"announcement_id": announcement_id, "now": now}
     )
-    await session.execute(text("DROP TABLE fanout_rows"))
+    await session.execute(text("DROP TABLE fanout_rows"))  # rolled back with the rest on error
     rows = int(result.rowcount or 0)  # type: ignore[attr-defined]
     await session.execute(mark, {"a": announcement_id, "now": now})
     last = await session.scalar(
