@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Engine
 from bot.metrics import Metrics
-from bot.senders import ProviderOutbox
+from bot.senders import BotPorts, ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import make_engine, make_session_factory
@@ -73,6 +73,6 @@ def build_bot(settings: Settings) -> Bot:
         redis=redis,
         senders=senders,
         outbox=outbox,
-        conversation=Engine(settings, db, redis, outbox),
+        conversation=Engine(settings, db, redis, BotPorts(settings, senders, redis)),
         metrics=Metrics(),
     )

@@ -1,10 +1,9 @@
 """What a flow step gets: the message, who wrote it, the message's database transaction,
-and a list of side effects to run once that transaction has committed."""
+and the effects (core/effects.py) it wrote to run once that transaction has committed."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,14 +11,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.conversation import ConversationState
-from bot.outbox import Outbox
+from core import effects
 from core.channels.base import InboundMessage
 from core.config import Settings
 from core.i18n import Language
 from core.models import ChannelAddress, Member
 from core.services import officials
-
-AfterCommit = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +52,8 @@ class Context:
     address: KnownAddress | ChannelAddress | None
     member: KnownMember | Member | None
     language: Language
-    outbox: Outbox
-    after_commit: list[AfterCommit] = field(default_factory=list)
+    effect_ids: list[int] = field(default_factory=list)
+    """The outbox rows this step wrote, delivered after the commit."""
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
     _session: AsyncSession | None = None
@@ -104,6 +101,8 @@ class Context:
             return self.message.address
         return None
 
-    def later(self, effect: AfterCommit) -> None:
-        """Run ``effect`` after the transaction commits (sends never precede the commit)."""
-        self.after_commit.append(effect)
+    async def effect(self, kind: effects.Kind, payload: dict) -> None:
+        """Do this once the transaction has committed (sends never precede the commit).
+        It is written in the transaction (a transactional outbox), so a crash after the
+        commit delays it, never loses it."""
+        self.effect_ids.append(await effects.record(self.session, kind, payload, now=self.now))

@@ -1,14 +1,22 @@
 """The conversation engine: one inbound message in, the replies out.
 
-Per message: load the conversation state (Redis), open one database transaction that
-logs the message and reads who wrote it (one statement), apply the global words, run the
-current flow step, record the reply, commit, save the state, then run the side effects
-the step queued (sends to other people never precede the commit).
+Per message: take the conversation's lock, load its state (Redis), open one database
+transaction that logs the message and reads who wrote it (one statement), apply the
+global words, run the current flow step, record the reply and the step's effects
+(core/effects.py), commit, save the state, release the lock, then deliver the effects
+(sends to other people never precede the commit, and survive a crash after it).
+
+One message at a time per conversation: messages from one (channel, address) are
+handled in arrival order and never concurrently, in this process or any other — the
+lock is a PostgreSQL advisory lock on the message's connection, held from before the
+state is loaded until after it is saved. Without it two quick answers to "Send?" both
+read the same state and both act on it.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -21,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.context import Context, KnownAddress, KnownMember
 from bot.conversation import Answer, ConversationState, Done, Goto, Outcome, Retry, StateStore
 from bot.flows import FLOWS, MENU, common
-from bot.outbox import Outbox
+from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
@@ -57,6 +65,10 @@ RECORD_REPLY = (
     "INSERT INTO messages (direction, channel, address, provider, body, status)"
     " VALUES ('out', $1, $2, $3, $4, 'replied')"
 )
+
+LOCK_WAIT = "10s"
+"""How long a message waits for the one before it from the same address (Twilio gives
+up on a webhook after 15 s)."""
 
 TOUCH_EVERY = timedelta(minutes=1)
 """How fresh ``last_inbound_at`` is kept (WhatsApp's 24-hour window): one write a minute
@@ -94,6 +106,14 @@ def global_word(text: str) -> Word | None:
     return GLOBAL_WORDS.get(text.casefold().strip(" .!?/"))
 
 
+def conversation_lock(channel: Channel, address: str) -> int:
+    """The advisory lock key of one conversation: 64 bits of a hash of (channel,
+    address). Other advisory locks here use ``hashtext`` keys (32-bit); a collision
+    would only make two conversations wait for each other."""
+    digest = hashlib.blake2b(f"vck:conv:{channel.value}:{address}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
 def to_answer(message: InboundMessage) -> Answer:
     contact = message.contact
     return Answer(
@@ -109,11 +129,13 @@ def to_answer(message: InboundMessage) -> Answer:
 
 
 class Engine:
-    def __init__(self, settings: Settings, db: AsyncEngine, redis: Redis, outbox: Outbox) -> None:
+    def __init__(
+        self, settings: Settings, db: AsyncEngine, redis: Redis, ports: effects.Ports
+    ) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis
-        self.outbox = outbox
+        self.ports = ports
         self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
@@ -123,51 +145,75 @@ class Engine:
         One transaction per message, begun on the driver connection: the log entry,
         everything the flow step writes (its ORM session joins the transaction as a
         savepoint, see :attr:`Context.session`) and the reply commit together or not at
-        all. A retry that arrives meanwhile waits on the log's unique key."""
-        conv, timed_out = await self.store.load(message.channel, message.address)
-        now = datetime.now(UTC)
+        all. A retry that arrives meanwhile waits on the conversation's lock, then finds
+        the message logged."""
+        lock = conversation_lock(message.channel, message.address)
         async with self.db.connect() as connection:
             pg = (await connection.get_raw_connection()).driver_connection
-            async with pg.transaction():
-                who = await pg.fetchrow(
-                    CLAIM_AND_WHO,
-                    message.channel.value,
-                    message.address,
-                    message.provider,
-                    message.provider_message_id,
-                    message.received_at,
-                )
-                if not who["claimed"]:
-                    return []
-                ctx = self._context(connection, message, conv, now, who)
-                try:
-                    if ctx.address is None and message.channel is not Channel.TELEGRAM:
-                        await self._first_from_member(ctx)
-                    elif isinstance(ctx.address, KnownAddress) and (
-                        ctx.address.last_inbound_at is None
-                        or now - ctx.address.last_inbound_at > TOUCH_EVERY
-                    ):
-                        await pg.execute(TOUCH, message.channel.value, message.address, now)
-                        ctx.address = replace(ctx.address, last_inbound_at=now)
-                    with use_language(ctx.language):
-                        reply = await self._step(ctx, to_answer(message), timed_out)
-                    await ctx.commit()
-                finally:
-                    await ctx.close()
-                await pg.execute(
-                    RECORD_REPLY,
-                    message.channel.value,
-                    message.address,
-                    message.provider,
-                    reply.as_plain_text(),
-                )
-        await self.store.save(message.channel, message.address, conv)
-        for effect in ctx.after_commit:
+            # Session-level, so it outlives the commit until the state is saved. Should
+            # the connection break, the lock ends with its database session.
+            await pg.execute(
+                f"SELECT set_config('lock_timeout', '{LOCK_WAIT}', true), pg_advisory_lock({lock})"
+            )
             try:
-                await effect()
-            except Exception:  # a failed side send must not lose the member's reply
-                log.exception("side effect failed after commit")
+                handled = await self._handle_locked(connection, pg, message)
+            finally:
+                await pg.execute(f"SELECT pg_advisory_unlock({lock})")
+        if handled is None:
+            return []
+        reply, effect_ids = handled
+        if effect_ids:
+            try:
+                await effects.deliver(self.db, self.settings, self.ports, effect_ids)
+            except Exception:  # the worker's sweep delivers them; the reply still goes
+                log.exception("effects not delivered at once; left to the sweep")
         return [reply]
+
+    async def _handle_locked(
+        self, connection: AsyncConnection, pg: Any, message: InboundMessage
+    ) -> tuple[Reply, list[int]] | None:
+        conv, timed_out = await self.store.load(message.channel, message.address)
+        now = datetime.now(UTC)
+        async with pg.transaction():
+            who = await pg.fetchrow(
+                CLAIM_AND_WHO,
+                message.channel.value,
+                message.address,
+                message.provider,
+                message.provider_message_id,
+                message.received_at,
+            )
+            if not who["claimed"]:
+                return None
+            ctx = self._context(connection, message, conv, now, who)
+            try:
+                if ctx.address is None and message.channel is not Channel.TELEGRAM:
+                    await self._first_from_member(ctx)
+                elif isinstance(ctx.address, KnownAddress) and (
+                    ctx.address.last_inbound_at is None
+                    or now - ctx.address.last_inbound_at > TOUCH_EVERY
+                ):
+                    await pg.execute(TOUCH, message.channel.value, message.address, now)
+                    ctx.address = replace(ctx.address, last_inbound_at=now)
+                with use_language(ctx.language):
+                    reply = await self._step(ctx, to_answer(message), timed_out)
+                await ctx.commit()
+            finally:
+                await ctx.close()
+            await pg.execute(
+                RECORD_REPLY,
+                message.channel.value,
+                message.address,
+                message.provider,
+                reply.as_plain_text(),
+            )
+        try:
+            await self.store.save(message.channel, message.address, conv)
+        except Exception:
+            # The step is committed and its effects are in the outbox; a stale state
+            # costs a re-asked question, and confirmations are idempotent.
+            log.exception("conversation state not saved (%s)", message.channel.value)
+        return reply, ctx.effect_ids
 
     def _context(
         self,
@@ -203,7 +249,6 @@ class Engine:
             language=Language(
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
-            outbox=self.outbox,
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
         )
 

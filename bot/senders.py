@@ -1,8 +1,12 @@
-"""The outbox the bot sends through: the providers at once, else the priority lane."""
+"""How the bot process sends: replies through the providers at once, else the priority
+lane; a step's effects (core/effects.py) at once, else left in the outbox for the
+worker's sweep."""
 
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
 from uuid import uuid4
 
 from redis.asyncio import Redis
@@ -58,3 +62,38 @@ class ProviderOutbox:
             await notifier.enqueue_reply(
                 self.redis, channel, address, reply, sms_template=sms_template, key=key
             )
+
+
+class BotPorts:
+    """core.effects.Ports for the bot process. A send a provider refuses raises, so its
+    outbox row stays for the worker's sweep (with backoff): an OTP code is never put on a
+    queue, because the row keeps only what derives it."""
+
+    def __init__(self, settings: Settings, senders: Senders, redis: Redis) -> None:
+        self.settings = settings
+        self.senders = senders
+        self.redis = redis
+
+    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
+        await send_reply(
+            self.senders, self.settings, channel, address, reply, key=f"vck:effect:{uuid4().hex}"
+        )
+
+    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
+        await send_reply(
+            self.senders,
+            self.settings,
+            Channel.SMS,
+            phone,
+            Reply(text),
+            key=f"vck:effect:{uuid4().hex}",
+            sms_template=template,
+        )
+
+    async def schedule_publish(
+        self, announcement_id: uuid.UUID, publish_at: datetime | None
+    ) -> None:
+        await notifier.schedule_publish(self.redis, announcement_id, publish_at)
+
+    async def forget_conversations(self, keys: list[str]) -> None:
+        await self.redis.delete(*keys)

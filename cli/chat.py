@@ -8,10 +8,15 @@ import argparse
 import asyncio
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from core.channels.base import Channel, Reply
 from core.config import load_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 BANNER = (
     "VCK Connect console. Type as a member would; /location LAT LON shares a location, "
@@ -19,14 +24,28 @@ BANNER = (
 )
 
 
-class ConsoleOutbox:
-    """Prints what would leave through a provider."""
+class ConsolePorts:
+    """Prints what would leave through a provider (core.effects.Ports); announcements are
+    scheduled for the worker as the bot would."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
 
     async def send(self, channel: Channel, address: str, reply: Reply) -> None:
         print(f"\n  [{channel.value} → {address}] {reply.as_plain_text()}\n")
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         print(f"\n  [SMS → {phone}] {text}\n")
+
+    async def schedule_publish(
+        self, announcement_id: uuid.UUID, publish_at: datetime | None
+    ) -> None:
+        import notifier
+
+        await notifier.schedule_publish(self.redis, announcement_id, publish_at)
+
+    async def forget_conversations(self, keys: list[str]) -> None:
+        await self.redis.delete(*keys)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,7 +89,7 @@ async def converse(phone: str) -> None:
     settings = load_settings()
     db = make_engine(settings.database_url, pool_size=2)
     redis = Redis.from_url(settings.redis_url)
-    engine = Engine(settings, db, redis, ConsoleOutbox())
+    engine = Engine(settings, db, redis, ConsolePorts(redis))
     print(BANNER)
     preload = asyncio.create_task(asyncio.to_thread(places.preload))  # PIN directory, ~2 s
     try:

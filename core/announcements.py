@@ -118,6 +118,7 @@ async def create(
     now: datetime,
     settings: Settings,
     template_name: str = DEFAULT_TEMPLATE,
+    request_key: str | None = None,
 ) -> Created | Refused:
     """A scheduled announcement to ``unit_code`` and everything below it, written by an
     official allowed to announce there (their own unit or one below, never above or
@@ -125,7 +126,22 @@ async def create(
     other. ``sms_text`` is the short text SMS recipients get (default: the title).
 
     ``official_member_id=None`` is the operator at the console (``vck announce``
-    without ``--as``), who may announce anywhere."""
+    without ``--as``), who may announce anywhere.
+
+    ``request_key`` names the composition (a conversation's): creating with a key
+    already used returns the announcement made with it, so a repeated confirmation
+    creates one announcement, not two."""
+    if request_key is not None:
+        earlier = await session.execute(
+            select(Announcement, OrganizationUnit.code, OrganizationUnit.path)
+            .join(OrganizationUnit, OrganizationUnit.id == Announcement.unit_id)
+            .where(Announcement.request_key == request_key)
+        )
+        prior = earlier.first()
+        if prior is not None:
+            made, code, path = prior
+            assert made.publish_at is not None
+            return Created(made.id, code, path, made.publish_at, made.expires_at, None)
     unit = await session.scalar(
         select(OrganizationUnit).where(
             OrganizationUnit.code == unit_code.strip().upper(),
@@ -178,6 +194,7 @@ async def create(
         send_push=False,
         publish_at=publish_at,
         expires_at=expires_at,
+        request_key=request_key,
     )
     session.add(announcement)
     await session.flush()

@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from core import fanout
+from core import effects, fanout
 from core.announcements import is_cancelled, load_content
 from core.channels.base import Channel, Choice, Reply, SendError
 from core.db import transaction
@@ -307,3 +307,57 @@ async def send_reply_job(
         wait = max(exc.retry_after or 0.0, min(30.0, 0.5 * 2 ** (attempt - 1)))
         return Again(utcnow() + timedelta(seconds=wait))
     return {"state": "sent", "id": result.provider_message_id}
+
+
+# --- the outbox sweep ---------------------------------------------------------------------
+
+
+class WorkerPorts:
+    """core.effects.Ports in the worker: sends take the sender's reserved (priority)
+    tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def _send(
+        self, channel: Channel, address: str, reply: Reply, sms_template: str | None = None
+    ) -> None:
+        deps = self.deps
+        provider = (
+            "dlt"
+            if channel is Channel.SMS and address.startswith(deps.settings.dlt_prefixes)
+            else ("telegram" if channel is Channel.TELEGRAM else "twilio")
+        )
+        await deps.limiter.acquire(bucket_kind(channel.value, provider), Lane.PRIORITY)
+        await send_reply(
+            deps.senders, deps.settings, channel, address, reply,
+            key=f"vck:effect:{uuid.uuid4().hex}", sms_template=sms_template,
+        )  # fmt: skip
+
+    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
+        await self._send(channel, address, reply)
+
+    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
+        await self._send(Channel.SMS, phone, Reply(text), template)
+
+    async def schedule_publish(
+        self, announcement_id: uuid.UUID, publish_at: datetime | None
+    ) -> None:
+        await self.deps.queue.enqueue(
+            PUBLISH,
+            str(announcement_id),
+            job_id=publish_job_id(announcement_id),
+            defer_until=publish_at,
+        )
+
+    async def forget_conversations(self, keys: list[str]) -> None:
+        await self.deps.redis.delete(*keys)
+
+
+async def deliver_effects(deps: Deps) -> int:
+    """Cron: effects their writer did not deliver (it crashed after its commit, or a
+    provider refused for now)."""
+    delivered = await effects.deliver_due(deps.engine, deps.settings, WorkerPorts(deps))
+    if delivered:
+        log.info("outbox: delivered %d effects", delivered)
+    return delivered

@@ -155,6 +155,10 @@ async def release_deferred(ctx: dict[str, Any]) -> int:
     return await jobs.release_deferred(_deps(ctx))
 
 
+async def deliver_effects(ctx: dict[str, Any]) -> int:
+    return await jobs.deliver_effects(_deps(ctx))
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, max(1, min(60, seconds))))
 
@@ -188,6 +192,7 @@ def priority_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worke
     options = deps.options
     return Worker(
         functions=[func(send_reply, name=jobs.SEND_REPLY, max_tries=options.max_attempts)],
+        cron_jobs=[cron(deliver_effects, second=_every(5), run_at_startup=True, timeout=120)],
         queue_name=PRIORITY_QUEUE,
         redis_pool=pool,
         ctx={"deps": deps},

@@ -235,7 +235,13 @@ async def test_same_answer_whether_or_not_the_phone_is_a_member(
 
     def shape(request: otp.OtpRequest) -> otp.OtpRequest:
         assert request.code is None or (len(request.code) == 6 and request.code.isdigit())
-        return dataclasses.replace(request, code="<code>" if request.code else None)
+        issued = request.code is not None
+        return dataclasses.replace(
+            request,
+            code="<code>" if issued else None,
+            otp_id=None,
+            nonce="<nonce>" if issued else None,
+        )
 
     for minute in range(4):  # three codes, then a refusal, for both
         at = T0 + timedelta(minutes=minute)

@@ -23,13 +23,13 @@ stateDiagram-v2
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 
-import notifier
 from bot.context import Context
 from bot.conversation import Answer, Answerer, Done, Flow, Goto, Outcome, Question, Retry
 from bot.flows import common, stepup
-from core import announcements
+from core import announcements, effects
 from core.channels.base import Choice, Reply
 from core.i18n import INDIA, _, format_moment, format_money
 from core.services import officials
@@ -71,6 +71,8 @@ async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
     if not units or units[0].code != code:
         return Retry(_("You can announce only to your own unit or to units below it."))
     ctx.data.update(unit_code=units[0].code, unit_name=units[0].name)
+    # Names this composition: confirming it twice (a stale state) finds the first one.
+    ctx.data.setdefault("request_key", uuid.uuid4().hex)
     return Goto("title_ta")
 
 
@@ -217,6 +219,7 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
         publish_at=datetime.fromisoformat(d["at"]) if d.get("at") else None,
         now=ctx.now,
         settings=ctx.settings,
+        request_key=d.get("request_key"),
     )
     if isinstance(result, announcements.Refused):
         if result.reason is announcements.Refusal.SMS_TOO_LONG:
@@ -226,8 +229,8 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
                 )
             )
         return Done(_("You can announce only to your own unit or to units below it."))
-    ctx.later(
-        lambda: notifier.schedule_publish(ctx.redis, result.announcement_id, result.publish_at)
+    await ctx.effect(
+        effects.Kind.PUBLISH, effects.publish(result.announcement_id, result.publish_at)
     )
     return Done(
         _(

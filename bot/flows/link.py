@@ -46,7 +46,7 @@ async def answer_contact(ctx: Context, answer: Answer) -> Outcome:
     if request.code is None:
         return Done(too_many_codes(request.retry_at))
     ctx.data["phone"] = phone
-    queue_code_sms(ctx, phone, request.code)
+    await queue_code_sms(ctx, phone, request)
     return Goto(
         "code",
         say=_("We have sent a 6-digit code by SMS to {phone}.").format(phone=mask_phone(phone)),

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from bot.context import Context
-from core.i18n import _
+from core import effects
+from core.services.otp import OtpRequest
 
 
-def queue_code_sms(ctx: Context, phone: str, code: str) -> None:
-    """Send ``code`` by SMS once the transaction has committed."""
-    text = _(
-        "{code} is your VCK Connect code. It is valid for {minutes} minutes. "
-        "Do not share it with anyone."
-    ).format(code=code, minutes=ctx.settings.otp_ttl_minutes)
-    template = f"otp_{ctx.language.value}"
-    ctx.later(lambda: ctx.outbox.send_sms(phone, text, template=template))
+async def queue_code_sms(ctx: Context, phone: str, request: OtpRequest) -> None:
+    """Send ``request``'s code by SMS once the transaction has committed: the outbox keeps
+    the OTP row's id and nonce, never the code (core/effects.py renders the text)."""
+    await ctx.effect(effects.Kind.CODE_SMS, effects.code_sms(request, phone, ctx.language))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Outcome, Question, Retry, StateStore
+from core import effects
 from core.channels.base import Channel, Choice, Reply
 from core.i18n import _
 from core.services import members, privacy
@@ -67,11 +68,7 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
             if (channel, address) != (ctx.message.channel.value, ctx.message.address)
         ]
         if others:
-
-            async def forget_others() -> None:
-                await ctx.redis.delete(*others)
-
-            ctx.later(forget_others)
+            await ctx.effect(effects.Kind.FORGET, {"keys": others})
     return Done(
         _(
             "Done. Your consent is withdrawn and your details are deleted. "

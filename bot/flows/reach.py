@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
-from core.channels.base import Channel, Reply
+from core import effects
+from core.channels.base import Channel
 from core.models import ChannelAddress, Member
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -44,4 +45,4 @@ async def tell(ctx: Context, member_id: uuid.UUID, text: str) -> None:
     target = await best_address(ctx.session, member_id, now=ctx.now)
     if target is not None:
         channel, address = target
-        ctx.later(lambda: ctx.outbox.send(channel, address, Reply(text)))
+        await ctx.effect(effects.Kind.NOTICE, effects.notice(channel, address, text))

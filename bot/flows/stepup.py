@@ -35,7 +35,7 @@ async def require(ctx: Context, then_flow: str, then_state: str) -> Outcome:
     if request.code is None:
         return Done(too_many_codes(request.retry_at))
     ctx.data["after_step_up"] = [then_flow, then_state]
-    queue_code_sms(ctx, phone, request.code)
+    await queue_code_sms(ctx, phone, request)
     return Goto(
         "code",
         flow="stepup",

@@ -24,7 +24,7 @@ from core.models.events import (
 )
 from core.models.finance import Donation, DonationCampaign, PaymentStatus
 from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
-from core.models.messaging import ChannelAddress, Message, MessageStatusEvent
+from core.models.messaging import ChannelAddress, Message, MessageStatusEvent, OutboxEffect
 from core.models.notifications import (
     AnnouncementDelivery,
     AnnouncementStatus,
@@ -82,6 +82,7 @@ __all__ = [
     "MessageTemplate",
     "OrganizationUnit",
     "OtpVerification",
+    "OutboxEffect",
     "PaymentStatus",
     "Position",
     "RefreshToken",

@@ -92,6 +92,9 @@ class Announcement(Base):
     published_at: Mapped[datetime | None]
     fanned_out_at: Mapped[datetime | None]
     template_name: Mapped[str | None] = mapped_column(String(64))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The composing conversation's key (migration 0005): confirming the same
+    composition twice finds the first announcement instead of creating another."""
 
 
 class Discussion(Base):

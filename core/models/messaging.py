@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,3 +82,22 @@ class MessageStatusEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(20))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[datetime | None] = created_at()
+
+
+class OutboxEffect(Base):
+    """What a conversation step must do after its commit (send a code, tell an official,
+    schedule a publish), written in the step's own transaction and deleted once done
+    (core/effects.py): a crash or a Redis outage between commit and send loses nothing."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("idx_outbox_available", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    available_at: Mapped[datetime]
+    """When the worker's sweep may take it: a little after the commit, so the process
+    that wrote it delivers it first; after a failed try, when to try again."""
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None] = created_at()

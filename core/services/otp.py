@@ -1,6 +1,7 @@
 """One-time codes sent by SMS/WhatsApp to prove a phone (FACTS.md, "OTP").
 
-- 6 digits from :mod:`secrets`, valid ``settings.otp_ttl_minutes`` (5), single use.
+- 6 digits derived from a random nonce from :mod:`secrets` under the server secret
+  (:func:`code_for`), valid ``settings.otp_ttl_minutes`` (5), single use.
 - Only a keyed HMAC is stored (``otp_verifications.otp_hmac``), bound to the row id,
   the phone and the purpose: a dump of the table yields no code, and a code is good
   only for the phone and purpose it was sent for.
@@ -12,7 +13,9 @@
 - Nothing here looks at members: the answer is the same whether or not the phone
   belongs to one.
 
-Nothing commits; the caller commits, then sends :attr:`OtpRequest.code`.
+Nothing commits; the caller commits, then sends :attr:`OtpRequest.code` — or, through
+the outbox (core/effects.py), keeps only ``otp_id`` and ``nonce`` and derives the code
+again at send time, so no table or queue ever holds a code.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class OtpRequest:
 
     code: str | None = field(repr=False)
     """The plain code, to be sent after commit; it exists nowhere else."""
+    otp_id: uuid.UUID | None = None
+    nonce: str | None = field(default=None, repr=False)
+    """With ``otp_id``, what derives the code again (:func:`code_for`)."""
     expires_at: datetime | None = None
     refusal: OtpRefusal | None = None
     retry_at: datetime | None = None
@@ -88,6 +94,13 @@ def _code_hmac(settings: Settings, otp_id: uuid.UUID, phone: str, purpose: str, 
     return keyed_hmac(
         settings.secret_key.get_secret_value(), "otp", str(otp_id), phone, purpose, code
     )
+
+
+def code_for(settings: Settings, otp_id: uuid.UUID, nonce: str) -> str:
+    """The code of OTP row ``otp_id``, from its nonce: uniform over the 10⁶ codes (a
+    256-bit HMAC reduced mod 10⁶) and unknowable without the server secret."""
+    digest = keyed_hmac(settings.secret_key.get_secret_value(), "otp-code", str(otp_id), nonce)
+    return f"{int(digest, 16) % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
 
 
 async def _lock_phone(session: AsyncSession, phone: str) -> None:
@@ -139,8 +152,9 @@ async def request_code(
     if waits:
         return OtpRequest(code=None, refusal=OtpRefusal.RATE_LIMITED, retry_at=max(waits))
 
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     otp_id = uuid.uuid4()
+    nonce = secrets.token_hex(16)
+    code = code_for(settings, otp_id, nonce)
     expires_at = now + timedelta(minutes=settings.otp_ttl_minutes)
     session.add(
         OtpVerification(
@@ -154,7 +168,7 @@ async def request_code(
         )
     )
     await session.flush()
-    return OtpRequest(code=code, expires_at=expires_at)
+    return OtpRequest(code=code, otp_id=otp_id, nonce=nonce, expires_at=expires_at)
 
 
 async def check_code(

@@ -1,0 +1,217 @@
+"""After-commit effects, through a transactional outbox.
+
+What a conversation step must do once its transaction has committed — send an OTP code,
+tell an official about a signup, schedule an announcement's publish, forget a member's
+half-typed answers on their other channels — is written as a row of ``outbox`` *in that
+same transaction* (:func:`record`). So the effect exists exactly when the step's
+writes do: a rolled-back step leaves none, a committed one always has its row.
+
+The process that handled the message delivers its rows at once (:func:`deliver`); the
+worker's sweep (:func:`deliver_due`) delivers what is left — a process that crashed
+between the commit and the send, a Redis or provider outage — a little later. A row is
+claimed before it is acted on and deleted after, so two processes never act on one row
+at the same time; a crash after the send and before the delete repeats that one effect
+(a second OTP SMS, a second notice), never loses it.
+
+No OTP code is stored: the row keeps the OTP row's id and a random nonce, and the code
+is derived again at send time (:func:`core.services.otp.code_for`), so neither this
+table nor any queue holds a code.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from core.channels.base import Channel, Reply, SendError
+from core.config import Settings
+from core.i18n import Language, _, use_language
+from core.services import otp
+
+log = logging.getLogger(__name__)
+
+FIRST_TRY_GRACE = timedelta(seconds=20)
+"""How long the sweep leaves a new row to the process that wrote it."""
+LEASE = timedelta(seconds=60)
+"""How long a claimed row is left to its claimer before the sweep may take it again."""
+MAX_ATTEMPTS = 10
+"""Tries before an effect is given up (logged; the backoff spans about an hour)."""
+
+
+class Kind(enum.StrEnum):
+    CODE_SMS = "code_sms"
+    NOTICE = "notice"
+    PUBLISH = "publish"
+    FORGET = "forget_conversations"
+
+
+class Ports(Protocol):
+    """How an effect leaves the process; the bot and the worker each fill it."""
+
+    async def send(self, channel: Channel, address: str, reply: Reply) -> None: ...
+
+    async def send_sms(self, phone: str, text: str, *, template: str) -> None: ...
+
+    async def schedule_publish(
+        self, announcement_id: uuid.UUID, publish_at: datetime | None
+    ) -> None: ...
+
+    async def forget_conversations(self, keys: list[str]) -> None: ...
+
+
+# --- writing, inside the step's transaction -------------------------------------------
+
+_INSERT = text(
+    "INSERT INTO outbox (kind, payload, available_at)"
+    " VALUES (:kind, CAST(:payload AS jsonb), :at) RETURNING id"
+)
+
+
+async def record(
+    session: AsyncSession, kind: Kind, payload: dict[str, Any], *, now: datetime
+) -> int:
+    """Write one effect in the caller's transaction; its id, to deliver after commit."""
+    row_id = await session.scalar(
+        _INSERT, {"kind": kind.value, "payload": json.dumps(payload), "at": now + FIRST_TRY_GRACE}
+    )
+    assert row_id is not None
+    return int(row_id)
+
+
+def code_sms(request: otp.OtpRequest, phone: str, language: Language) -> dict[str, Any]:
+    """The payload of an OTP code's SMS: ids and a nonce, never the code."""
+    assert request.otp_id is not None and request.nonce is not None
+    return {
+        "phone": phone,
+        "otp_id": str(request.otp_id),
+        "nonce": request.nonce,
+        "language": language.value,
+    }
+
+
+def notice(channel: Channel, address: str, reply_text: str) -> dict[str, Any]:
+    return {"channel": channel.value, "address": address, "text": reply_text}
+
+
+def publish(announcement_id: uuid.UUID, publish_at: datetime | None) -> dict[str, Any]:
+    return {
+        "announcement_id": str(announcement_id),
+        "publish_at": publish_at.isoformat() if publish_at else None,
+    }
+
+
+# --- acting on them ----------------------------------------------------------------------
+
+
+def code_text(settings: Settings, payload: dict[str, Any]) -> str:
+    """The OTP SMS, rendered in the member's language with the code derived again."""
+    code = otp.code_for(settings, uuid.UUID(payload["otp_id"]), payload["nonce"])
+    with use_language(Language(payload["language"])):
+        return _(
+            "{code} is your VCK Connect code. It is valid for {minutes} minutes. "
+            "Do not share it with anyone."
+        ).format(code=code, minutes=settings.otp_ttl_minutes)
+
+
+async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str, Any]) -> None:
+    """Do one effect; raises what the port raises."""
+    if kind == Kind.CODE_SMS:
+        template = f"otp_{payload['language']}"
+        await ports.send_sms(payload["phone"], code_text(settings, payload), template=template)
+    elif kind == Kind.NOTICE:
+        await ports.send(Channel(payload["channel"]), payload["address"], Reply(payload["text"]))
+    elif kind == Kind.PUBLISH:
+        at = payload["publish_at"]
+        await ports.schedule_publish(
+            uuid.UUID(payload["announcement_id"]), datetime.fromisoformat(at) if at else None
+        )
+    elif kind == Kind.FORGET:
+        await ports.forget_conversations(list(payload["keys"]))
+    else:
+        raise ValueError(f"unknown effect {kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+_CLAIM_MINE = text(
+    "UPDATE outbox SET attempts = attempts + 1, available_at = now() + :lease"
+    " WHERE id = ANY(:ids) AND attempts = 0 RETURNING id, kind, payload, attempts"
+)
+_CLAIM_DUE = text(
+    "UPDATE outbox SET attempts = attempts + 1, available_at = now() + :lease"
+    " WHERE id IN (SELECT id FROM outbox WHERE available_at <= now()"
+    "              ORDER BY available_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, kind, payload, attempts"
+)
+_DONE = text("DELETE FROM outbox WHERE id = :id")
+_AGAIN = text("UPDATE outbox SET available_at = now() + :wait, last_error = :error WHERE id = :id")
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    seconds = min(900.0, 5.0 * 2 ** (attempts - 1))
+    return timedelta(seconds=max(seconds, retry_after or 0.0))
+
+
+async def _run(db: AsyncEngine, settings: Settings, ports: Ports, rows: Iterable[Claimed]) -> int:
+    done = 0
+    for row in rows:
+        try:
+            await perform(settings, ports, row.kind, row.payload)
+        except Exception as exc:
+            permanent = isinstance(exc, SendError) and exc.permanent
+            code = exc.code if isinstance(exc, SendError) else type(exc).__name__
+            if permanent or row.attempts >= MAX_ATTEMPTS:
+                log.warning("effect %s #%d given up after %d tries: %s", row.kind, row.id,
+                            row.attempts, code)  # fmt: skip
+                async with db.begin() as conn:
+                    await conn.execute(_DONE, {"id": row.id})
+                continue
+            log.info("effect %s #%d failed (%s): will try again", row.kind, row.id, code)
+            retry_after = exc.retry_after if isinstance(exc, SendError) else None
+            async with db.begin() as conn:
+                await conn.execute(
+                    _AGAIN,
+                    {
+                        "id": row.id,
+                        "wait": _backoff(row.attempts, retry_after),
+                        "error": str(code)[:64],
+                    },
+                )
+            continue
+        async with db.begin() as conn:
+            await conn.execute(_DONE, {"id": row.id})
+        done += 1
+    return done
+
+
+async def deliver(db: AsyncEngine, settings: Settings, ports: Ports, ids: list[int]) -> int:
+    """Deliver the effects the caller just committed (those nobody claimed yet)."""
+    if not ids:
+        return 0
+    async with db.begin() as conn:
+        rows = (await conn.execute(_CLAIM_MINE, {"ids": ids, "lease": LEASE})).all()
+    return await _run(db, settings, ports, (Claimed(*row) for row in rows))
+
+
+async def deliver_due(
+    db: AsyncEngine, settings: Settings, ports: Ports, *, limit: int = 200
+) -> int:
+    """The sweep: deliver effects their writer did not (crashed, or the send failed)."""
+    async with db.begin() as conn:
+        rows = (await conn.execute(_CLAIM_DUE, {"limit": limit, "lease": LEASE})).all()
+    return await _run(db, settings, ports, (Claimed(*row) for row in rows))
