@@ -73,6 +73,19 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
     otp_max_sends_10min: int = 3
     otp_max_sends_day: int = 10
+    otp_allowed_country_codes: str = "+91"
+    """Codes go only to numbers with these prefixes (comma-separated): SMS pumping to
+    premium foreign numbers costs the party and harasses strangers."""
+    otp_requester_max_hour: int = 5
+    otp_requester_max_day: int = 10
+    """Codes one chat or number may ask for, to any numbers (a Telegram chat typing 50
+    numbers is refused after these)."""
+    otp_max_wrong_day: int = 10
+    """Wrong codes typed for one number and purpose, across its codes, before it is
+    locked for the rest of the rolling day."""
+    otp_daily_ceiling: int = 20_000
+    """Codes of every kind in a rolling day; past it no code is sent and an alert is
+    logged (and counted in vck_otp_refusals{reason="ceiling"})."""
 
     # --- fan-out (FACTS.md) ---------------------------------------------------------
     fanout_batch_size: int = 500
@@ -113,6 +126,10 @@ class Settings(BaseSettings):
     @cached_property
     def dlt_prefixes(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.sms_dlt_country_codes.split(",") if p.strip())
+
+    @property
+    def otp_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.otp_allowed_country_codes.split(",") if p.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

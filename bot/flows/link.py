@@ -14,13 +14,11 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows.otp_text import queue_code_sms
+from bot.flows import otp_text
 from core.channels.base import Reply
-from core.i18n import _, format_moment
+from core.i18n import _
 from core.phones import mask_phone, normalise_phone
 from core.services import addresses, members, otp
 
@@ -42,21 +40,17 @@ async def answer_contact(ctx: Context, answer: Answer) -> Outcome:
     phone = normalise_phone(answer.contact_phone or answer.text)
     if phone is None:
         return Retry(_("Please type a 10-digit mobile number, for example 98765 43210."))
-    request = await otp.request_code(ctx.session, ctx.settings, phone, "link_telegram", now=ctx.now)
+    request = await otp_text.request_code(ctx, phone, otp.OtpPurpose.LINK_TELEGRAM)
+    if request.refusal is otp.OtpRefusal.COUNTRY:
+        return Retry(otp_text.refusal(request))
     if request.code is None:
-        return Done(too_many_codes(request.retry_at))
+        return Done(otp_text.refusal(request))
     ctx.data["phone"] = phone
-    await queue_code_sms(ctx, phone, request)
+    await otp_text.queue_code_sms(ctx, phone, request)
     return Goto(
         "code",
         say=_("We have sent a 6-digit code by SMS to {phone}.").format(phone=mask_phone(phone)),
     )
-
-
-def too_many_codes(retry_at: datetime | None) -> str:
-    return _(
-        "Too many codes have been asked for this number. Please try again after {time}."
-    ).format(time=format_moment(retry_at) if retry_at else "-")
 
 
 async def ask_code(ctx: Context) -> Reply:
@@ -97,6 +91,10 @@ def code_problem(check: otp.OtpCheck) -> Outcome:
         )
     if check.status is otp.OtpStatus.TOO_MANY_ATTEMPTS:
         return Done(_("Too many wrong tries. Please ask for a new code from the menu."))
+    if check.status is otp.OtpStatus.LOCKED:
+        return Done(
+            _("Too many wrong codes were typed for this number today. Please try again tomorrow.")
+        )
     return Done(_("That code has expired. Please ask for a new code from the menu."))
 
 

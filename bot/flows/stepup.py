@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from bot.context import Context
 from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question
-from bot.flows.link import code_problem, too_many_codes
-from bot.flows.otp_text import queue_code_sms
+from bot.flows import otp_text
+from bot.flows.link import code_problem
 from core.channels.base import Reply
 from core.i18n import _
 from core.phones import mask_phone
@@ -31,11 +31,11 @@ async def require(ctx: Context, then_flow: str, then_state: str) -> Outcome:
     assert phone is not None
     if await otp.step_up_valid(ctx.session, phone, within=FRESH_FOR, now=ctx.now):
         return Goto(then_state, flow=then_flow)
-    request = await otp.request_code(ctx.session, ctx.settings, phone, "step_up", now=ctx.now)
+    request = await otp_text.request_code(ctx, phone, otp.OtpPurpose.STEP_UP)
     if request.code is None:
-        return Done(too_many_codes(request.retry_at))
+        return Done(otp_text.refusal(request))
     ctx.data["after_step_up"] = [then_flow, then_state]
-    await queue_code_sms(ctx, phone, request)
+    await otp_text.queue_code_sms(ctx, phone, request)
     return Goto(
         "code",
         flow="stepup",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, updated_at, uuid_pk
@@ -30,6 +30,10 @@ class OtpVerification(Base):
     (see docs/schema-changes.md)."""
 
     __tablename__ = "otp_verifications"
+    __table_args__ = (
+        Index("idx_otp_verifications_requester", "requested_by", "created_at"),
+        Index("idx_otp_verifications_created", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     phone: Mapped[str] = mapped_column(String(15), index=True)
@@ -39,6 +43,8 @@ class OtpVerification(Base):
     verified_at: Mapped[datetime | None]
     attempts: Mapped[int | None] = mapped_column(server_default=text("0"))
     created_at: Mapped[datetime | None] = created_at()
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    """Keyed HMAC of the chat or number that asked for it (migration 0006)."""
 
 
 class SocialConnection(Base):
