@@ -160,6 +160,7 @@ async def _apply_status(bot: Bot, update: StatusUpdate, channel: Channel, payloa
             channel=channel,
             payload=payload,
             now=datetime.now(UTC),
+            secret=bot.settings.secret_key.get_secret_value(),
             policy=FanoutPolicy.from_settings(bot.settings),
         )
     if applied.requeued:  # WhatsApp could not deliver: the row waits on another channel

@@ -54,6 +54,9 @@ class Context:
     language: Language
     effect_ids: list[int] = field(default_factory=list)
     """The outbox rows this step wrote, delivered after the commit."""
+    log_as: str | None = None
+    """Set when the step erased the sender's address: the reply is logged under this
+    (a keyed HMAC), without its text."""
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
     _session: AsyncSession | None = None

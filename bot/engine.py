@@ -200,12 +200,15 @@ class Engine:
                 await ctx.commit()
             finally:
                 await ctx.close()
+            # Replies to strangers are logged without text: a signup left half-way
+            # echoed its answers, and nobody agreed to keep them (review H3).
+            keep_text = ctx.member is not None and ctx.log_as is None
             await pg.execute(
                 RECORD_REPLY,
                 message.channel.value,
-                message.address,
+                ctx.log_as or message.address,
                 message.provider,
-                reply.as_plain_text(),
+                reply.as_plain_text() if keep_text else None,
             )
         try:
             await self.store.save(message.channel, message.address, conv)

@@ -63,7 +63,9 @@ WITH c AS (
       SELECT 1 FROM channel_addresses ca
       WHERE ca.channel = d.channel AND ca.address = d.address
         AND (ca.opted_out_at IS NOT NULL OR ca.consent_refused_at IS NOT NULL)) AS stopped,
-    d.status = 'queued' AND m.status IS DISTINCT FROM 'active' AS inactive
+    (d.status = 'queued' OR m.erased_at IS NOT NULL)
+      AND m.status IS DISTINCT FROM 'active' AS inactive,
+    m.erased_at IS NOT NULL AS erased
   FROM announcement_deliveries d LEFT JOIN members m ON m.id = d.member_id
   WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:ids AS uuid[]))
     AND (d.status = 'queued'
@@ -78,7 +80,8 @@ UPDATE announcement_deliveries d SET
   sending_at = :now,
   error_reason = CASE WHEN c.stopped THEN 'opted_out' WHEN c.inactive THEN 'member_inactive'
                       ELSE d.error_reason END,
-  failed_at = CASE WHEN c.stopped OR c.inactive THEN :now ELSE d.failed_at END
+  failed_at = CASE WHEN c.stopped OR c.inactive THEN :now ELSE d.failed_at END,
+  address = CASE WHEN c.erased THEN '' ELSE d.address END
 FROM c
 WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:ids AS uuid[]))
   AND d.member_id = c.member_id
@@ -96,7 +99,10 @@ UPDATE announcement_deliveries d SET
   not_before = v.not_before,
   channel = v.channel,
   provider = v.provider,
-  address = v.address,
+  -- A member erased while this was in flight keeps no address (privacy.erase_member).
+  address = CASE WHEN EXISTS (SELECT 1 FROM members m
+                              WHERE m.id = d.member_id AND m.erased_at IS NOT NULL)
+                 THEN '' ELSE v.address END,
   via_template = v.via_template,
   route_reason = coalesce(v.route_reason, d.route_reason),
   attempts = CASE WHEN v.reset THEN 0 ELSE d.attempts END,

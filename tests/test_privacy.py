@@ -19,6 +19,11 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PRIYA = "+919876500011"  # demo member, English, Chennai booth
 KARTHIK = "+919876500012"  # demo member, Tamil
 CHENNAI_SECRETARY = "+919876500002"
+SECRET = "test-secret-for-erased-addresses"
+
+
+def hidden(channel: str, address: str) -> str:
+    return privacy.erased_address(SECRET, channel, address)
 
 
 async def test_every_foreign_key_to_members_has_an_erasure_decision(
@@ -74,7 +79,7 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
     session.add_all([old_otp, recent_otp])
     await session.flush()
 
-    erased = await privacy.erase_member(session, member_id, now=NOW)
+    erased = await privacy.erase_member(session, member_id, secret=SECRET, now=NOW)
     await session.commit()
     session.expire_all()
 
@@ -90,11 +95,15 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
         await session.scalars(select(MemberUnit).where(MemberUnit.member_id == member_id))
     ).all()
     for channel, address in erased.addresses:
-        ca = await addresses.get(session, channel, address)
+        assert await addresses.get(session, channel, address) is None
+        ca = await addresses.get(session, channel, hidden(channel, address))
         assert ca is not None and ca.member_id is None and ca.phone is None
         assert ca.consent_refused_at == NOW and ca.consent_given_at is None
+    assert not list(await session.scalars(
+        text("SELECT body FROM messages WHERE address IN (:p, '5550001')"), {"p": phone}))  # fmt: skip
     bodies = await session.scalars(
-        text("SELECT body FROM messages WHERE address IN (:p, '5550001')"), {"p": phone}
+        text("SELECT body FROM messages WHERE address IN (:w, :t)"),
+        {"w": hidden("whatsapp", phone), "t": hidden("telegram", "5550001")},
     )
     assert list(bodies) == [None, None]
     official = await session.scalars(
@@ -104,14 +113,16 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
     otps = await session.scalars(
         select(OtpVerification.otp_hmac).where(OtpVerification.phone == phone)
     )
-    assert list(otps) == ["y" * 64]  # the day's send limit still counts the recent code
+    assert list(otps) == []
     assert await members.find_by_phone(session, phone) is None
 
 
 async def test_erasing_twice_changes_nothing_more(session: AsyncSession) -> None:
     member_id = (await _linked_member(session, "+919840077002")).id
-    await privacy.erase_member(session, member_id, now=NOW)
-    again = await privacy.erase_member(session, member_id, now=NOW + timedelta(hours=1))
+    await privacy.erase_member(session, member_id, secret=SECRET, now=NOW)
+    again = await privacy.erase_member(
+        session, member_id, secret=SECRET, now=NOW + timedelta(hours=1)
+    )
     session.expire_all()
     assert again.addresses == ()
     assert (await session.get(Member, member_id)).erased_at == NOW  # type: ignore[union-attr]
@@ -131,7 +142,7 @@ async def test_queued_announcements_to_an_erased_member_are_skipped_and_forget_t
             ),
             {"a": announcement, "m": other, "addr": f"+91984{other.int % 10**7:07d}", "s": status},
         )
-    await privacy.erase_member(session, member.id, now=NOW)
+    await privacy.erase_member(session, member.id, secret=SECRET, now=NOW)
     rows = (
         await session.execute(
             text(
@@ -155,10 +166,14 @@ async def test_withdrawing_without_a_membership_keeps_only_the_refusal(
         text("UPDATE channel_addresses SET phone = '+919840077004' WHERE address = '5550002'")
     )
     result = await privacy.withdraw_consent(
-        session, Channel.TELEGRAM, "5550002", member_id=None, now=NOW
+        session, Channel.TELEGRAM, "5550002", member_id=None, secret=SECRET, now=NOW
     )
     session.expire_all()
-    row = await session.scalar(select(ChannelAddress).where(ChannelAddress.address == "5550002"))
+    assert await session.scalar(
+        select(ChannelAddress).where(ChannelAddress.address == "5550002")) is None  # fmt: skip
+    row = await session.scalar(
+        select(ChannelAddress).where(ChannelAddress.address == hidden("telegram", "5550002"))
+    )
     assert result is None
     assert row is not None and row.phone is None and row.consent_refused_at == NOW
 
@@ -183,9 +198,14 @@ async def test_a_member_deletes_their_details_from_the_menu(member, session, bot
         select(Member).where(Member.first_name == "", Member.erased_at.is_not(None))
     )
     assert erased is not None and erased.status == "resigned"
-    row = await addresses.get(session, Channel.WHATSAPP, PRIYA)
+    assert await addresses.get(session, Channel.WHATSAPP, PRIYA) is None
+    secret = bot.settings.secret_key.get_secret_value()
+    row = await addresses.get(
+        session, Channel.WHATSAPP, privacy.erased_address(secret, "whatsapp", PRIYA)
+    )
     assert row is not None and row.member_id is None and row.consent_refused_at is not None
     assert await bot.redis.get(half_typed) is None
+    assert await bot.redis.get(StateStore.key(Channel.WHATSAPP, PRIYA)) is None
     # Writing again is a first contact: language, then consent.
     assert "Choose your language" in await m.says("hi")
 
@@ -224,7 +244,11 @@ async def test_someone_who_only_consented_can_withdraw_too(member, session) -> N
     assert "we delete your details" in await m.says("delete")
     assert "details are deleted" in await m.says("yes")
     session.expire_all()
-    row = await addresses.get(session, Channel.WHATSAPP, stranger)
+    assert await addresses.get(session, Channel.WHATSAPP, stranger) is None
+    secret = m.bot.settings.secret_key.get_secret_value()
+    row = await addresses.get(
+        session, Channel.WHATSAPP, privacy.erased_address(secret, "whatsapp", stranger)
+    )
     assert row is not None and row.consent_given_at is None and row.consent_refused_at is not None
 
 
@@ -232,7 +256,7 @@ async def test_an_erased_member_can_join_again_as_a_new_member(session: AsyncSes
     tree = await make_tree(session)
     phone = "+919840077006"
     first = await make_member(session, unit=tree.booth_a1, phone=phone, membership_number="VCK-X-1")
-    await privacy.erase_member(session, first.id, now=NOW)
+    await privacy.erase_member(session, first.id, secret=SECRET, now=NOW)
     again = await make_member(session, unit=tree.booth_a1, phone=phone, membership_number="VCK-X-2")
     await session.commit()
     assert again.id != first.id and (await members.find_by_phone(session, phone)).id == again.id  # type: ignore[union-attr]

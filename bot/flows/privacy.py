@@ -52,23 +52,22 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
         return Retry(_("Please reply 1 to delete your details, or 2 to keep them."))
     if picked == "keep":
         return Done(_("Nothing has changed. Your details are kept."))
+    secret = ctx.settings.secret_key.get_secret_value()
+    channel, address = ctx.message.channel, ctx.message.address
     erased = await privacy.withdraw_consent(
         ctx.session,
-        ctx.message.channel,
-        ctx.message.address,
+        channel,
+        address,
         member_id=ctx.member.id if ctx.member else None,
+        secret=secret,
         now=ctx.now,
     )
     ctx.member, ctx.address, ctx.permissions_known = None, None, None
-    if erased is not None:
-        # What the member was typing on their other channels goes too.
-        others = [
-            StateStore.key(Channel(channel), address)
-            for channel, address in erased.addresses
-            if (channel, address) != (ctx.message.channel.value, ctx.message.address)
-        ]
-        if others:
-            await ctx.effect(effects.Kind.FORGET, {"keys": others})
+    ctx.log_as = privacy.erased_address(secret, channel.value, address)
+    # What was being typed on every channel goes too, this one's once its state is saved.
+    pairs = erased.addresses if erased is not None else ()
+    keys = {StateStore.key(Channel(c), a) for c, a in pairs} | {StateStore.key(channel, address)}
+    await ctx.effect(effects.Kind.FORGET, {"keys": sorted(keys)})
     return Done(
         _(
             "Done. Your consent is withdrawn and your details are deleted. "

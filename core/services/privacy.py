@@ -4,8 +4,9 @@ FACTS.md: withdrawal must be as easy as giving, and withdrawn consent means eras
 The privacy notice promises it ("You can ask us to delete them at any time"); the
 conversation's ``privacy`` flow offers it from the main menu.
 
-Someone who consented but never joined has nothing but their address row: withdrawing
-turns it into a refusal (:func:`core.services.addresses.refuse_consent`).
+Someone who consented but never joined has their address row and what the bot said to
+them (a signup they left half-way echoed their answers): withdrawing forgets the
+address (:func:`forget_address`) as it does for a member.
 
 A member is erased in one transaction (:func:`erase_member`). Their ``members`` row stays,
 emptied: its id is referred to by other people's records (who verified or appointed
@@ -17,16 +18,24 @@ rows; a test fails when a new reference appears without a decision here.
 
 What stays, and why:
 
-- the address rows, unlinked, without phone, with the refusal recorded: the one fact
-  kept is "do not message this address", which is what the member asked for. If they
-  write again they are asked for consent afresh, like a stranger;
-- the message log's rows without their text (when the bot talked to that address).
+- the address rows, unlinked, with the address itself replaced by a keyed HMAC
+  (:func:`erased_address`) and the refusal recorded: the one fact kept is "this address
+  asked not to be messaged", checkable by whoever holds the key, readable by no one. If
+  they write again they are a stranger and are asked for consent afresh;
+- the message log's rows, without text and with the same keyed HMAC for the address.
   Replies to *others* that named the member (an official's list of signups waiting for
   verification) lose their text too: any logged reply holding the member's full name
   (Latin or Tamil) or membership number;
-- delivery rows of past announcements, without the address, so counts stay right;
-- OTP rows of the last day (phone and a keyed HMAC, never the code): the send limits
-  (3 per 10 minutes, 10 a day) must still hold for that number; older ones go.
+- status callbacks: stored pseudonymised from the start (core/services/status.py);
+  older rows lose their personal fields here;
+- delivery rows of past announcements, without the address, so counts stay right; a
+  delivery in flight at the erasure loses its address when the worker records it, and
+  an orphaned one is skipped, not re-sent (notifier/sending.py).
+
+What goes besides: OTP rows of the phone (the day's send limits for that number start
+again: the one who could abuse that is the member themselves), effects waiting in the
+outbox that name the member, and the conversation states of every channel (through the
+outbox, in the same transaction: core/effects.py).
 
 Nothing commits: the caller commits.
 """
@@ -35,16 +44,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
+from core.security import keyed_hmac
 from core.services import addresses
-
-OTP_KEEP = timedelta(days=1)
-"""OTP rows younger than this stay: the daily send limit counts them."""
 
 REFERENCES: dict[tuple[str, str], str] = {
     # Rows about the erased member: deleted.
@@ -102,7 +109,67 @@ class Erasure:
     """The (channel, address) pairs that were the member's, now refusals."""
 
 
-async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: datetime) -> Erasure:
+def erased_address(secret: str, channel: str, address: str) -> str:
+    """What an erased address becomes: a keyed HMAC (64 hex characters)."""
+    return keyed_hmac(secret, "erased-address", channel, address)
+
+
+_STATUS_PERSONAL = "ARRAY['To','From','ChannelToAddress','CustomField','WaId','ProfileName','Body']"
+
+
+async def forget_address(
+    session: AsyncSession, secret: str, channel: str, address: str, *, now: datetime
+) -> None:
+    """Everything kept under one (channel, address): its row becomes a refusal under a
+    keyed HMAC of the address, its message log loses text and address."""
+    hidden = erased_address(secret, channel, address)
+    p = {"c": channel, "a": address, "h": hidden, "now": now}
+    await session.execute(
+        text("DELETE FROM channel_addresses WHERE channel = :c AND address = :h"), p
+    )
+    await session.execute(
+        text(
+            "UPDATE channel_addresses SET address = :h, member_id = NULL, phone = NULL,"
+            " consent_given_at = NULL, consent_refused_at = :now, updated_at = :now"
+            " WHERE channel = :c AND address = :a"
+        ),
+        p,
+    )
+    await session.execute(
+        text(
+            "UPDATE messages SET body = NULL, address = :h, updated_at = :now"
+            " WHERE channel = :c AND address = :a"
+        ),
+        p,
+    )
+    # Callbacks stored before they were pseudonymised on arrival.
+    plain = [address, f"whatsapp:{address}"]
+    await session.execute(
+        text(
+            f"UPDATE message_status_events SET payload = payload - {_STATUS_PERSONAL}"
+            " WHERE payload->>'To' = ANY(CAST(:plain AS text[]))"
+            "    OR payload->>'ChannelToAddress' = ANY(CAST(:plain AS text[]))"
+        ),
+        {"plain": plain},
+    )
+
+
+async def _forget_effects(session: AsyncSession, phones: list[str], named: list[str]) -> None:
+    """Effects not yet delivered that go to the member or name them."""
+    await session.execute(
+        text(
+            "DELETE FROM outbox WHERE payload->>'phone' = ANY(CAST(:p AS text[]))"
+            " OR payload->>'address' = ANY(CAST(:p AS text[]))"
+            " OR EXISTS (SELECT 1 FROM unnest(CAST(:named AS text[])) n"
+            "            WHERE strpos(payload->>'text', n) > 0)"
+        ),
+        {"p": phones, "named": named},
+    )
+
+
+async def erase_member(
+    session: AsyncSession, member_id: uuid.UUID, *, secret: str, now: datetime
+) -> Erasure:
     """Empty the member's row and everything that tells who they are (see the module
     docstring). Safe to call twice: the second call finds nothing left to erase."""
     m = {"m": member_id, "now": now}
@@ -131,25 +198,8 @@ async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: date
     pairs = tuple((row.channel, row.address) for row in linked)
     phones = sorted({p for p in (found.phone, *(row.phone for row in linked)) if p})
 
-    await session.execute(
-        text(
-            "UPDATE channel_addresses SET member_id = NULL, phone = NULL,"
-            " consent_given_at = NULL, consent_refused_at = :now, updated_at = :now"
-            " WHERE member_id = :m"
-        ),
-        m,
-    )
-    if pairs:
-        channels, addrs = [c for c, _ in pairs], [a for _, a in pairs]
-        await session.execute(
-            text(
-                "UPDATE messages SET body = NULL, updated_at = :now"
-                " WHERE (channel, address) IN"
-                "   (SELECT * FROM unnest(CAST(:c AS text[]), CAST(:a AS text[])))"
-                " AND body IS NOT NULL"
-            ),
-            {"c": channels, "a": addrs, "now": now},
-        )
+    for channel, address in pairs:
+        await forget_address(session, secret, channel, address, now=now)
     # Names shorter than this would blank unrelated replies; the number still matches.
     named = [n for n in (found.name, found.name_ta) if n and len(n) >= 5]
     named += [found.membership_number] if found.membership_number else []
@@ -177,12 +227,10 @@ async def erase_member(session: AsyncSession, member_id: uuid.UUID, *, now: date
     )
     if phones:
         await session.execute(
-            text(
-                "DELETE FROM otp_verifications WHERE phone = ANY(CAST(:p AS text[]))"
-                " AND created_at < :before"
-            ),
-            {"p": phones, "before": now - OTP_KEEP},
+            text("DELETE FROM otp_verifications WHERE phone = ANY(CAST(:p AS text[]))"),
+            {"p": phones},
         )
+    await _forget_effects(session, phones, named)
     for (table, column), action in REFERENCES.items():
         if action == "delete":
             await session.execute(text(f"DELETE FROM {table} WHERE {column} = :m"), m)
@@ -202,11 +250,18 @@ async def withdraw_consent(
     address: str,
     *,
     member_id: uuid.UUID | None,
+    secret: str,
     now: datetime,
 ) -> Erasure | None:
     """Consent withdrawn from ``address``: the member's data erased when there is a
-    member, else only the address turned into a refusal."""
+    member, else what was kept under the address forgotten."""
     if member_id is not None:
-        return await erase_member(session, member_id, now=now)
+        return await erase_member(session, member_id, secret=secret, now=now)
+    channel = Channel(channel).value
     await addresses.refuse_consent(session, channel, address, now=now)
+    await forget_address(session, secret, channel, address, now=now)
+    phone = address if channel in ("whatsapp", "sms") else None
+    if phone:
+        await session.execute(text("DELETE FROM otp_verifications WHERE phone = :p"), {"p": phone})
+    await _forget_effects(session, [address], [])
     return None

@@ -14,7 +14,27 @@ from core.channels.base import Channel
 from core.channels.errors import StatusUpdate
 from core.fanout import FanoutPolicy
 from core.models import Message, MessageStatusEvent
+from core.security import keyed_hmac
 from core.services import addresses
+
+PERSONAL_KEYS = frozenset(
+    {"To", "From", "ChannelToAddress", "CustomField", "WaId", "ProfileName", "Body"}
+)
+"""Fields of a status callback that name a person: the recipient's number (``To``,
+``ChannelToAddress``, WhatsApp's ``WaId``), their profile name, and the DLT
+``CustomField`` — our idempotency key, which holds the member's id."""
+
+
+def pseudonymised(payload: dict[str, Any], secret: str) -> dict[str, Any]:
+    """The callback as stored: every personal field replaced by a keyed HMAC, so the
+    table never holds a number (and erasure has nothing to look for), while equal
+    values still compare equal for whoever holds the key."""
+    return {
+        key: ("hmac:" + keyed_hmac(secret, "status", str(value))[:32])
+        if key in PERSONAL_KEYS and value
+        else value
+        for key, value in payload.items()
+    }
 
 
 async def record_status(
@@ -24,18 +44,20 @@ async def record_status(
     channel: Channel,
     payload: dict[str, Any],
     now: datetime,
+    secret: str,
     policy: FanoutPolicy | None = None,
 ) -> deliveries.StatusApplied:
-    """Store the callback, move the conversation message and the announcement delivery
-    it describes forward, and honour a provider-side STOP. The caller enqueues
-    ``applied.requeued`` (a batch to send again) after committing."""
+    """Store the callback (:func:`pseudonymised` with ``secret``), move the conversation
+    message and the announcement delivery it describes forward, and honour a
+    provider-side STOP. The caller enqueues ``applied.requeued`` (a batch to send
+    again) after committing."""
     session.add(
         MessageStatusEvent(
             provider=update_.provider,
             provider_message_id=update_.provider_message_id,
             status=update_.status.value,
             error_code=update_.error_code,
-            payload=payload,
+            payload=pseudonymised(payload, secret),
             received_at=now,
         )
     )
