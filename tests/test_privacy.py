@@ -99,8 +99,8 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
         ca = await addresses.get(session, channel, hidden(channel, address))
         assert ca is not None and ca.member_id is None and ca.phone is None
         assert ca.consent_refused_at == NOW and ca.consent_given_at is None
-    assert not list(await session.scalars(
-        text("SELECT body FROM messages WHERE address IN (:p, '5550001')"), {"p": phone}))  # fmt: skip
+    plain = text("SELECT body FROM messages WHERE address IN (:p, '5550001')")
+    assert not list(await session.scalars(plain, {"p": phone}))
     bodies = await session.scalars(
         text("SELECT body FROM messages WHERE address IN (:w, :t)"),
         {"w": hidden("whatsapp", phone), "t": hidden("telegram", "5550001")},
