@@ -10,7 +10,15 @@ import argparse
 import importlib
 import sys
 
-GROUPS = ("cli.db", "cli.seed", "cli.serve", "cli.chat", "cli.worker", "cli.announce")
+GROUPS = (
+    "cli.db",
+    "cli.seed",
+    "cli.serve",
+    "cli.chat",
+    "cli.worker",
+    "cli.announce",
+    "cli.privacy",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     """Codes of every kind in a rolling day; past it no code is sent and an alert is
     logged (and counted in vck_otp_refusals{reason="ceiling"})."""
 
+    # --- retention (core/services/retention.py) ---------------------------------------
+    retention_otp_days: int = 1
+    retention_message_body_days: int = 90
+    retention_status_event_days: int = 90
+
     # --- fan-out (FACTS.md) ---------------------------------------------------------
     fanout_batch_size: int = 500
     rate_whatsapp_per_sec: float = 80.0

@@ -25,6 +25,7 @@ from core.announcements import is_cancelled, load_content
 from core.channels.base import Channel, Choice, Reply, SendError
 from core.db import transaction
 from core.ratelimit import Lane
+from core.services import retention
 from notifier.bootstrap import Deps
 from notifier.senders import bucket_kind, send_reply
 from notifier.sending import BatchSender, utcnow
@@ -352,6 +353,14 @@ class WorkerPorts:
 
     async def forget_conversations(self, keys: list[str]) -> None:
         await self.deps.redis.delete(*keys)
+
+
+async def purge_expired(deps: Deps) -> int:
+    """Cron, daily: what is past its retention (core/services/retention.py)."""
+    async with transaction(deps.session_factory) as session:
+        purged = await retention.purge(session, deps.settings, now=utcnow())
+    log.info("retention: purged %s", purged)
+    return purged.otp_codes + purged.message_bodies + purged.status_events
 
 
 async def deliver_effects(deps: Deps) -> int:

@@ -290,12 +290,3 @@ async def test_unknown_purpose_is_a_programming_error(
 ) -> None:
     with pytest.raises(ValueError):
         await otp.request_code(session, settings, random_phone(), "registration", now=T0)
-
-
-async def test_purge_old_codes(session: AsyncSession, settings: Settings) -> None:
-    phone = random_phone()
-    await send(session, settings, phone, T0)
-    await send(session, settings, phone, T0 + timedelta(days=3))
-    removed = await otp.purge_old_codes(session, now=T0 + timedelta(days=3))
-    assert removed == 1
-    assert len(list(await session.scalars(select(OtpVerification)))) == 1

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
@@ -348,14 +348,3 @@ async def step_up_valid(
         .limit(1)
     )
     return found is not None
-
-
-async def purge_old_codes(
-    session: AsyncSession, *, now: datetime, keep: timedelta = timedelta(days=2)
-) -> int:
-    """Delete codes older than ``keep`` (longer than the daily send window); returns how
-    many. For a periodic job: old codes are no one's business."""
-    result = await session.execute(
-        delete(OtpVerification).where(OtpVerification.created_at < now - keep)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
