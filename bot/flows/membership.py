@@ -20,7 +20,8 @@ async def describe(ctx: Context) -> str:
     assert ctx.member is not None
     summary = await members.membership_summary(ctx.session, ctx.member.id)
     assert summary is not None
-    unit = await officials.unit_by_code(ctx.session, summary.unit_code) if summary.unit_code else None
+    code = summary.unit_code
+    unit = await officials.unit_by_code(ctx.session, code) if code else None
     return _(
         "Your membership\n"
         "Number: {number}\n"
