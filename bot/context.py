@@ -12,8 +12,8 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.conversation import ConversationState
 from bot.outbox import Outbox
+from bot.state import ConversationState
 from core.channels.base import InboundMessage
 from core.config import Settings
 from core.i18n import Language

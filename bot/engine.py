@@ -21,18 +21,17 @@ from bot.context import Context, KnownAddress, KnownMember
 from bot.conversation import (
     Answer,
     Call,
-    ConversationState,
     Done,
     Fallback,
     Goto,
     Outcome,
     Retry,
     Return,
-    StateStore,
     Word,
 )
 from bot.flows import FLOWS, MENU, common, welcome
 from bot.outbox import Outbox
+from bot.state import ConversationState, StateStore
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language

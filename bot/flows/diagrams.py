@@ -47,10 +47,10 @@ def mermaid(flow: Flow) -> str:
     elsewhere: dict[str, str] = {}
     for edge in edges(flow):
         label = edge.label
-        if edge.target == END:
-            node = "[*]"
-        elif edge.target == RETURN:
+        if edge.target == RETURN:
             node, label = "[*]", "back to the caller"
+        elif isinstance(edge.target, str):  # END
+            node = "[*]"
         else:
             other, state = edge.target
             node = state if other == flow.name else f"{other}__{state}"

@@ -4,7 +4,8 @@ The graph: docs/flows/privacy.md (generated from :data:`FLOW`)."""
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import END, Ask, Done, Flow, Outcome, StateStore
+from bot.conversation import END, Ask, Done, Flow, Outcome
+from bot.state import StateStore
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 from core.services import members, privacy
