@@ -1,20 +1,29 @@
-"""Declared conversation flows and where their state lives.
+"""Declared conversation flows (CONVENTIONS.md #4).
 
 A flow is a small state machine declared as data: named states, an entry state, who may
 run it (:attr:`Flow.requires`), and the global words it answers its own way
 (:attr:`Flow.fallbacks`). Each state is an :class:`Ask`: the prompt (a sentence, or a
-function when the prompt depends on what was entered), the choices and their typed
-synonyms, how the answer is parsed and where it is stored, and where the conversation
-goes next. The engine runs the declaration; only states with real logic carry code, in
-``answer=`` (run first; it may return ``None`` to let the declared part go on) or
-``then=`` (given the parsed value). Such code declares where it may go (``goes_to``),
-and the engine refuses an outcome that was not declared, so the graph read from the
-declarations (``tests/test_flow_graphs.py``, ``docs/flows/*.md``) is the graph that runs.
+function when the prompt shows what was entered), the choices and their typed synonyms,
+how the answer is parsed and where it is stored, and where the conversation goes next.
+The engine runs the declaration; only states with real logic carry code, in ``answer=``
+(run first; ``None`` from it lets the declared part go on — a PIN typed where a choice
+was asked) or ``then=`` (given the picked or parsed value).
 
-An answer either moves on (:class:`Goto`), calls another flow and comes back
-(:class:`Call` … :class:`Return`: a phone check in the middle of an announcement),
-finishes (:class:`Done`), or re-asks the same question with a hint (:class:`Retry`),
-keeping everything entered so far.
+Transitions are read without running anything: ``next`` and ``skip`` name states, and
+code declares where it may lead in ``goes_to`` — ``"state"``, ``"flow:state"``,
+:data:`END`, :data:`RETURN` or a :class:`Call`. The engine refuses an outcome a state did
+not declare (:meth:`Flow.check`), so the graph that ``tests/test_flow_graphs.py`` walks
+and ``docs/flows/*.md`` draws (``make diagrams``) is the graph that runs.
+
+An answer either moves on (:class:`Goto`; ``Goto(flow="verify")`` enters at the flow's
+entry), calls another flow that comes back (:class:`Call` … :class:`Return`: a fresh SMS
+code in the middle of an announcement; the way back is a stack in the saved state, not a
+key in ``data``), finishes (:class:`Done`), or re-asks the same question with a hint
+(:class:`Retry`), keeping everything entered so far.
+
+``requires`` is checked whenever the engine runs a state, not only on entry: a position
+can end, or a membership be deleted on another channel, between two messages. Someone not
+allowed is shown the main menu, which offers only what they may do.
 
 Where a conversation is lives in Redis (:mod:`bot.state`, re-exported here).
 """

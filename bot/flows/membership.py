@@ -17,8 +17,7 @@ LANGUAGE_NAMES = {Language.TAMIL.value: "தமிழ்", Language.ENGLISH.valu
 
 
 async def describe(ctx: Context) -> str:
-    assert ctx.member is not None
-    summary = await members.membership_summary(ctx.session, ctx.member.id)
+    summary = await members.membership_summary(ctx.session, ctx.member_id)
     assert summary is not None
     code = summary.unit_code
     unit = await officials.unit_by_code(ctx.session, code) if code else None
