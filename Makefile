@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 SERVICES := scripts/services.sh
 
-.PHONY: help install services services-stop migrate seed demo test lint format i18n i18n-check bench clean
+.PHONY: help install services services-stop migrate seed demo test lint format i18n i18n-check diagrams bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ i18n: install  ## extract sentences, update and compile the Tamil and English ca
 	@$(RUN) pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header --sort-output . >/dev/null
 	@$(RUN) pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching -w 100 >/dev/null
 	@$(RUN) pybabel compile -d locales -D messages --statistics
+
+diagrams: install  ## regenerate docs/flows/*.md, each flow's diagram, from its declaration
+	@$(RUN) python -m bot.flows.diagrams
 
 test: install services lint  ## everything CI runs: services, lint, the whole suite
 	@$(RUN) pytest

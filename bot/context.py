@@ -4,13 +4,15 @@ and the effects (core/effects.py) it wrote to run once that transaction has comm
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.conversation import ConversationState
+from bot.state import ConversationState
 from core import effects
 from core.channels.base import InboundMessage
 from core.config import Settings
@@ -60,6 +62,7 @@ class Context:
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
     _session: AsyncSession | None = None
+    _memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def session(self) -> AsyncSession:
@@ -87,6 +90,21 @@ class Context:
             held = await officials.permissions_of(self.session, self.member.id)
             self.permissions_known = (self.member.id, held)
         return self.permissions_known[1]
+
+    @property
+    def member_id(self) -> uuid.UUID:
+        """The member's id, in flows declared ``requires=MEMBER`` (or a permission): the
+        engine runs them only for members."""
+        if self.member is None:
+            raise LookupError("a members-only flow ran for someone who is not a member")
+        return self.member.id
+
+    async def once(self, key: str, read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()``'s result, read at most once per message: the menu checks there is
+        something to verify or report, and the flow it opens lists the same rows."""
+        if key not in self._memo:
+            self._memo[key] = await read()
+        return self._memo[key]
 
     @property
     def data(self) -> dict:

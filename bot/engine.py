@@ -15,7 +15,6 @@ read the same state and both act on it.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -27,8 +26,19 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.context import Context, KnownAddress, KnownMember
-from bot.conversation import Answer, ConversationState, Done, Goto, Outcome, Retry, StateStore
-from bot.flows import FLOWS, MENU, common
+from bot.conversation import (
+    Answer,
+    Call,
+    Done,
+    Fallback,
+    Goto,
+    Outcome,
+    Retry,
+    Return,
+    Word,
+)
+from bot.flows import FLOWS, MENU, common, welcome
+from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
@@ -75,15 +85,6 @@ TOUCH_EVERY = timedelta(minutes=1)
 per address, not one per message."""
 
 
-class Word(enum.Enum):
-    HELP = "help"
-    MENU = "menu"
-    STOP = "stop"
-    START = "start"
-    LANGUAGE = "language"
-    CANCEL = "cancel"
-
-
 GLOBAL_WORDS: dict[str, Word] = {
     "help": Word.HELP,
     "உதவி": Word.HELP,
@@ -112,6 +113,26 @@ def conversation_lock(channel: Channel, address: str) -> int:
     would only make two conversations wait for each other."""
     digest = hashlib.blake2b(f"vck:conv:{channel.value}:{address}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _help(ctx: Context) -> Outcome:
+    text = common.help_text(ctx)
+    return Retry(text) if ctx.conv.flow else Done(text)
+
+
+def _leave(ctx: Context) -> Outcome:
+    in_flow = ctx.conv.flow not in (None, MENU)
+    return Done(_("Cancelled. Nothing was saved.") if in_flow else None)
+
+
+FALLBACKS: dict[Word, Fallback] = {
+    Word.HELP: _help,
+    Word.MENU: _leave,
+    Word.CANCEL: _leave,
+    Word.LANGUAGE: lambda ctx: Goto(flow="language"),
+}
+"""What the global words do, unless the current flow declares otherwise
+(:attr:`Flow.fallbacks`). STOP and START are not here: no flow may change them."""
 
 
 def to_answer(message: InboundMessage) -> Answer:
@@ -293,25 +314,13 @@ class Engine:
         consented = ctx.member is not None or (
             ctx.address is not None and ctx.address.consent_given_at is not None
         )
-        if not consented:
-            if conv.flow != "welcome" or word in (Word.MENU, Word.CANCEL) or timed_out:
-                first = "language" if conv.language is None else "consent"
-                return await self._resolve(ctx, Goto(first, flow="welcome"))
-            if word is Word.LANGUAGE:
-                return await self._resolve(ctx, Goto("language", flow="welcome"))
-            if word is Word.HELP:
-                return await self._resolve(ctx, Retry(common.help_text(ctx)))
-            return await self._answer(ctx, answer)
-
-        if word is Word.HELP:
-            if conv.flow is None:
-                return await self._resolve(ctx, Done(common.help_text(ctx)))
-            return await self._resolve(ctx, Retry(common.help_text(ctx)))
-        if word in (Word.MENU, Word.CANCEL):
-            said = _("Cancelled. Nothing was saved.") if conv.flow not in (None, MENU) else None
-            return await self._resolve(ctx, Done(said))
-        if word is Word.LANGUAGE:
-            return await self._resolve(ctx, Goto("choose", flow="language"))
+        if not consented and (conv.flow != welcome.FLOW.name or timed_out):
+            return await self._resolve(ctx, welcome.start(ctx))
+        if word is not None:
+            own = FLOWS[conv.flow].fallbacks if conv.flow else {}
+            fallback = own[word] if word in own else FALLBACKS[word]
+            if fallback is not None:
+                return await self._resolve(ctx, fallback(ctx))
         if conv.flow is None or timed_out:
             said = None
             if timed_out:
@@ -321,29 +330,50 @@ class Engine:
 
     async def _answer(self, ctx: Context, answer: Answer) -> Reply:
         assert ctx.conv.flow and ctx.conv.state
-        question = FLOWS[ctx.conv.flow].question(ctx.conv.state)
+        flow = FLOWS[ctx.conv.flow]
+        if not await flow.requires.allows(ctx):
+            return await self._resolve(ctx, Done())
         with use_language(ctx.language):
-            outcome = await question.answer(ctx, answer)
+            outcome = await flow.question(ctx.conv.state).take(ctx, answer)
+        if isinstance(outcome, Goto):  # the entry, named, so it matches the declaration
+            target = FLOWS[outcome.flow] if outcome.flow else flow
+            outcome = replace(outcome, state=outcome.state or target.entry, flow=target.name)
+        flow.check(ctx.conv.state, outcome)
         return await self._resolve(ctx, outcome)
 
     async def _resolve(self, ctx: Context, outcome: Outcome) -> Reply:
         """Turn an outcome into the next question, asked in the member's language."""
         conv = ctx.conv
+        if isinstance(outcome, Return) and not conv.calls:  # not called: back to the menu
+            outcome = Done(outcome.say)
+        prefix: str | None
+        flow: str
+        state: str
         if isinstance(outcome, Retry):
             assert conv.flow and conv.state
             prefix, flow, state = outcome.hint, conv.flow, conv.state
-        elif isinstance(outcome, Goto):
-            prefix, flow, state = outcome.say, outcome.flow or conv.flow, outcome.state
-            assert flow
-            conv.enter(flow, state)
-        else:
+        elif isinstance(outcome, Done):
             conv.reset()
-            conv.enter(MENU, "main")
-            prefix, flow, state = outcome.say, MENU, "main"
+            prefix, flow, state = outcome.say, MENU, FLOWS[MENU].entry
             if not outcome.menu:
+                conv.enter(flow, state)
                 return Reply(outcome.say or "")
+        else:
+            prefix = outcome.say
+            if isinstance(outcome, Return):
+                flow, state = conv.calls.pop()
+            elif isinstance(outcome, Call):
+                conv.calls.append(list(outcome.then))
+                flow, state = outcome.flow, FLOWS[outcome.flow].entry
+            else:
+                flow = outcome.flow or conv.flow or MENU
+                state = outcome.state or FLOWS[flow].entry
+        if not await FLOWS[flow].requires.allows(ctx):
+            conv.reset()
+            flow, state = MENU, FLOWS[MENU].entry
+        conv.enter(flow, state)
         with use_language(ctx.language):
-            question = await FLOWS[flow].question(state).ask(ctx)
+            question = await FLOWS[flow].question(state).reply(ctx)
         if not prefix:
             return question
         return replace(question, text=f"{prefix}\n\n{question.text}" if question.text else prefix)

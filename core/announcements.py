@@ -219,6 +219,7 @@ def _scope_of(unit: OrganizationUnit) -> AnnouncementScope:
 class Sent:
     announcement_id: uuid.UUID
     title: str
+    title_ta: str | None
     unit_code: str
     status: str
     publish_at: datetime | None
@@ -230,7 +231,7 @@ async def recent(
     """The official's latest announcements (for "report" in chat), newest first."""
     rows = await session.execute(
         text(
-            "SELECT a.id, coalesce(a.title_ta, a.title), u.code, a.status::text, a.publish_at"
+            "SELECT a.id, a.title, a.title_ta, u.code, a.status::text, a.publish_at"
             " FROM announcements a JOIN organization_units u ON u.id = a.unit_id"
             " WHERE a.created_by = :m ORDER BY a.created_at DESC LIMIT :n"
         ),

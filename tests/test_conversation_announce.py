@@ -127,3 +127,24 @@ async def test_members_cannot_reach_the_announce_flow(member) -> None:
     m = member(Channel.WHATSAPP, "+919876500011")
     await m.says("hi")
     assert "did not understand" in await m.says("announce")
+
+
+async def test_an_official_whose_position_ends_mid_announcement_is_shown_the_menu(
+    member, session
+) -> None:
+    """The flow's guard (``requires``) is checked on every message, not only on entry."""
+    official = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
+    await official.says("hi")
+    await official.says("அறிவிப்பு")
+    assert "தமிழில் தலைப்பு" in await official.says("1")
+    await session.execute(
+        text(
+            "UPDATE member_units SET left_at = now() FROM members m"
+            " WHERE m.id = member_units.member_id AND m.phone = :phone"
+        ),
+        {"phone": CHENNAI_SECRETARY},
+    )
+    await session.commit()
+    menu = await official.says("மாவட்டக் கூட்டம்")
+    assert "என்ன செய்ய விரும்புகிறீர்கள்?" in menu and "தமிழில் அறிவிப்பு?" not in menu
+    assert "அறிவிப்பு அனுப்ப" not in menu  # "Send an announcement" is gone too

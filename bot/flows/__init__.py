@@ -1,5 +1,5 @@
-"""Every conversation flow, by name. Each module declares one state machine with its
-Mermaid diagram in the module docstring."""
+"""Every conversation flow, by name. Each module declares one state machine; its diagram
+in docs/flows/ is generated from the declaration (``make diagrams``)."""
 
 from __future__ import annotations
 

@@ -1,24 +1,7 @@
-"""Officials announce to their own unit or any unit below it (அறிவிப்பு / announce).
-
-```mermaid
-stateDiagram-v2
-    [*] --> scope: own units listed; a unit code below them may be typed
-    scope --> title_ta
-    title_ta --> content_ta: Tamil title
-    title_ta --> title_en: SKIP (English only)
-    content_ta --> title_en
-    title_en --> content_en: English title
-    title_en --> sms: SKIP (Tamil only)
-    content_en --> sms
-    sms --> when: short SMS text (encoding, parts, cost shown) or SKIP
-    when --> stepup: now
-    when --> at: at a time
-    at --> stepup: dd/mm/yyyy hh:mm (India time)
-    stepup --> confirm: fresh SMS code
-    confirm --> [*]: Send → scheduled, the worker fans it out
-    confirm --> [*]: Cancel (nothing stored)
-```
-"""
+"""Officials announce to their own unit or any unit below it (அறிவிப்பு / announce):
+the unit, a title and text in Tamil and/or English, an SMS text, when; then a fresh SMS
+code (the step-up sub-flow) and a summary to confirm. The graph: docs/flows/announce.md
+(generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
@@ -27,11 +10,23 @@ import uuid
 from datetime import datetime, timedelta
 
 from bot.context import Context
-from bot.conversation import Answer, Answerer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows import common, stepup
+from bot.conversation import (
+    END,
+    Answer,
+    Ask,
+    Call,
+    Done,
+    Flow,
+    Goto,
+    Outcome,
+    Permission,
+    Retry,
+    is_skip,
+)
+from bot.flows import stepup
 from core import announcements, effects
-from core.channels.base import Choice, Reply
-from core.i18n import INDIA, _, format_moment, format_money
+from core.channels.base import Choice
+from core.i18n import INDIA, N_, _, format_moment, format_money
 from core.services import officials
 from core.validation import ascii_digits
 
@@ -42,31 +37,30 @@ MAX_CHOICES = 9
 
 
 async def scope_choices(ctx: Context) -> tuple[Choice, ...]:
-    assert ctx.member is not None
-    units = await officials.units_within(
-        ctx.session, ctx.member.id, officials.ANNOUNCE, limit=MAX_CHOICES
+    units = await ctx.once(
+        "announce.scopes",
+        lambda: officials.units_within(
+            ctx.session, ctx.member_id, officials.ANNOUNCE, limit=MAX_CHOICES
+        ),
     )
     return tuple(Choice(u.code, f"{u.name} ({u.code})") for u in units)
 
 
-async def ask_scope(ctx: Context) -> Reply:
+async def ask_scope(ctx: Context) -> str:
     choices = await scope_choices(ctx)
     example = choices[-1].id if choices else "TN.CHN.AC018"
-    return Reply(
-        _(
-            "Who should get this announcement? Choose a unit, or type the code of a unit "
-            "below yours, for example {code}."
-        ).format(code=example),
-        choices,
-    )
+    return _(
+        "Who should get this announcement? Choose a unit, or type the code of a unit "
+        "below yours, for example {code}."
+    ).format(code=example)
 
 
 async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
-    assert ctx.member is not None
+    """One of the units listed, or the code of any unit below them."""
     picked = answer.pick(await scope_choices(ctx), {})
     code = picked or answer.text.strip().upper()
     units = await officials.units_within(
-        ctx.session, ctx.member.id, officials.ANNOUNCE, code_prefix=code, limit=1
+        ctx.session, ctx.member_id, officials.ANNOUNCE, code_prefix=code, limit=1
     )
     if not units or units[0].code != code:
         return Retry(_("You can announce only to your own unit or to units below it."))
@@ -76,85 +70,33 @@ async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
     return Goto("title_ta")
 
 
-async def ask_title_ta(ctx: Context) -> Reply:
-    return Reply(_("The title in Tamil? Send SKIP to write only in English."))
+def title(text: str) -> str | None:
+    return text[: announcements.TITLE_MAX] or None
 
 
-async def ask_content_ta(ctx: Context) -> Reply:
-    return Reply(_("The announcement in Tamil?"))
+def content(text: str) -> str | None:
+    return None if is_skip(text) else text or None
 
 
-async def ask_title_en(ctx: Context) -> Reply:
-    return Reply(_("The title in English? Send SKIP to leave English out."))
-
-
-async def ask_content_en(ctx: Context) -> Reply:
-    return Reply(_("The announcement in English?"))
-
-
-def title_answer(language: str, *, skip_to: str) -> Answerer:
-    """A title, or SKIP for no text in ``language`` (one of the two languages is needed)."""
-
-    async def answer(ctx: Context, answer: Answer) -> Outcome:
-        if common.is_skip(answer.text):
-            if language == "en" and not ctx.data.get("title_ta"):
-                return Retry(_("An announcement needs a title and text in Tamil or English."))
-            ctx.data[f"title_{language}"] = None
-            return Goto(skip_to)
-        if not answer.text:
-            return Retry(_("Please send the title as text."))
-        ctx.data[f"title_{language}"] = answer.text[: announcements.TITLE_MAX]
-        return Goto(f"content_{language}")
-
-    return answer
-
-
-def content_answer(language: str, *, then: str) -> Answerer:
-    async def answer(ctx: Context, answer: Answer) -> Outcome:
-        if not answer.text or common.is_skip(answer.text):
-            return Retry(_("Please send the announcement as text."))
-        ctx.data[f"content_{language}"] = answer.text
-        return Goto(then)
-
-    return answer
-
-
-async def ask_sms(ctx: Context) -> Reply:
-    return Reply(
-        _(
-            "Members without WhatsApp or Telegram get an SMS. Send a short SMS text, "
-            "or SKIP to use the title."
-        )
-    )
+async def english_or_tamil(ctx: Context, answer: Answer) -> Outcome | None:
+    """Skipping English is allowed only with a Tamil title."""
+    if is_skip(answer.text) and not ctx.data.get("title_ta"):
+        return Retry(_("An announcement needs a title and text in Tamil or English."))
+    return None
 
 
 async def answer_sms(ctx: Context, answer: Answer) -> Outcome:
-    ctx.data["sms"] = None if common.is_skip(answer.text) else answer.text or None
+    ctx.data["sms"] = None if is_skip(answer.text) else answer.text or None
     return Goto("when")
 
 
-def when_choices() -> tuple[Choice, ...]:
-    return (Choice("now", _("Send now")), Choice("later", _("At a time I choose")))
+WHEN = (Choice("now", N_("Send now")), Choice("later", N_("At a time I choose")))
+STEP_UP = Call("stepup", then=("announce", "confirm"))
 
 
-async def ask_when(ctx: Context) -> Reply:
-    return Reply(_("When should it go out?"), when_choices())
-
-
-async def answer_when(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(when_choices(), WHEN_WORDS)
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
-    if picked == "later":
-        return Goto("at")
+async def now(ctx: Context, picked: str) -> Outcome:
     ctx.data["at"] = None
-    return await stepup.require(ctx, "announce", "confirm")
-
-
-async def ask_at(ctx: Context) -> Reply:
-    return Reply(
-        _("At what time? Write day/month/year hours:minutes, for example 15/08/2027 18:30.")
-    )
+    return await stepup.require(ctx, *STEP_UP.then)
 
 
 async def answer_at(ctx: Context, answer: Answer) -> Outcome:
@@ -167,14 +109,13 @@ async def answer_at(ctx: Context, answer: Answer) -> Outcome:
     if moment <= ctx.now or moment > ctx.now + timedelta(days=365):
         return Retry(_("Please choose a time in the coming year."))
     ctx.data["at"] = moment.isoformat()
-    return await stepup.require(ctx, "announce", "confirm")
+    return await stepup.require(ctx, *STEP_UP.then)
 
 
-def confirm_choices() -> tuple[Choice, ...]:
-    return (Choice("send", _("Send")), Choice("cancel", _("Cancel")))
+CONFIRM = (Choice("send", N_("Send")), Choice("cancel", N_("Cancel")))
 
 
-async def ask_confirm(ctx: Context) -> Reply:
+async def summary(ctx: Context) -> str:
     d = ctx.data
     lines = [_("Please check the announcement.")]
     lines.append(
@@ -196,20 +137,16 @@ async def ask_confirm(ctx: Context) -> Reply:
     )
     when = format_moment(datetime.fromisoformat(d["at"])) if d.get("at") else _("now")
     lines.append(_("Goes out: {when}").format(when=when))
-    return Reply("\n".join(lines), confirm_choices())
+    return "\n".join(lines)
 
 
-async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(confirm_choices(), SEND_WORDS)
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
+async def send(ctx: Context, picked: str) -> Outcome:
     if picked == "cancel":
         return Done(_("Cancelled. Nothing was saved."))
-    assert ctx.member is not None
     d = ctx.data
     result = await announcements.create(
         ctx.session,
-        official_member_id=ctx.member.id,
+        official_member_id=ctx.member_id,
         unit_code=d["unit_code"],
         title=d.get("title_en"),
         content=d.get("content_en"),
@@ -243,15 +180,61 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
 FLOW = Flow(
     name="announce",
     entry="scope",
+    requires=Permission(officials.ANNOUNCE),
     states={
-        "scope": Question(ask_scope, answer_scope),
-        "title_ta": Question(ask_title_ta, title_answer("ta", skip_to="title_en")),
-        "content_ta": Question(ask_content_ta, content_answer("ta", then="title_en")),
-        "title_en": Question(ask_title_en, title_answer("en", skip_to="sms")),
-        "content_en": Question(ask_content_en, content_answer("en", then="sms")),
-        "sms": Question(ask_sms, answer_sms),
-        "when": Question(ask_when, answer_when),
-        "at": Question(ask_at, answer_at),
-        "confirm": Question(ask_confirm, answer_confirm),
+        "scope": Ask(ask_scope, choices=scope_choices, answer=answer_scope, goes_to=("title_ta",)),
+        "title_ta": Ask(
+            N_("The title in Tamil? Send SKIP to write only in English."),
+            parse=title,
+            hint=N_("Please send the title as text."),
+            store="title_ta",
+            skip="title_en",
+            next="content_ta",
+        ),
+        "content_ta": Ask(
+            N_("The announcement in Tamil?"),
+            parse=content,
+            hint=N_("Please send the announcement as text."),
+            store="content_ta",
+            next="title_en",
+        ),
+        "title_en": Ask(
+            N_("The title in English? Send SKIP to leave English out."),
+            answer=english_or_tamil,
+            parse=title,
+            hint=N_("Please send the title as text."),
+            store="title_en",
+            skip="sms",
+            next="content_en",
+        ),
+        "content_en": Ask(
+            N_("The announcement in English?"),
+            parse=content,
+            hint=N_("Please send the announcement as text."),
+            store="content_en",
+            next="sms",
+        ),
+        "sms": Ask(
+            N_(
+                "Members without WhatsApp or Telegram get an SMS. Send a short SMS text, "
+                "or SKIP to use the title."
+            ),
+            answer=answer_sms,
+            goes_to=("when",),
+        ),
+        "when": Ask(
+            N_("When should it go out?"),
+            choices=WHEN,
+            words=WHEN_WORDS,
+            next={"later": "at"},
+            then=now,
+            goes_to=("confirm", STEP_UP, END),
+        ),
+        "at": Ask(
+            N_("At what time? Write day/month/year hours:minutes, for example 15/08/2027 18:30."),
+            answer=answer_at,
+            goes_to=("confirm", STEP_UP, END),
+        ),
+        "confirm": Ask(summary, choices=CONFIRM, words=SEND_WORDS, then=send, goes_to=(END,)),
     },
 )

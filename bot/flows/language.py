@@ -1,30 +1,16 @@
 """Change language at any time (LANGUAGE / மொழி).
-
-```mermaid
-stateDiagram-v2
-    [*] --> choose
-    choose --> menu: தமிழ் / English (stored on the member, else on the address)
-```
-"""
+The graph: docs/flows/language.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Outcome, Question, Retry
-from bot.flows.welcome import LANGUAGE_WORDS, LANGUAGES
-from core.channels.base import Reply
+from bot.conversation import END, Ask, Done, Flow, Outcome
+from bot.flows.welcome import LANGUAGE_HINT, LANGUAGE_WORDS, LANGUAGES
 from core.i18n import Language, _, use_language
 from core.services import addresses
 
 
-async def ask_choose(ctx: Context) -> Reply:
-    return Reply("மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:", LANGUAGES)
-
-
-async def answer_choose(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(LANGUAGES, LANGUAGE_WORDS)
-    if picked is None:
-        return Retry("1 = தமிழ், 2 = English")
+async def chosen(ctx: Context, picked: str) -> Outcome:
     ctx.language = Language(picked)
     ctx.conv.language = picked
     # The member's language follows the address they write from.
@@ -35,4 +21,17 @@ async def answer_choose(ctx: Context, answer: Answer) -> Outcome:
         return Done(_("Done. I will write to you in English from now on."))
 
 
-FLOW = Flow(name="language", entry="choose", states={"choose": Question(ask_choose, answer_choose)})
+FLOW = Flow(
+    name="language",
+    entry="choose",
+    states={
+        "choose": Ask(
+            "மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:",
+            choices=LANGUAGES,
+            words=LANGUAGE_WORDS,
+            hint=LANGUAGE_HINT,
+            then=chosen,
+            goes_to=(END,),
+        )
+    },
+)

@@ -1,37 +1,17 @@
 """Telegram: prove a phone number (share contact or type it, then an SMS code) and link
-this chat to it — and to the membership of that phone, if there is one.
-
-```mermaid
-stateDiagram-v2
-    [*] --> contact
-    contact --> code: contact shared / number typed → code sent by SMS
-    contact --> [*]: too many codes asked
-    code --> signup: linked, and the member came here to join
-    code --> [*]: linked / code expired / too many wrong tries
-    code --> code: wrong code (tries left)
-```
-"""
+this chat to it — and to the membership of that phone, if there is one. Called from the
+menu's "Join the party" (:data:`bot.flows.menu.JOIN_AFTER_LINK`), it returns to the
+signup once the number is confirmed. The graph: docs/flows/link.md (generated from
+:data:`FLOW`)."""
 
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
+from bot.conversation import END, RETURN, Answer, Ask, Done, Flow, Goto, Outcome, Retry, Return
 from bot.flows import otp_text
-from core.channels.base import Reply
-from core.i18n import _
+from core.i18n import N_, _
 from core.phones import mask_phone, normalise_phone
 from core.services import addresses, members, otp
-
-
-async def ask_contact(ctx: Context) -> Reply:
-    return Reply(
-        _(
-            "To link your phone number, tap the button below to share your contact, "
-            "or type your mobile number."
-        ),
-        ask_contact=True,
-        button=_("Share my phone number"),
-    )
 
 
 async def answer_contact(ctx: Context, answer: Answer) -> Outcome:
@@ -53,10 +33,6 @@ async def answer_contact(ctx: Context, answer: Answer) -> Outcome:
     )
 
 
-async def ask_code(ctx: Context) -> Reply:
-    return Reply(_("Please type the 6-digit code from the SMS."))
-
-
 async def answer_code(ctx: Context, answer: Answer) -> Outcome:
     phone = ctx.data["phone"]
     check = await otp.check_code(
@@ -74,8 +50,8 @@ async def answer_code(ctx: Context, answer: Answer) -> Outcome:
         now=ctx.now,
     )
     ctx.member = member
-    if member is None and ctx.data.pop("then", None) == "signup":
-        return Goto("name", flow="signup", say=_("Thank you, your number is confirmed."))
+    if member is None and ctx.conv.calls:  # came here to join
+        return Return(_("Thank you, your number is confirmed."))
     return Done(
         _("Your phone number {phone} is now linked to this chat.").format(phone=mask_phone(phone))
     )
@@ -102,7 +78,20 @@ FLOW = Flow(
     name="link",
     entry="contact",
     states={
-        "contact": Question(ask_contact, answer_contact),
-        "code": Question(ask_code, answer_code),
+        "contact": Ask(
+            N_(
+                "To link your phone number, tap the button below to share your contact, "
+                "or type your mobile number."
+            ),
+            answer=answer_contact,
+            ask_contact=True,
+            button=N_("Share my phone number"),
+            goes_to=("code", END),
+        ),
+        "code": Ask(
+            N_("Please type the 6-digit code from the SMS."),
+            answer=answer_code,
+            goes_to=(RETURN, END),
+        ),
     },
 )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from bot.context import Context
-from bot.flows import units
 from core.i18n import Language, _, format_day
-from core.services import members
+from core.services import members, officials
 
 STATUS_NAMES = {
     "pending": lambda: _("waiting for verification"),
@@ -18,10 +17,10 @@ LANGUAGE_NAMES = {Language.TAMIL.value: "தமிழ்", Language.ENGLISH.valu
 
 
 async def describe(ctx: Context) -> str:
-    assert ctx.member is not None
-    summary = await members.membership_summary(ctx.session, ctx.member.id)
+    summary = await members.membership_summary(ctx.session, ctx.member_id)
     assert summary is not None
-    unit = await units.by_code(ctx.session, summary.unit_code) if summary.unit_code else None
+    code = summary.unit_code
+    unit = await officials.unit_by_code(ctx.session, code) if code else None
     return _(
         "Your membership\n"
         "Number: {number}\n"
@@ -34,7 +33,7 @@ async def describe(ctx: Context) -> str:
         number=summary.membership_number,
         name=summary.name,
         status=STATUS_NAMES[summary.status](),
-        unit=units.label(unit, ctx.language) if unit else "-",
+        unit=officials.unit_label(unit, ctx.language) if unit else "-",
         joined=format_day(summary.joined_at.date()) if summary.joined_at else "-",
         language=LANGUAGE_NAMES.get(summary.language, summary.language),
     )

@@ -1,27 +1,13 @@
 """The main menu: what a member (and, for officials, their duties) can do.
-
-```mermaid
-stateDiagram-v2
-    [*] --> main
-    main --> signup: Join the party (not yet a member)
-    main --> link: Link my phone (Telegram, not yet linked)
-    main --> main: My membership / Help
-    main --> language: Change language
-    main --> verify: Verify new members (officials)
-    main --> announce: Send an announcement (officials)
-    main --> report: Announcement reports (officials)
-    main --> privacy: Delete my details (withdraw consent)
-```
-"""
+The graph: docs/flows/menu.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows import common, membership, report
-from core.channels.base import Channel, Choice, Reply
-from core.i18n import _
-from core.services import members
+from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
+from bot.flows import common, membership, report, verify
+from core.channels.base import Channel, Choice
+from core.i18n import N_, _
 
 WORDS = {
     "join": ("join", "signup", "sign up", "register", "சேர", "சேருங்கள்", "உறுப்பினராக"),
@@ -34,6 +20,7 @@ WORDS = {
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு"),
 }
+JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
 
 
 async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -57,48 +44,58 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
     return tuple(choices)
 
 
-async def ask_main(ctx: Context) -> Reply:
-    return Reply(
-        _("What would you like to do? Reply with a number."),
-        await menu_choices(ctx),
-        list_button=_("Choose"),
-    )
-
-
-async def answer_main(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(await menu_choices(ctx), WORDS)
-    if picked is None:
-        return Retry(_("Sorry, I did not understand that."))
-    if picked == "help":
+async def picked(ctx: Context, choice: str) -> Outcome:
+    """What a choice leads to; the flows they open list rows the menu reads first (read
+    once per message: :meth:`Context.once`)."""
+    if choice == "help":
         return Done(common.help_text(ctx))
-    if picked == "membership":
+    if choice == "membership" or (choice == "join" and ctx.member is not None):
         return Done(await membership.describe(ctx))
-    if picked == "join":
-        return await start_signup(ctx)
-    if picked == "link":
-        return Goto("contact", flow="link")
-    if picked == "language":
-        return Goto("choose", flow="language")
-    if picked == "verify":
-        if not await members.pending_in_scope(ctx.session, ctx.member.id, limit=1):  # type: ignore[union-attr]
-            return Done(_("No one is waiting for verification in your area."))
-        return Goto("pick", flow="verify")
-    if picked == "announce":
-        return Goto("scope", flow="announce")
-    if picked == "privacy":
-        return Goto("confirm", flow="privacy")
-    if not await report.latest_choices(ctx):
+    if choice == "join" and ctx.phone is None:
+        return Call(
+            JOIN_AFTER_LINK.flow,
+            then=JOIN_AFTER_LINK.then,
+            say=_("First, let us confirm your phone number."),
+        )
+    if choice == "verify" and not await verify.pending_choices(ctx):
+        return Done(_("No one is waiting for verification in your area."))
+    if choice == "report" and not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
-    return Goto("pick", flow="report")
+    return Goto(flow=OPENS[choice])
 
 
-async def start_signup(ctx: Context) -> Outcome:
-    if ctx.member is not None:
-        return Done(await membership.describe(ctx))
-    if ctx.phone is None:
-        ctx.data["then"] = "signup"
-        return Goto("contact", flow="link", say=_("First, let us confirm your phone number."))
-    return Goto("name", flow="signup")
+OPENS = {
+    "join": "signup",
+    "link": "link",
+    "language": "language",
+    "verify": "verify",
+    "announce": "announce",
+    "report": "report",
+    "privacy": "privacy",
+}
 
-
-FLOW = Flow(name="menu", entry="main", states={"main": Question(ask_main, answer_main)})
+FLOW = Flow(
+    name="menu",
+    entry="main",
+    states={
+        "main": Ask(
+            N_("What would you like to do? Reply with a number."),
+            choices=menu_choices,
+            words=WORDS,
+            hint=N_("Sorry, I did not understand that."),
+            list_button=N_("Choose"),
+            then=picked,
+            goes_to=(
+                END,
+                JOIN_AFTER_LINK,
+                "signup:name",
+                "link:contact",
+                "language:choose",
+                "verify:pick",
+                "announce:scope",
+                "report:pick",
+                "privacy:confirm",
+            ),
+        )
+    },
+)

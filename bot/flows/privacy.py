@@ -1,26 +1,17 @@
 """Withdraw consent and delete my details (DPDP): from the main menu, one confirmation.
-
-```mermaid
-stateDiagram-v2
-    [*] --> confirm
-    confirm --> [*]: Yes, delete (a member is erased; else the address keeps only the refusal)
-    confirm --> menu: No, keep them
-```
-"""
+The graph: docs/flows/privacy.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Outcome, Question, Retry, StateStore
+from bot.conversation import END, Ask, Done, Flow, Outcome
+from bot.state import StateStore
 from core import effects
-from core.channels.base import Channel, Choice, Reply
-from core.i18n import _
+from core.channels.base import Channel, Choice
+from core.i18n import N_, _
 from core.services import members, privacy
 
-
-def confirm_choices() -> tuple[Choice, ...]:
-    return (Choice("delete", _("Yes, delete them")), Choice("keep", _("No, keep them")))
-
+CONFIRM = (Choice("delete", N_("Yes, delete them")), Choice("keep", N_("No, keep them")))
 
 CONFIRM_WORDS = {
     "delete": ("yes", "delete", "ஆம்", "நீக்கு", "நீக்குங்கள்"),
@@ -28,7 +19,7 @@ CONFIRM_WORDS = {
 }
 
 
-async def ask_confirm(ctx: Context) -> Reply:
+async def consequences(ctx: Context) -> str:
     if ctx.member is None:
         warning = _(
             "If you withdraw your consent, we delete your details and will not send you "
@@ -43,13 +34,10 @@ async def ask_confirm(ctx: Context) -> Reply:
         ).format(number=summary.membership_number if summary else "-")
         if await ctx.permissions():
             warning += "\n" + _("Your party position ends too.")
-    return Reply(warning + "\n\n" + _("Shall we delete your details?"), confirm_choices())
+    return warning + "\n\n" + _("Shall we delete your details?")
 
 
-async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(confirm_choices(), CONFIRM_WORDS)
-    if picked is None:
-        return Retry(_("Please reply 1 to delete your details, or 2 to keep them."))
+async def confirmed(ctx: Context, picked: str) -> Outcome:
     if picked == "keep":
         return Done(_("Nothing has changed. Your details are kept."))
     secret = ctx.settings.secret_key.get_secret_value()
@@ -79,5 +67,16 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
 
 
 FLOW = Flow(
-    name="privacy", entry="confirm", states={"confirm": Question(ask_confirm, answer_confirm)}
+    name="privacy",
+    entry="confirm",
+    states={
+        "confirm": Ask(
+            consequences,
+            choices=CONFIRM,
+            words=CONFIRM_WORDS,
+            hint=N_("Please reply 1 to delete your details, or 2 to keep them."),
+            then=confirmed,
+            goes_to=(END,),
+        )
+    },
 )

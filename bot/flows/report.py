@@ -1,55 +1,40 @@
 """Officials follow their announcements: counts by status, channel and district, SMS
 parts and cost, and where WhatsApp's daily tier sent members another way.
-
-```mermaid
-stateDiagram-v2
-    [*] --> pick: the official's latest announcements
-    pick --> [*]: the report
-```
-"""
+The graph: docs/flows/report.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Outcome, Question, Retry
-from core import deliveries
-from core.channels.base import Choice, Reply
-from core.i18n import Language, _, format_money, format_number
-from core.models import Announcement
+from bot.conversation import END, Answer, Ask, Done, Flow, Outcome, Permission
+from core import announcements, deliveries
+from core.channels.base import Choice
+from core.i18n import N_, Language, _, format_money, format_number
 
 LATEST = 5
 CHANNEL_NAMES = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS"}
 
 
 async def latest_choices(ctx: Context) -> tuple[Choice, ...]:
-    assert ctx.member is not None
-    rows = await ctx.session.execute(
-        select(Announcement.id, Announcement.title, Announcement.title_ta)
-        .where(Announcement.created_by == ctx.member.id)
-        .order_by(Announcement.created_at.desc())
-        .limit(LATEST)
+    sent = await ctx.once(
+        "report.recent", lambda: announcements.recent(ctx.session, ctx.member_id, limit=LATEST)
     )
     tamil = ctx.language is Language.TAMIL
-    return tuple(Choice(str(r.id), (r.title_ta if tamil else None) or r.title) for r in rows)
+    return tuple(
+        Choice(str(s.announcement_id), (s.title_ta if tamil else None) or s.title) for s in sent
+    )
 
 
-async def ask_pick(ctx: Context) -> Reply:
-    return Reply(_("Which announcement?"), await latest_choices(ctx), stored_choices=False)
-
-
-async def answer_pick(ctx: Context, answer: Answer) -> Outcome:
-    choices = await latest_choices(ctx)
-    if not choices:
+async def none_sent(ctx: Context, answer: Answer) -> Outcome | None:
+    if not await latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
-    picked = answer.pick(choices, {})
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
-    report = await deliveries.report(ctx.session, uuid.UUID(picked), ctx.settings)
-    assert report is not None
+    return None
+
+
+async def picked(ctx: Context, announcement_id: str) -> Outcome:
+    report = await deliveries.report(ctx.session, uuid.UUID(announcement_id), ctx.settings)
+    assert report is not None  # one of the official's own announcements
     return Done(describe(report, ctx.language))
 
 
@@ -92,4 +77,18 @@ def describe(report: deliveries.Report, language: Language) -> str:
     return "\n".join(lines)
 
 
-FLOW = Flow(name="report", entry="pick", states={"pick": Question(ask_pick, answer_pick)})
+FLOW = Flow(
+    name="report",
+    entry="pick",
+    requires=Permission("announce", "view_reports"),
+    states={
+        "pick": Ask(
+            N_("Which announcement?"),
+            choices=latest_choices,
+            stored_choices=False,
+            answer=none_sent,
+            then=picked,
+            goes_to=(END,),
+        )
+    },
+)

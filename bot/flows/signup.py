@@ -1,21 +1,7 @@
-"""Membership signup.
+"""Membership signup: name, date of birth, gender, where they live (PIN code or shared
+location → party unit), voter ID and email (both optional), then a summary to confirm.
+The graph: docs/flows/signup.md (generated from :data:`FLOW`).
 
-```mermaid
-stateDiagram-v2
-    [*] --> name
-    name --> dob
-    dob --> gender
-    dob --> [*]: under 18 (nothing stored)
-    gender --> place
-    place --> pincode: PIN code
-    place --> location: share location
-    pincode --> voter_id: Tamil Nadu PIN → district
-    location --> voter_id: nearest booth (PostGIS)
-    voter_id --> email: EPIC or SKIP
-    email --> confirm: email or SKIP
-    confirm --> [*]: Confirm → member created 'pending', officials told
-    confirm --> name: Start again
-```
 Everything entered lives in the conversation state until the member confirms; only
 then is anything written.
 """
@@ -25,23 +11,35 @@ from __future__ import annotations
 from datetime import date
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from bot.flows import common, reach, units
+from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
+from bot.flows import reach
 from core import places, validation
-from core.channels.base import Choice, Reply
+from core.channels.base import Choice
 from core.i18n import INDIA, N_, _, format_day, in_language
-from core.services import addresses, members
+from core.services import addresses, members, officials
 
+GENDERS = (
+    Choice("male", N_("Male")),
+    Choice("female", N_("Female")),
+    Choice("transgender", N_("Transgender")),
+    Choice("unspecified", N_("Prefer not to say")),
+)
 GENDER_WORDS = {
     "male": ("male", "m", "man", "ஆண்"),
     "female": ("female", "f", "woman", "பெண்"),
     "transgender": ("transgender", "trans", "திருநர்", "மூன்றாம் பாலினம்"),
     "unspecified": ("skip", "தவிர்", "சொல்ல விரும்பவில்லை"),
 }
+PLACES = (Choice("pincode", N_("Send my PIN code")), Choice("location", N_("Share my location")))
 PLACE_WORDS = {
     "pincode": ("pin", "pincode", "pin code", "அஞ்சல் குறியீடு"),
     "location": ("location", "இருப்பிடம்"),
 }
+CONFIRM = (
+    Choice("confirm", N_("Confirm and join")),
+    Choice("restart", N_("Start again")),
+    Choice("cancel", N_("Cancel")),
+)
 CONFIRM_WORDS = {
     "confirm": ("yes", "confirm", "ok", "ஆம்", "சரி", "உறுதி"),
     "restart": ("restart", "again", "edit", "மீண்டும்", "திருத்து"),
@@ -49,59 +47,13 @@ CONFIRM_WORDS = {
 }
 
 
-def gender_choices() -> tuple[Choice, ...]:
-    return (
-        Choice("male", _("Male")),
-        Choice("female", _("Female")),
-        Choice("transgender", _("Transgender")),
-        Choice("unspecified", _("Prefer not to say")),
-    )
-
-
-def place_choices() -> tuple[Choice, ...]:
-    return (Choice("pincode", _("Send my PIN code")), Choice("location", _("Share my location")))
-
-
-def confirm_choices() -> tuple[Choice, ...]:
-    return (
-        Choice("confirm", _("Confirm and join")),
-        Choice("restart", _("Start again")),
-        Choice("cancel", _("Cancel")),
-    )
-
-
-# --- name ----------------------------------------------------------------------------
-
-
-async def ask_name(ctx: Context) -> Reply:
-    return Reply(_("What is your full name? You can write it in Tamil or in English."))
-
-
-async def answer_name(ctx: Context, answer: Answer) -> Outcome:
-    name = validation.parse_name(answer.text)
-    if name is None:
-        return Retry(
-            _(
-                "Please send just your name, in Tamil or English letters, "
-                "for example: Selvi Murugan."
-            )
-        )
+async def take_name(ctx: Context, name: validation.ParsedName) -> Outcome:
     ctx.data["name"], ctx.data["name_is_tamil"] = name.text, name.is_tamil
     return Goto("dob")
 
 
-# --- date of birth -------------------------------------------------------------------
-
-
-async def ask_dob(ctx: Context) -> Reply:
-    return Reply(
-        _("What is your date of birth? Write it as day/month/year, for example 15/08/1990.")
-    )
-
-
 async def answer_dob(ctx: Context, answer: Answer) -> Outcome:
-    today = ctx.now.astimezone(INDIA).date()
-    result = validation.parse_birth_date(answer.text, today=today)
+    result = validation.parse_birth_date(answer.text, today=ctx.now.astimezone(INDIA).date())
     if isinstance(result, date):
         ctx.data["dob"] = result.isoformat()
         return Goto("gender")
@@ -122,75 +74,33 @@ async def answer_dob(ctx: Context, answer: Answer) -> Outcome:
     return Retry(hints[result])
 
 
-# --- gender --------------------------------------------------------------------------
+async def place_typed(ctx: Context, answer: Answer) -> Outcome | None:
+    """A location shared or a PIN typed straight away, without choosing first."""
+    if answer.latitude is not None:
+        return await take_location(ctx, answer)
+    if pin := validation.parse_pincode(answer.text):
+        return await take_pincode(ctx, pin)
+    return None
 
 
-async def ask_gender(ctx: Context) -> Reply:
-    return Reply(_("Your gender?"), gender_choices())
-
-
-async def answer_gender(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(gender_choices(), GENDER_WORDS)
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
-    ctx.data["gender"] = picked
-    return Goto("place")
-
-
-# --- where they live -----------------------------------------------------------------
-
-
-async def ask_place(ctx: Context) -> Reply:
-    return Reply(
-        _("Where do you live? This tells us which party unit you belong to."), place_choices()
-    )
-
-
-async def answer_place(ctx: Context, answer: Answer) -> Outcome:
-    if answer.latitude is not None:  # shared the location straight away
-        return await answer_location(ctx, answer)
-    if validation.parse_pincode(answer.text):  # typed the PIN straight away
-        return await answer_pincode(ctx, answer)
-    picked = answer.pick(place_choices(), PLACE_WORDS)
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
-    return Goto(picked)
-
-
-async def ask_pincode(ctx: Context) -> Reply:
-    return Reply(_("Please send your 6-digit PIN code, for example 605602."))
-
-
-async def answer_pincode(ctx: Context, answer: Answer) -> Outcome:
-    pin = validation.parse_pincode(answer.text)
-    if pin is None:
-        return Retry(_("A PIN code has 6 digits, for example 605602."))
+async def take_pincode(ctx: Context, pin: str) -> Outcome:
     code = places.district_code_for_pincode(pin)
-    unit = await units.by_code(ctx.session, f"TN.{code}") if code else None
+    unit = await officials.unit_by_code(ctx.session, f"TN.{code}") if code else None
     if unit is None:
         return Retry(
             _("We could not find {pin} among Tamil Nadu PIN codes. Please check it.").format(
                 pin=pin
             )
         )
-    ctx.data.update(pincode=pin, unit_id=str(unit.id), unit_name=units.label(unit, ctx.language))
+    ctx.data.update(
+        pincode=pin, unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language)
+    )
     return Goto("voter_id")
 
 
-async def ask_location(ctx: Context) -> Reply:
-    return Reply(
-        _(
-            "Please share your location. On WhatsApp, tap the 📎 (attach) button and choose "
-            "Location. On Telegram, tap the button below."
-        ),
-        ask_location=True,
-        button=_("Share my location"),
-    )
-
-
-async def answer_location(ctx: Context, answer: Answer) -> Outcome:
-    if answer.latitude is None and validation.parse_pincode(answer.text):
-        return await answer_pincode(ctx, answer)
+async def take_location(ctx: Context, answer: Answer) -> Outcome:
+    if answer.latitude is None and (pin := validation.parse_pincode(answer.text)):
+        return await take_pincode(ctx, pin)
     if answer.latitude is None or answer.longitude is None:
         return Retry(_("I did not receive a location. You can also send your PIN code instead."))
     if not places.in_tamil_nadu(answer.latitude, answer.longitude):
@@ -201,62 +111,19 @@ async def answer_location(ctx: Context, answer: Answer) -> Outcome:
             )
         )
     near = await places.nearest_booth(ctx.session, answer.latitude, answer.longitude)
-    unit = await units.by_code(ctx.session, near.code) if near else None
+    unit = await officials.unit_by_code(ctx.session, near.code) if near else None
     if unit is None:
         return Retry(_("We could not place that location. Please send your PIN code instead."))
+    location = [answer.latitude, answer.longitude]
     ctx.data.update(
-        unit_id=str(unit.id),
-        unit_name=units.label(unit, ctx.language),
-        location=[answer.latitude, answer.longitude],
+        unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language), location=location
     )
     return Goto("voter_id")
 
 
-# --- optional details ----------------------------------------------------------------
-
-
-async def ask_voter_id(ctx: Context) -> Reply:
-    return Reply(
-        _(
-            "If you have a voter ID card, send its number (for example ABC1234567). "
-            "Otherwise send SKIP."
-        )
-    )
-
-
-async def answer_voter_id(ctx: Context, answer: Answer) -> Outcome:
-    if common.is_skip(answer.text):
-        ctx.data["voter_id"] = None
-        return Goto("email")
-    epic = validation.parse_epic(answer.text)
-    if epic is None:
-        return Retry(_("A voter ID number has 3 letters and 7 digits, for example ABC1234567."))
-    ctx.data["voter_id"] = epic
-    return Goto("email")
-
-
-async def ask_email(ctx: Context) -> Reply:
-    return Reply(_("If you want, send your email address. Otherwise send SKIP."))
-
-
-async def answer_email(ctx: Context, answer: Answer) -> Outcome:
-    if common.is_skip(answer.text):
-        ctx.data["email"] = None
-        return Goto("confirm")
-    email = validation.parse_email(answer.text)
-    if email is None:
-        return Retry(_("That does not look like an email address, for example name@example.com."))
-    ctx.data["email"] = email
-    return Goto("confirm")
-
-
-# --- confirm -------------------------------------------------------------------------
-
-
-async def ask_confirm(ctx: Context) -> Reply:
-    d = ctx.data
-    genders = {c.id: c.label for c in gender_choices()}
-    summary = _(
+async def summary(ctx: Context) -> str:
+    d, genders = ctx.data, {c.id: _(c.label) for c in GENDERS}
+    return _(
         "Please check your details:\n"
         "Name: {name}\n"
         "Date of birth: {dob}\n"
@@ -272,24 +139,16 @@ async def ask_confirm(ctx: Context) -> Reply:
         voter_id=d.get("voter_id") or "-",
         email=d.get("email") or "-",
     )
-    return Reply(summary, confirm_choices())
 
 
-async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(confirm_choices(), CONFIRM_WORDS)
-    if picked is None:
-        return Retry(_("Please reply with a number from the list."))
+async def confirmed(ctx: Context, picked: str) -> Outcome:
     if picked == "restart":
         ctx.data.clear()
         return Goto("name")
     if picked == "cancel":
         return Done(_("Cancelled. Nothing was saved."))
-    return await join(ctx)
-
-
-async def join(ctx: Context) -> Outcome:
     d, phone = ctx.data, ctx.phone
-    assert phone is not None
+    assert phone is not None  # signup is offered only once the phone is known
     location = d.get("location")
     result = await members.sign_up(
         ctx.session,
@@ -318,46 +177,96 @@ async def join(ctx: Context) -> Outcome:
     )
     await addresses.link_phone_channels(ctx.session, member.phone, member.id, now=ctx.now)
     ctx.member = member
+    number = member.membership_number
     if not result.created:
         return Done(
-            _("You are already a member. Your membership number is {number}.").format(
-                number=member.membership_number
-            )
+            _("You are already a member. Your membership number is {number}.").format(number=number)
         )
-    await tell_officials(ctx, d["unit_id"], d["name"], member.membership_number, d["unit_name"])
+    for official in await members.officials_to_notify(ctx.session, d["unit_id"]):
+        note = N_(
+            "New member waiting for verification: {name} ({number}), {unit}. "
+            "Open the menu and choose 'Verify new members'."
+        )
+        text = in_language(official.language, note)
+        await reach.tell(
+            ctx, official.member_id, text.format(name=d["name"], number=number, unit=d["unit_name"])
+        )
     return Done(
         _(
             "Welcome to the party! Your membership number is {number}. "
             "A party official of your area will verify your membership soon."
-        ).format(number=member.membership_number)
+        ).format(number=number)
     )
-
-
-async def tell_officials(ctx: Context, unit_id: str, name: str, number: str, unit: str) -> None:
-    """Queue a note to the officials who may verify this member, in their language."""
-    for official in await members.officials_to_notify(ctx.session, unit_id):
-        text = in_language(
-            official.language,
-            N_(
-                "New member waiting for verification: {name} ({number}), {unit}. "
-                "Open the menu and choose 'Verify new members'."
-            ),
-        ).format(name=name, number=number, unit=unit)
-        await reach.tell(ctx, official.member_id, text)
 
 
 FLOW = Flow(
     name="signup",
     entry="name",
     states={
-        "name": Question(ask_name, answer_name),
-        "dob": Question(ask_dob, answer_dob),
-        "gender": Question(ask_gender, answer_gender),
-        "place": Question(ask_place, answer_place),
-        "pincode": Question(ask_pincode, answer_pincode),
-        "location": Question(ask_location, answer_location),
-        "voter_id": Question(ask_voter_id, answer_voter_id),
-        "email": Question(ask_email, answer_email),
-        "confirm": Question(ask_confirm, answer_confirm),
+        "name": Ask(
+            N_("What is your full name? You can write it in Tamil or in English."),
+            parse=validation.parse_name,
+            hint=N_(
+                "Please send just your name, in Tamil or English letters, "
+                "for example: Selvi Murugan."
+            ),
+            then=take_name,
+            goes_to=("dob",),
+        ),
+        "dob": Ask(
+            N_("What is your date of birth? Write it as day/month/year, for example 15/08/1990."),
+            answer=answer_dob,
+            goes_to=("gender", END),
+        ),
+        "gender": Ask(
+            N_("Your gender?"), choices=GENDERS, words=GENDER_WORDS, store="gender", next="place"
+        ),
+        "place": Ask(
+            N_("Where do you live? This tells us which party unit you belong to."),
+            choices=PLACES,
+            words=PLACE_WORDS,
+            answer=place_typed,
+            next={"pincode": "pincode", "location": "location"},
+            goes_to=("voter_id",),
+        ),
+        "pincode": Ask(
+            N_("Please send your 6-digit PIN code, for example 605602."),
+            parse=validation.parse_pincode,
+            hint=N_("A PIN code has 6 digits, for example 605602."),
+            then=take_pincode,
+            goes_to=("voter_id",),
+        ),
+        "location": Ask(
+            N_(
+                "Please share your location. On WhatsApp, tap the 📎 (attach) button and "
+                "choose Location. On Telegram, tap the button below."
+            ),
+            answer=take_location,
+            ask_location=True,
+            button=N_("Share my location"),
+            goes_to=("voter_id",),
+        ),
+        "voter_id": Ask(
+            N_(
+                "If you have a voter ID card, send its number (for example ABC1234567). "
+                "Otherwise send SKIP."
+            ),
+            parse=validation.parse_epic,
+            hint=N_("A voter ID number has 3 letters and 7 digits, for example ABC1234567."),
+            store="voter_id",
+            skip="email",
+            next="email",
+        ),
+        "email": Ask(
+            N_("If you want, send your email address. Otherwise send SKIP."),
+            parse=validation.parse_email,
+            hint=N_("That does not look like an email address, for example name@example.com."),
+            store="email",
+            skip="confirm",
+            next="confirm",
+        ),
+        "confirm": Ask(
+            summary, choices=CONFIRM, words=CONFIRM_WORDS, then=confirmed, goes_to=("name", END)
+        ),
     },
 )

@@ -1,20 +1,16 @@
 """First contact: greeting, language, and DPDP consent before anything is stored.
+The graph: docs/flows/welcome.md (generated from :data:`FLOW`).
 
-```mermaid
-stateDiagram-v2
-    [*] --> language
-    language --> consent: தமிழ் / English
-    consent --> menu: I agree (address stored with consent)
-    consent --> [*]: No (only the refusal is stored)
-```
+Until consent is given this is the only flow: the engine brings anyone without consent
+here (:func:`start`), and MENU, CANCEL and LANGUAGE start it again rather than leave it.
 """
 
 from __future__ import annotations
 
 from bot.context import Context
-from bot.conversation import Answer, Done, Flow, Goto, Outcome, Question, Retry
-from core.channels.base import Choice, Reply
-from core.i18n import Language, _
+from bot.conversation import END, Ask, Done, Flow, Goto, Outcome, Word
+from core.channels.base import Choice
+from core.i18n import N_, Language, _
 from core.services import addresses
 
 # Shown before a language is chosen, so it is in both languages at once.
@@ -28,47 +24,26 @@ LANGUAGE_WORDS = {
     "ta": ("tamil", "ta", "tamizh", "thamizh"),
     "en": ("english", "en", "ஆங்கிலம்", "eng"),
 }
-
-
-async def ask_language(ctx: Context) -> Reply:
-    return Reply(GREETING, LANGUAGES)
-
-
-async def answer_language(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(LANGUAGES, LANGUAGE_WORDS)
-    if picked is None:
-        return Retry("1 = தமிழ், 2 = English")
-    ctx.conv.language = picked
-    ctx.language = Language(picked)
-    return Goto("consent")
-
-
-def consent_choices() -> tuple[Choice, ...]:
-    return (Choice("agree", _("I agree")), Choice("decline", _("No, thank you")))
-
-
+LANGUAGE_HINT = "1 = தமிழ், 2 = English"
+CONSENT = (Choice("agree", N_("I agree")), Choice("decline", N_("No, thank you")))
 CONSENT_WORDS = {
     "agree": ("yes", "agree", "ok", "ஆம்", "சரி", "ஒப்புக்கொள்கிறேன்"),
     "decline": ("no", "decline", "இல்லை", "வேண்டாம்"),
 }
 
 
-async def ask_consent(ctx: Context) -> Reply:
-    return Reply(
-        _(
-            "Privacy notice: to serve you, VCK Connect keeps your phone number and the "
-            "details you choose to give us, such as your name, date of birth and area. "
-            "They are used only for party membership work. We never sell them. "
-            "You can ask us to delete them at any time.\n\nDo you agree?"
-        ),
-        consent_choices(),
-    )
+def start(ctx: Context) -> Goto:
+    """The first question still open: the language, unless already chosen."""
+    return Goto("language" if ctx.conv.language is None else "consent", flow="welcome")
 
 
-async def answer_consent(ctx: Context, answer: Answer) -> Outcome:
-    picked = answer.pick(consent_choices(), CONSENT_WORDS)
-    if picked is None:
-        return Retry(_("Please reply 1 if you agree, or 2 if you do not."))
+async def chosen(ctx: Context, picked: str) -> Outcome:
+    ctx.conv.language = picked
+    ctx.language = Language(picked)
+    return Goto("consent")
+
+
+async def consented(ctx: Context, picked: str) -> Outcome:
     channel, address = ctx.message.channel.value, ctx.message.address
     if picked == "decline":
         await addresses.refuse_consent(ctx.session, channel, address, now=ctx.now)
@@ -90,7 +65,31 @@ FLOW = Flow(
     name="welcome",
     entry="language",
     states={
-        "language": Question(ask_language, answer_language),
-        "consent": Question(ask_consent, answer_consent),
+        "language": Ask(
+            GREETING,
+            choices=LANGUAGES,
+            words=LANGUAGE_WORDS,
+            hint=LANGUAGE_HINT,
+            then=chosen,
+            goes_to=("consent",),
+        ),
+        "consent": Ask(
+            N_(
+                "Privacy notice: to serve you, VCK Connect keeps your phone number and the "
+                "details you choose to give us, such as your name, date of birth and area. "
+                "They are used only for party membership work. We never sell them. "
+                "You can ask us to delete them at any time.\n\nDo you agree?"
+            ),
+            choices=CONSENT,
+            words=CONSENT_WORDS,
+            hint=N_("Please reply 1 if you agree, or 2 if you do not."),
+            then=consented,
+            goes_to=(END,),
+        ),
+    },
+    fallbacks={
+        Word.MENU: start,
+        Word.CANCEL: start,
+        Word.LANGUAGE: lambda ctx: Goto("language"),
     },
 )

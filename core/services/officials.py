@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.i18n import Language
 from core.models.members import Member, MemberStatus, MemberUnit
 from core.models.org import OrganizationUnit, Position, UnitType
 
@@ -160,3 +161,14 @@ async def units_within(
     query = query.order_by(func.nlevel(OrganizationUnit.path), OrganizationUnit.code).limit(limit)
     units = await session.scalars(query)
     return [UnitRef(u.id, u.code, u.name, u.type, u.path) for u in units]
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> OrganizationUnit | None:
+    return await session.scalar(select(OrganizationUnit).where(OrganizationUnit.code == code))
+
+
+def unit_label(unit: OrganizationUnit, language: Language) -> str:
+    """The unit's name in ``language`` (Tamil names live in metadata)."""
+    if language is Language.TAMIL:
+        return (unit.metadata_ or {}).get("name_ta") or unit.name
+    return unit.name
