@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Member, MemberUnit, OrganizationUnit, Position, UnitType
+from core.phones import normalise_phone
 from core.seed import constituencies, districts
 from core.seed import synthetic as synthetic_module
 from core.seed.demo import DEMO_BOOTHS, DEMO_PEOPLE, POSITIONS, load_demo, membership_number
@@ -221,7 +222,9 @@ async def test_every_demo_person_has_a_primary_unit_and_two_addresses(session: A
         assert (row.status, row.language, row.code) == (p.status.value, p.language, p.unit)
         assert row.membership_number == p.membership_number
         assert row.channels == ["sms", "whatsapp"]
-        assert re.fullmatch(r"\+91[6-9]\d{9}", p.phone)
+        # The NANP's fictional 555-0100..0199: no subscriber, yet a number members can type.
+        assert re.fullmatch(r"\+120255501\d\d", p.phone)
+        assert normalise_phone(p.phone) == p.phone
         if p.membership_number is not None:
             district, serial = p.membership_number.split("-")[1:]
             assert membership_number(district, int(serial)) == p.membership_number
