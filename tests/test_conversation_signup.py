@@ -88,9 +88,7 @@ async def test_a_phone_that_is_already_a_member_gets_its_existing_membership(
     assert "My membership" in reply and "Join the party" not in reply
     card = await m.says("1")
     assert "VCK-CHN-0000005" in card
-    count = len(
-        (await session.scalars(select(Member).where(Member.phone == "+12025550111"))).all()
-    )
+    count = len((await session.scalars(select(Member).where(Member.phone == "+12025550111"))).all())
     assert count == 1
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import SECRETS
 from core.models import Member, MemberUnit, OrganizationUnit, Position, UnitType
 from core.phones import normalise_phone
 from core.seed import constituencies, districts
@@ -309,3 +311,17 @@ async def test_a_bulk_load_leaves_the_schema_as_it_found_it(
         )
     )
     assert orphans == 0
+
+
+@pytest.mark.parametrize("action", [["demo"], ["synthetic", "--members", "10"]])
+def test_the_seeds_refuse_a_deployment(monkeypatch, capsys, action: list[str]) -> None:
+    """Demo officials can announce state-wide; synthetic members have real-looking
+    phones. Refused before any connection (the database here is unreachable)."""
+    from cli import main
+
+    monkeypatch.setenv("VCK_ENVIRONMENT", "Production")
+    for name in SECRETS:
+        monkeypatch.setenv(f"VCK_{name.upper()}", secrets.token_urlsafe(24))
+    monkeypatch.setenv("VCK_DATABASE_URL", "postgresql+asyncpg://vck@127.0.0.1:1/nowhere")
+    assert main(["seed", *action]) == 2
+    assert "refusing in production" in capsys.readouterr().err
