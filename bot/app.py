@@ -42,11 +42,6 @@ def make_app(bot: Bot, *, reuse_port: bool = False) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     app[BOT_KEY] = bot
     app[OPS_KEY] = ops = Ops(bot)
-    if bot.settings.ops_host:  # health and metrics on an internal listener only
-        listener = ops.listener(bot.settings.ops_host, bot.settings.ops_port, reuse_port=reuse_port)
-        app.cleanup_ctx.append(listener)
-    else:
-        app.add_routes(ops.routes())
     app.router.add_post("/webhooks/twilio", twilio_inbound)
     app.router.add_post("/webhooks/twilio/status", twilio_status)
     app.router.add_post("/webhooks/telegram", telegram_update)
@@ -54,6 +49,7 @@ def make_app(bot: Bot, *, reuse_port: bool = False) -> web.Application:
     app.router.add_post("/webhooks/dlt/status", dlt_status)
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close)
+    ops.mount(app, reuse_port=reuse_port)  # after the warm-up: healthy means ready
     return app
 
 

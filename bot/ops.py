@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -74,25 +74,31 @@ class Ops:
             raw = await connection.get_raw_connection()
             await raw.driver_connection.fetchval("SELECT 1")  # type: ignore[union-attr]
 
-    def listener(
-        self, host: str, port: int, *, reuse_port: bool = False
-    ) -> Callable[[web.Application], AsyncIterator[None]]:
-        """A cleanup context for the webhook app: the ops listener runs while it does."""
+    def mount(self, app: web.Application, *, reuse_port: bool = False) -> None:
+        """Serve health and metrics on ``app`` itself, or, with ``VCK_OPS_HOST``, on a
+        listener of their own that starts after ``app``'s other start-up steps (so a
+        load balancer sees the bot healthy once it can answer) and stops first."""
+        settings = self.bot.settings
+        if not settings.ops_host:
+            app.add_routes(self.routes())
+            return
+        host, port = settings.ops_host, settings.ops_port
+        ops_app = web.Application()
+        ops_app.add_routes(self.routes())
+        runner = web.AppRunner(ops_app, access_log=None)
 
-        async def serve(app: web.Application) -> AsyncIterator[None]:
-            ops_app = web.Application()
-            ops_app.add_routes(self.routes())
-            runner = web.AppRunner(ops_app, access_log=None)
+        async def start(app: web.Application) -> None:
             await runner.setup()
             await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
             self.addresses = list(runner.addresses)
             log.info("health and metrics on %s", self.addresses)
-            try:
-                yield
-            finally:
+
+        async def stop(app: web.Application) -> None:
+            if self.addresses:  # it started (a failed start-up still cleans up)
                 await runner.cleanup()
 
-        return serve
+        app.on_startup.append(start)
+        app.on_cleanup.insert(0, stop)  # before the bot's connections close
 
 
 async def _probe(ping: Callable[[], Awaitable[object]]) -> str:
