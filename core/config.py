@@ -35,7 +35,7 @@ SECRETS = (
 MIN_SECRET_LENGTH = 16
 MIN_SECRET_DISTINCT_CHARACTERS = 5
 """Catches placeholders such as ``xxxxxxxxxxxxxxxx``; a random 16-character hex string
-has fewer than 5 distinct characters about once in a million draws."""
+has fewer than 5 distinct characters less than once in a million draws."""
 
 
 class ConfigError(ValueError):
