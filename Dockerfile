@@ -8,4 +8,6 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
 RUN uv sync --frozen --no-dev
 USER nobody
+# Runs as production unless VCK_ENVIRONMENT says otherwise: without real secrets it
+# refuses to start (core/config.py).
 CMD ["vck", "serve", "--host", "0.0.0.0"]

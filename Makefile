@@ -4,6 +4,9 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 SERVICES := scripts/services.sh
+# `vck` defaults to production, which refuses the development secrets; the everyday
+# commands here are local ones. Deployments set VCK_ENVIRONMENT themselves.
+export VCK_ENVIRONMENT ?= development
 
 .PHONY: help install services services-stop migrate seed demo test lint format i18n i18n-check diagrams bench clean
 

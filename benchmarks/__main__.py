@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part(s): {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     wanted = set(args.parts or PARTS)
+    # Benchmarks run the system on loopback against fakes, with the development secrets;
+    # without this every process would start as `production` and refuse them.
+    os.environ.setdefault("VCK_ENVIRONMENT", "development")
     results = [run_part(name) for name in PARTS if name in wanted]
     return 0 if all(results) else 1
 

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
 import notifier
 from bot.bootstrap import Bot
+from bot.ops import Ops
 from core import places
 from core.channels import dlt, telegram, twilio
 from core.channels.base import Channel, InboundMessage, Reply
@@ -30,24 +30,26 @@ from core.services import status
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
+OPS_KEY = web.AppKey("ops", Ops)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY = 64 * 1024
 """Providers send a few KB at most; anything larger is not a provider."""
 
 
-def make_app(bot: Bot) -> web.Application:
+def make_app(bot: Bot, *, reuse_port: bool = False) -> web.Application:
+    """The webhook app; ``reuse_port`` when several processes share the ports."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     app[BOT_KEY] = bot
+    app[OPS_KEY] = ops = Ops(bot)
     app.router.add_post("/webhooks/twilio", twilio_inbound)
     app.router.add_post("/webhooks/twilio/status", twilio_status)
     app.router.add_post("/webhooks/telegram", telegram_update)
     app.router.add_post("/webhooks/dlt", dlt_inbound)
     app.router.add_post("/webhooks/dlt/status", dlt_status)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close)
+    ops.mount(app, reuse_port=reuse_port)  # after the warm-up: healthy means ready
     return app
 
 
@@ -223,33 +225,3 @@ async def dlt_status(request: web.Request) -> web.Response:
         return _refuse(bot, "dlt_signature")
     await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, params)
     return web.Response(status=204)
-
-
-# --- operations ----------------------------------------------------------------------------
-
-
-async def healthz(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
-    checks: dict[str, str] = {}
-    try:
-        async with asyncio.timeout(2):
-            async with bot.session_factory() as session:
-                await session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    try:
-        async with asyncio.timeout(2):
-            await bot.redis.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"unreachable: {type(exc).__name__}"
-    healthy = all(v == "ok" for v in checks.values())
-    return web.json_response(checks, status=200 if healthy else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
-    return web.Response(
-        body=bot.metrics.render(), headers={"Content-Type": bot.metrics.content_type}
-    )

@@ -15,7 +15,7 @@ from bot.metrics import Metrics
 from bot.senders import BotPorts, ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
-from core.db import make_engine, make_session_factory
+from core.db import Timeouts, make_engine, make_redis, make_session_factory
 from notifier.senders import Senders
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,13 @@ class Bot:
 
 
 def build_bot(settings: Settings) -> Bot:
-    db = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    db = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        timeouts=Timeouts.from_settings(settings),
+    )
     session_factory = make_session_factory(db)
-    redis = Redis.from_url(settings.redis_url)
+    redis = make_redis(settings)
     senders = Senders.from_settings(settings)
     outbox = ProviderOutbox(settings, senders, redis)
     return Bot(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import sys
 
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.db import make_engine, make_session_factory
 
 
@@ -27,8 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _demo(args: argparse.Namespace) -> int:
     from core.seed.demo import load_demo
 
+    settings = load_settings()
+    if not _allowed("demo", settings):
+        return 2
+
     async def run() -> None:
-        engine = make_engine(load_settings().database_url, pool_size=1)
+        engine = make_engine(settings.database_url, pool_size=1)
         try:
             async with make_session_factory(engine).begin() as session:
                 summary = await load_demo(session)
@@ -44,9 +49,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _synthetic(args: argparse.Namespace) -> int:
     from core.seed.synthetic import load_synthetic
 
-    summary = asyncio.run(
-        load_synthetic(load_settings().database_url, args.members, seed=args.seed)
-    )
+    settings = load_settings()
+    if not _allowed("synthetic", settings):
+        return 2
+    summary = asyncio.run(load_synthetic(settings.database_url, args.members, seed=args.seed))
     print(
         f"booths: {summary.booths_total} ({summary.booths_created} new); "
         f"members: {summary.members_total} ({summary.members_created} new); "
@@ -54,3 +60,16 @@ def _synthetic(args: argparse.Namespace) -> int:
     )
     print(f"elapsed: {summary.seconds:.1f} s")
     return 0
+
+
+def _allowed(action: str, settings: Settings) -> bool:
+    """Demo officials can announce to the whole state, and synthetic members have
+    real-looking phones: neither belongs in a real deployment's database."""
+    if settings.allows_demo_data:
+        return True
+    print(
+        f"vck seed {action}: refusing in {settings.environment}; seed data is only for"
+        " VCK_ENVIRONMENT=development, demo or test",
+        file=sys.stderr,
+    )
+    return False

@@ -10,7 +10,7 @@ import os
 from aiohttp import web
 
 from core.aio import new_event_loop
-from core.config import load_settings
+from core.config import Settings, load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,9 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.set_defaults(handler=_serve)
 
 
+def _settings(host: str | None, port: int | None) -> Settings:
+    """The settings with ``--host``/``--port`` in them: the guard against development
+    secrets on a public address checks the address actually bound."""
+    given = {"http_host": host, "http_port": port}
+    return load_settings(**{name: value for name, value in given.items() if value is not None})
+
+
 def _serve(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    host, port = args.host or settings.http_host, args.port or settings.http_port
+    settings = _settings(args.host, args.port)  # refuses here, before any child starts
+    host, port = settings.http_host, settings.http_port
     if args.workers <= 1:
         _run(host, port, reuse_port=False)
         return 0
@@ -54,13 +61,20 @@ def _run(host: str, port: int, reuse_port: bool) -> None:
     from bot.app import make_app
     from bot.bootstrap import build_bot
 
-    settings = load_settings()
+    settings = _settings(host, port)
     logging.basicConfig(
         level=settings.log_level,
         format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s %(message)s",
     )
+    if weak := settings.weak_secrets():  # only development, demo and test get this far
+        logging.getLogger("vck.serve").warning(
+            "%s: development or weak secrets in use (%s); anyone who knows them can forge"
+            " every webhook",
+            settings.environment,
+            ", ".join(f"VCK_{name.upper()}" for name in weak),
+        )
     web.run_app(
-        make_app(build_bot(settings)),
+        make_app(build_bot(settings), reuse_port=reuse_port),
         loop=new_event_loop(),
         host=host,
         port=port,

@@ -2,24 +2,64 @@
 
 Nothing reads the environment at import time: entrypoints call :func:`load_settings`
 once and hand the result down.
+
+Safe by default: with no ``VCK_ENVIRONMENT`` a process is in ``production`` and refuses
+to start while a secret is empty, short or still the development value published in
+this file. Local runs say so explicitly (``make``, ``scripts/demo.sh`` and the tests set
+``development`` or ``test``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENVIRONMENTS = ("production", "staging", "development", "demo", "test")
+"""``development`` allows the development secrets on a loopback address only; ``demo``
+(an explicit local demo, e.g. in a container that must bind 0.0.0.0 to publish its port
+to the host's loopback) allows them anywhere; ``test`` is the test suite."""
+DEMO_ENVIRONMENTS = frozenset({"development", "demo", "test"})
+"""Where the development secrets and the demo data (officials who can announce
+state-wide) may be used."""
+SECRETS = (
+    "secret_key",
+    "twilio_auth_token",
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "dlt_api_token",
+    "dlt_webhook_secret",
+)
+MIN_SECRET_LENGTH = 16
+MIN_SECRET_DISTINCT_CHARACTERS = 5
+"""Catches placeholders such as ``xxxxxxxxxxxxxxxx``; a random 16-character hex string
+has fewer than 5 distinct characters less than once in a million draws."""
+
+
+class ConfigError(ValueError):
+    """Settings a process must not start with. The message names settings, never their
+    values (a pydantic error would print every input, secrets included)."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VCK_", env_file=".env", extra="ignore")
 
     # --- infrastructure -------------------------------------------------------------
-    environment: str = Field("development", description="development, test or production")
+    environment: str = Field("production", description=", ".join(ENVIRONMENTS))
     database_url: str = "postgresql+asyncpg://vck@127.0.0.1:55432/vck"
     redis_url: str = "redis://127.0.0.1:56379/0"
     db_pool_size: int = 20
+    db_statement_timeout_seconds: float = 5.0
+    """PostgreSQL cancels a statement running longer (the fan-out sets its own bound)."""
+    db_lock_timeout_seconds: float = 3.0
+    """PostgreSQL gives up waiting for a row or advisory lock after this long."""
+    db_command_timeout_seconds: float = 10.0
+    """asyncpg's own deadline per statement, for a server that stopped answering; above
+    the statement timeout, so normally the server cancels first."""
+    redis_socket_timeout_seconds: float = 2.0
+    redis_connect_timeout_seconds: float = 2.0
     log_level: str = "INFO"
 
     # --- secrets (must be set in production) ----------------------------------------
@@ -29,6 +69,10 @@ class Settings(BaseSettings):
     # --- HTTP --------------------------------------------------------------------------
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    ops_host: str | None = None
+    """When set, /healthz and /metrics are served here (and no longer on the webhook
+    port): an internal address that providers and strangers cannot reach."""
+    ops_port: int = 9090
     public_base_url: str = "http://127.0.0.1:8080"
     """The URL providers call us on; Twilio signatures are checked against it."""
 
@@ -105,28 +149,45 @@ class Settings(BaseSettings):
     """SMS to the membership phone of a member with no SMS address who never said STOP."""
     sms_cost_per_part_paise: int = 25
     provider_timeout_seconds: float = 10.0
+    fanout_statement_timeout_seconds: float = 600.0
+    """The fan-out's own statement and lock timeout: a state-wide publish writes about a
+    million rows in one statement (7-21 s measured) and holds the tier lock meanwhile."""
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: object) -> str:
+        name = str(value).strip().lower()
+        if name not in ENVIRONMENTS:
+            raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+        return name
 
     @model_validator(mode="after")
-    def _production_needs_real_secrets(self) -> Settings:
-        if self.environment == "production":
-            weak = [
-                name
-                for name in (
-                    "secret_key",
-                    "twilio_auth_token",
-                    "telegram_bot_token",
-                    "telegram_webhook_secret",
-                    "dlt_api_token",
-                    "dlt_webhook_secret",
-                )
-                if getattr(self, name).get_secret_value().startswith(("dev", "123456:dev"))
-            ]
-            if weak:
+    def _safe_to_serve(self) -> Settings:
+        weak = self.weak_secrets()
+        if not weak or self.environment in ("test", "demo"):
+            return self
+        names = ", ".join(f"VCK_{name.upper()}" for name in weak)
+        if self.environment == "development":
+            if not is_loopback(self.http_host):
                 raise ValueError(
-                    "production needs real secrets; set VCK_"
-                    + ", VCK_".join(n.upper() for n in weak)
+                    f"in development, weak or development secrets ({names}) are served on a"
+                    " loopback address only; set VCK_HTTP_HOST (or --host) to 127.0.0.1,"
+                    " or set real secrets"
                 )
-        return self
+            return self
+        raise ValueError(
+            f"{self.environment} needs real secrets: {names} must each be set to a random"
+            f" value of at least {MIN_SECRET_LENGTH} characters, not a development value"
+            " (for a local run set VCK_ENVIRONMENT=development)"
+        )
+
+    def weak_secrets(self) -> list[str]:
+        """The secrets that are empty, short, placeholders or development values."""
+        return [name for name in SECRETS if _is_weak(getattr(self, name).get_secret_value())]
+
+    @property
+    def allows_demo_data(self) -> bool:
+        return self.environment in DEMO_ENVIRONMENTS
 
     @cached_property
     def dlt_prefixes(self) -> tuple[str, ...]:
@@ -137,5 +198,44 @@ class Settings(BaseSettings):
         return tuple(p.strip() for p in self.otp_allowed_country_codes.split(",") if p.strip())
 
 
+DEVELOPMENT_VALUES = frozenset(
+    Settings.model_fields[name].default.get_secret_value() for name in SECRETS
+)
+
+
+def _is_weak(value: str) -> bool:
+    return (
+        len(value) < MIN_SECRET_LENGTH
+        or len(set(value)) < MIN_SECRET_DISTINCT_CHARACTERS
+        or value in DEVELOPMENT_VALUES
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (a name other than
+    ``localhost`` might resolve anywhere, so it is not)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """The settings from ``VCK_*`` variables, ``.env`` and ``overrides``.
+
+    Raises :class:`ConfigError` naming every setting that is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        problems.append(f"VCK_{field.upper()}: {message}" if field else message)
+    return "; ".join(problems)

@@ -53,6 +53,8 @@ class FanoutPolicy:
     phone_fallback: bool = True
     """SMS to the membership phone of a member with no SMS address who never said STOP."""
     work_mem: str = "256MB"
+    statement_timeout_seconds: float = 600.0
+    """The fan-out's statement and lock timeout, instead of the process's short ones."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FanoutPolicy:
@@ -62,6 +64,7 @@ class FanoutPolicy:
             dlt_prefixes=settings.dlt_prefixes,
             overflow_to_sms=settings.fanout_overflow_to_sms,
             phone_fallback=settings.fanout_phone_fallback,
+            statement_timeout_seconds=settings.fanout_statement_timeout_seconds,
         )
 
     @property
@@ -213,12 +216,22 @@ async def pending_batches(session: AsyncSession, announcement_id: uuid.UUID) -> 
     return range(row[0], row[1] + 1) if row[0] is not None else range(0)
 
 
+async def allow_long_statements(session: AsyncSession, policy: FanoutPolicy) -> None:
+    """Raise the process's short statement and lock timeouts (core.db.Timeouts) for
+    this transaction only: a state-wide fan-out writes about a million rows in one
+    statement, and a second publish waits for the first one's locks meanwhile."""
+    bound = f"{max(1, round(policy.statement_timeout_seconds * 1000))}ms"
+    both = "SELECT set_config('statement_timeout', :t, true), set_config('lock_timeout', :t, true)"
+    await session.execute(text(both), {"t": bound})
+
+
 async def publish(
     session: AsyncSession, announcement_id: uuid.UUID, *, now: datetime, policy: FanoutPolicy
 ) -> Publication:
     """Fan the announcement out if its time has come: write every delivery row and mark
     it published, in the caller's transaction (the caller commits, then enqueues the
     batches). Safe to call again: a published announcement writes nothing."""
+    await allow_long_statements(session, policy)
     row = (
         await session.execute(
             text(
@@ -294,8 +307,9 @@ async def publish(
     return Publication(PublishState.PUBLISHED, rows=rows, batches=batches)
 
 
-async def analyze(session: AsyncSession) -> None:
+async def analyze(session: AsyncSession, policy: FanoutPolicy) -> None:
     """Refresh the planner's statistics of the delivery rows after a large fan-out."""
+    await allow_long_statements(session, policy)
     await session.execute(text("ANALYZE announcement_deliveries"))
 
 
@@ -383,6 +397,7 @@ async def release_deferred(
     session: AsyncSession, announcement_id: uuid.UUID, *, now: datetime, policy: FanoutPolicy
 ) -> range:
     """Queue as many waiting WhatsApp rows as today's capacity allows, in new batches."""
+    await allow_long_statements(session, policy)
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('vck:whatsapp-tier'))"))
     capacity = await whatsapp_capacity(session, now=now, policy=policy)
     if capacity <= 0:

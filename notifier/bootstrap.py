@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.config import Settings
-from core.db import make_engine, make_session_factory
+from core.db import Timeouts, make_engine, make_redis, make_session_factory
 from core.fanout import FanoutPolicy
 from core.ratelimit import Limiter, bucket_specs
 from notifier.senders import Senders
@@ -139,8 +139,12 @@ class Deps:
 def build(settings: Settings, queue: JobQueue, *, options: NotifierOptions | None = None) -> Deps:
     """Build the worker's parts; call inside the running event loop."""
     options = options or NotifierOptions()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    redis = Redis.from_url(settings.redis_url)
+    # The fan-out raises its statements' bound (core.fanout); the client's must allow it.
+    timeouts = Timeouts.from_settings(
+        settings, longest_statement=settings.fanout_statement_timeout_seconds
+    )
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, timeouts=timeouts)
+    redis = make_redis(settings)
     return Deps(
         settings=settings,
         options=options,

@@ -146,7 +146,7 @@ async def publish_announcement(deps: Deps, announcement_id: str) -> dict[str, An
         # Fresh statistics, or the planner — still believing the table small — scans
         # the whole announcement for every claim instead of using the primary key.
         async with transaction(deps.session_factory) as session:
-            await fanout.analyze(session)
+            await fanout.analyze(session, deps.policy)
     return summary
 
 

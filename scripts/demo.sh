@@ -11,7 +11,11 @@ mkdir -p .services
 # (a wrapper such as `uv run` would not pass the signal on).
 run() { local program=$1; shift; exec ".venv/bin/$program" "$@"; }  # used with &
 
-# The demo talks to loopback fakes, never to real providers: say so explicitly.
+# The demo talks to loopback fakes, never to real providers: say so explicitly. In
+# development the development secrets are accepted on loopback addresses only.
+export VCK_ENVIRONMENT=development
+# The demo officials are on the fictional +1 202 555 01xx range: let their codes through.
+export VCK_OTP_ALLOWED_COUNTRY_CODES=${VCK_OTP_ALLOWED_COUNTRY_CODES:-+91,+1}
 export VCK_TWILIO_API_BASE_URL=http://127.0.0.1:58081
 export VCK_TELEGRAM_API_BASE_URL=http://127.0.0.1:58082
 export VCK_DLT_API_BASE_URL=http://127.0.0.1:58083

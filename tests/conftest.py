@@ -27,6 +27,16 @@ pytest_plugins = ["tests.bot_fixtures"]
 _suffix = os.environ.get("VCK_TEST_DB_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every process started without VCK_ENVIRONMENT is in production and refuses the
+    development secrets the tests use; the suite is the test environment (tests of the
+    guard pass ``environment`` explicitly or start the CLI with an environment of their
+    own). The demo people are on the fictional +1 202 555 01xx range, so codes may go
+    there as well as to India."""
+    os.environ["VCK_ENVIRONMENT"] = "test"
+    os.environ["VCK_OTP_ALLOWED_COUNTRY_CODES"] = "+91,+1"
+
+
 def db_name(stem: str) -> str:
     """A database name of this run's own."""
     return f"{stem}_{_suffix}"

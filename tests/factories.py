@@ -21,7 +21,7 @@ _serial = itertools.count(1)
 
 
 def random_phone() -> str:
-    """A valid-looking Indian mobile (E.164) outside the demo's +91 98765 000xx."""
+    """A valid-looking Indian mobile (E.164); the demo people are on +1 202 555 01xx."""
     return f"+9170{random.randrange(10**8):08d}"
 
 

@@ -16,7 +16,7 @@ from notifier import jobs
 from notifier.bootstrap import NotifierOptions, build
 from tests.memory_queue import MemoryQueue
 
-CHENNAI_SECRETARY = "+919876500002"
+CHENNAI_SECRETARY = "+12025550102"
 CODE = re.compile(r"\b(\d{6})\b")
 
 
@@ -124,7 +124,7 @@ async def test_an_official_cannot_announce_above_or_beside_their_unit(member) ->
 
 
 async def test_members_cannot_reach_the_announce_flow(member) -> None:
-    m = member(Channel.WHATSAPP, "+919876500011")
+    m = member(Channel.WHATSAPP, "+12025550111")
     await m.says("hi")
     assert "did not understand" in await m.says("announce")
 

@@ -62,8 +62,8 @@ async def test_telegram_chat_of_an_existing_member_links_to_their_membership(
     await m.says("1")
     await m.says("1")
     await m.says("1")  # Link my phone number
-    await m.says("+91 98765 00012")  # Karthik, a demo member, typed instead of shared
-    code = CODE.search(providers.sms_to("+919876500012")[-1]).group(1)
+    await m.says("+1 202 555 0112")  # Karthik, a demo member, typed instead of shared
+    code = CODE.search(providers.sms_to("+12025550112")[-1]).group(1)
     linked = await m.says(code)
     assert "இணைக்கப்பட்டது" in linked  # Karthik's language is Tamil
     card = await m.says("1")
@@ -72,11 +72,11 @@ async def test_telegram_chat_of_an_existing_member_links_to_their_membership(
 
 async def test_an_unknown_and_a_known_number_get_the_same_answer(member) -> None:
     answers = []
-    for chat, phone in (("555000301", "+919840077777"), ("555000302", "+919876500013")):
+    for chat, phone in (("555000301", "+919840077777"), ("555000302", "+12025550113")):
         m = member(Channel.TELEGRAM, chat)
         for text in ("hi", "2", "1", "1"):
             await m.says(text)
-        answers.append(re.sub(r"\+91\S+", "N", await m.says(phone)))
+        answers.append(re.sub(r"\+\d\S+", "N", await m.says(phone)))
     assert answers[0] == answers[1]
 
 

@@ -12,8 +12,8 @@ from core.channels.base import Channel
 from core.models import ChannelAddress, Member
 from fakes import twilio as fake_twilio
 
-PRIYA = "+919876500011"  # demo member, English
-KARTHIK = "+919876500012"  # demo member, Tamil
+PRIYA = "+12025550111"  # demo member, English
+KARTHIK = "+12025550112"  # demo member, Tamil
 
 
 async def address_row(session, channel: str, address: str) -> ChannelAddress:

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from core.channels.base import Channel
 from core.models import Member
 
-CHENNAI_SECRETARY = "+919876500002"
-VILLUPURAM_SECRETARY = "+919876500003"
-PENDING_IN_VILLUPURAM = "+919876500017"  # Deepa Ravi, demo
+CHENNAI_SECRETARY = "+12025550102"
+VILLUPURAM_SECRETARY = "+12025550103"
+PENDING_IN_VILLUPURAM = "+12025550117"  # Deepa Ravi, demo
 
 
 async def signup(m, name: str, pin: str) -> str:
@@ -66,9 +66,9 @@ async def test_an_official_of_another_district_cannot_see_or_verify(member, sess
 
 
 async def test_ordinary_members_have_no_official_duties_in_their_menu(member) -> None:
-    menu = await member(Channel.WHATSAPP, "+919876500011").says("hi")
+    menu = await member(Channel.WHATSAPP, "+12025550111").says("hi")
     assert "Verify new members" not in menu and "Send an announcement" not in menu
-    assert "Verify" not in await member(Channel.WHATSAPP, "+919876500011").says("verify")
+    assert "Verify" not in await member(Channel.WHATSAPP, "+12025550111").says("verify")
 
 
 async def test_the_list_of_people_waiting_never_becomes_stored_whatsapp_content(

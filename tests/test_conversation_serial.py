@@ -21,7 +21,7 @@ from notifier import jobs
 from notifier.bootstrap import build
 from tests.memory_queue import MemoryQueue
 
-CHENNAI_SECRETARY = "+919876500002"
+CHENNAI_SECRETARY = "+12025550102"
 CODE = re.compile(r"\b(\d{6})\b")
 
 

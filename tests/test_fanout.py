@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core import announcements
 from core.config import Settings
+from core.db import Timeouts, make_engine, make_session_factory
 from core.fanout import FanoutPolicy, PublishState, publish, release_deferred
 from core.models import AnnouncementDelivery, ChannelAddress, Member, MemberStatus, MemberUnit
 from tests.factories import Tree, make_member, make_tree
@@ -291,5 +293,36 @@ async def test_demo_district_reaches_its_members_only(
             )
         ).scalars()
     )
-    assert phones == {"+919876500002", "+919876500004", "+919876500005", "+919876500011",
-                      "+919876500012", "+919876500013"}  # fmt: skip
+    assert phones == {"+12025550102", "+12025550104", "+12025550105", "+12025550111",
+                      "+12025550112", "+12025550113"}  # fmt: skip
+
+
+async def test_publishing_waits_for_the_tier_lock_past_the_processes_lock_timeout(
+    db_url: str, engine: AsyncEngine, settings: Settings
+) -> None:
+    """The worker's connections give up on a lock after a few seconds; a publish waiting
+    for another publish's tier lock (up to ~20 s state-wide) must not."""
+    bounded = make_engine(
+        db_url,
+        pool_size=1,
+        timeouts=Timeouts(statement_seconds=5, lock_seconds=0.1, command_seconds=5),
+    )
+    factory = make_session_factory(bounded)
+    try:
+        async with factory() as session, session.begin():
+            aid = await announce(session, settings, "TN.CHN")
+        async with engine.connect() as other_publish:
+            await other_publish.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('vck:whatsapp-tier'))")
+            )
+            async with factory() as session, session.begin():
+                publishing = asyncio.create_task(
+                    publish(session, aid, now=NOW, policy=FanoutPolicy())
+                )
+                await asyncio.sleep(0.5)
+                assert not publishing.done()
+                await other_publish.commit()
+                published = await publishing
+        assert (published.state, published.rows) == (PublishState.PUBLISHED, 6)
+    finally:
+        await bounded.dispose()

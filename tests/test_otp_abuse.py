@@ -9,24 +9,30 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from core.channels.base import Channel
+from core.config import Settings
 from core.metrics import OTP_REFUSALS
 from core.services import otp
 from core.services.otp import OtpRefusal, OtpStatus
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 CODE = re.compile(r"\b(\d{6})\b")
-OFFICIAL = "+919876500002"  # the Chennai district secretary (demo data)
+OFFICIAL = "+12025550102"  # the Chennai district secretary (demo data)
 
 
 def _requester(settings, chat: str = "5550001") -> str:
     return otp.requester_key(settings, "telegram", chat)
 
 
+def test_by_default_codes_go_to_india_only() -> None:
+    assert Settings.model_fields["otp_allowed_country_codes"].default == "+91"
+
+
 async def test_codes_go_only_to_allowed_countries(session, settings) -> None:
-    foreign = await otp.request_code(session, settings, "+12025550123", "login", now=T0)
+    foreign = await otp.request_code(session, settings, "+442079460123", "login", now=T0)
     assert foreign.code is None and foreign.refusal is OtpRefusal.COUNTRY
     indian = await otp.request_code(session, settings, "+919840012345", "login", now=T0)
     assert indian.code is not None
+    assert settings.otp_prefixes == ("+91", "+1")  # the suite lets the demo's +1 through
     wider = settings.model_copy(update={"otp_allowed_country_codes": "+91, +65"})
     assert (await otp.request_code(session, wider, "+6581234567", "login", now=T0)).code
 
@@ -126,10 +132,10 @@ async def test_a_telegram_chat_typing_many_numbers_is_told_to_wait(member, provi
         sent_to.append(bool(providers.sms_to(phone)))
     assert sent_to == [True] * 5 + [False] * 3
     assert "too many codes" in answers[-1]
-    assert "India" in await _foreign(m)
+    assert "India" in await _foreign(m)  # the default is India only; tests add +1
 
 
 async def _foreign(m) -> str:
     await m.says("menu")
     await m.says(button="link")
-    return await m.says("+12025550123")
+    return await m.says("+442079460123")

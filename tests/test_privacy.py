@@ -16,9 +16,9 @@ from core.services import addresses, members, privacy
 from tests.factories import make_member, make_tree
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-PRIYA = "+919876500011"  # demo member, English, Chennai booth
-KARTHIK = "+919876500012"  # demo member, Tamil
-CHENNAI_SECRETARY = "+919876500002"
+PRIYA = "+12025550111"  # demo member, English, Chennai booth
+KARTHIK = "+12025550112"  # demo member, Tamil
+CHENNAI_SECRETARY = "+12025550102"
 SECRET = "test-secret-for-erased-addresses"
 
 
@@ -65,8 +65,8 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
             " VALUES ('out', 'whatsapp', :p, 'twilio', 'Your membership: Selvi, VCK-CHN-1'),"
             "        ('out', 'telegram', '5550001', 'telegram', 'Name: Selvi'),"
             # An official's screen that named her, and one that did not:
-            "        ('out', 'whatsapp', '+919876500002', 'twilio', '1. Selvi Member (B1)'),"
-            "        ('out', 'whatsapp', '+919876500002', 'twilio', '1. Selvam Kumar (B1)')"
+            "        ('out', 'whatsapp', '+12025550102', 'twilio', '1. Selvi Member (B1)'),"
+            "        ('out', 'whatsapp', '+12025550102', 'twilio', '1. Selvam Kumar (B1)')"
         ),
         {"p": phone},
     )
@@ -107,7 +107,7 @@ async def test_erasing_a_member_empties_their_row_and_turns_their_addresses_into
     )
     assert list(bodies) == [None, None]
     official = await session.scalars(
-        text("SELECT body FROM messages WHERE address = '+919876500002' ORDER BY body NULLS FIRST")
+        text("SELECT body FROM messages WHERE address = '+12025550102' ORDER BY body NULLS FIRST")
     )
     assert list(official) == [None, "1. Selvam Kumar (B1)"]
     otps = await session.scalars(

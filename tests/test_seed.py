@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import SECRETS
 from core.models import Member, MemberUnit, OrganizationUnit, Position, UnitType
+from core.phones import normalise_phone
 from core.seed import constituencies, districts
 from core.seed import synthetic as synthetic_module
 from core.seed.demo import DEMO_BOOTHS, DEMO_PEOPLE, POSITIONS, load_demo, membership_number
@@ -221,7 +224,9 @@ async def test_every_demo_person_has_a_primary_unit_and_two_addresses(session: A
         assert (row.status, row.language, row.code) == (p.status.value, p.language, p.unit)
         assert row.membership_number == p.membership_number
         assert row.channels == ["sms", "whatsapp"]
-        assert re.fullmatch(r"\+91[6-9]\d{9}", p.phone)
+        # The NANP's fictional 555-0100..0199: no subscriber, yet a number members can type.
+        assert re.fullmatch(r"\+120255501\d\d", p.phone)
+        assert normalise_phone(p.phone) == p.phone
         if p.membership_number is not None:
             district, serial = p.membership_number.split("-")[1:]
             assert membership_number(district, int(serial)) == p.membership_number
@@ -306,3 +311,17 @@ async def test_a_bulk_load_leaves_the_schema_as_it_found_it(
         )
     )
     assert orphans == 0
+
+
+@pytest.mark.parametrize("action", [["demo"], ["synthetic", "--members", "10"]])
+def test_the_seeds_refuse_a_deployment(monkeypatch, capsys, action: list[str]) -> None:
+    """Demo officials can announce state-wide; synthetic members have real-looking
+    phones. Refused before any connection (the database here is unreachable)."""
+    from cli import main
+
+    monkeypatch.setenv("VCK_ENVIRONMENT", "Production")
+    for name in SECRETS:
+        monkeypatch.setenv(f"VCK_{name.upper()}", secrets.token_urlsafe(24))
+    monkeypatch.setenv("VCK_DATABASE_URL", "postgresql+asyncpg://vck@127.0.0.1:1/nowhere")
+    assert main(["seed", *action]) == 2
+    assert "refusing in production" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The demo data every environment and every test starts from.
+"""The demo data local demos and every test start from (never a deployment: `vck seed`
+refuses in production and staging).
 
 ``load_demo`` builds the Tamil Nadu tree (state, 38 districts, 234 assembly
 constituencies, a few sample booths), the party's positions, and a fixed cast of
@@ -120,31 +121,34 @@ class DemoPerson:
 
 _A, _P = MemberStatus.ACTIVE, MemberStatus.PENDING
 
-# Fixed, fictional people. Phones +91 98765 000xx; synthetic members never use them.
+# Fixed, fictional people on fictional phones: +1 202 555 0100-0199 is kept for fiction
+# by the North American numbering plan, so no subscriber receives a demo official's
+# step-up code (a real-looking Indian number would reach whoever holds it). Synthetic
+# members never use them.
 DEMO_PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("Kavitha Selvam", "கவிதா செல்வம்", "+919876500001", "TN",
+    DemoPerson("Kavitha Selvam", "கவிதா செல்வம்", "+12025550101", "TN",
                "General Secretary", _A, "ta", "VCK-CHN-0000001"),
-    DemoPerson("Murugan Arumugam", "முருகன் ஆறுமுகம்", "+919876500002", "TN.CHN",
+    DemoPerson("Murugan Arumugam", "முருகன் ஆறுமுகம்", "+12025550102", "TN.CHN",
                "District Secretary", _A, "ta", "VCK-CHN-0000002"),
-    DemoPerson("Anbarasi Velu", "அன்பரசி வேலு", "+919876500003", "TN.VPM",
+    DemoPerson("Anbarasi Velu", "அன்பரசி வேலு", "+12025550103", "TN.VPM",
                "District Secretary", _A, "ta", "VCK-VPM-0000001"),
-    DemoPerson("Senthil Kumar", "செந்தில் குமார்", "+919876500004", "TN.CHN.AC018",
+    DemoPerson("Senthil Kumar", "செந்தில் குமார்", "+12025550104", "TN.CHN.AC018",
                "Constituency Secretary", _A, "ta", "VCK-CHN-0000003"),
-    DemoPerson("Ilango Raman", "இளங்கோ ராமன்", "+919876500005", "TN.CHN.AC018.B0001",
+    DemoPerson("Ilango Raman", "இளங்கோ ராமன்", "+12025550105", "TN.CHN.AC018.B0001",
                "Booth Agent", _A, "ta", "VCK-CHN-0000004"),
-    DemoPerson("Priya Rajendran", "பிரியா ராஜேந்திரன்", "+919876500011", "TN.CHN.AC018.B0001",
+    DemoPerson("Priya Rajendran", "பிரியா ராஜேந்திரன்", "+12025550111", "TN.CHN.AC018.B0001",
                None, _A, "en", "VCK-CHN-0000005"),
-    DemoPerson("Karthik Subramani", "கார்த்திக் சுப்பிரமணி", "+919876500012", "TN.CHN.AC018.B0002",
+    DemoPerson("Karthik Subramani", "கார்த்திக் சுப்பிரமணி", "+12025550112", "TN.CHN.AC018.B0002",
                None, _A, "ta", "VCK-CHN-0000006"),
-    DemoPerson("Meena Chandran", "மீனா சந்திரன்", "+919876500013", "TN.CHN.AC025.B0001",
+    DemoPerson("Meena Chandran", "மீனா சந்திரன்", "+12025550113", "TN.CHN.AC025.B0001",
                None, _A, "ta", "VCK-CHN-0000007"),
-    DemoPerson("Vijay Pandian", "விஜய் பாண்டியன்", "+919876500014", "TN.VPM.AC074.B0001",
+    DemoPerson("Vijay Pandian", "விஜய் பாண்டியன்", "+12025550114", "TN.VPM.AC074.B0001",
                None, _A, "ta", "VCK-VPM-0000002"),
-    DemoPerson("Lakshmi Gopal", "லட்சுமி கோபால்", "+919876500015", "TN.VPM.AC074.B0002",
+    DemoPerson("Lakshmi Gopal", "லட்சுமி கோபால்", "+12025550115", "TN.VPM.AC074.B0002",
                None, _A, "ta", "VCK-VPM-0000003"),
-    DemoPerson("Saravanan Mani", "சரவணன் மணி", "+919876500016", "TN.VPM.AC075.B0001",
+    DemoPerson("Saravanan Mani", "சரவணன் மணி", "+12025550116", "TN.VPM.AC075.B0001",
                None, _A, "ta", "VCK-VPM-0000004"),
-    DemoPerson("Deepa Ravi", "தீபா ரவி", "+919876500017", "TN.VPM.AC074.B0003",
+    DemoPerson("Deepa Ravi", "தீபா ரவி", "+12025550117", "TN.VPM.AC074.B0003",
                None, _P, "ta", "VCK-VPM-0000005"),
 )  # fmt: skip
 

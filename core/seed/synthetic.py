@@ -6,7 +6,7 @@ kept), then tops the database up to N synthetic members, each with a primary boo
 SMS address and, for some, WhatsApp and Telegram addresses. Rows are streamed with
 binary COPY. Everything synthetic is recognisable:
 
-- phones ``+9190`` + 8 digits (member index ``i``): never a demo phone (``+9198765...``);
+- phones ``+9190`` + 8 digits (member index ``i``): never a demo phone (``+1202555...``);
 - ids are derived from ``i`` (``5eed00kk-0000-4000-8000-<i as 12 hex digits>``, ``kk``
   the table), so a re-run can neither duplicate a member nor clash with random uuid4s;
 - ``members.metadata = {"synthetic": true}``, booths' too;
