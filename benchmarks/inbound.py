@@ -81,6 +81,7 @@ from core.seed.demo import load_demo
 PLANNED_SHARE = 0.6
 """Requests signed per workload: this share of what the trivial handler answered in the
 same time. A workload faster than that runs out early (its figures still hold)."""
+STARTUP_SECONDS = 120.0
 TRIVIAL_DISTINCT = 2000
 """Distinct signed requests for the trivial handler, sent over and over…"""
 TRIVIAL_REQUESTS = 400_000
@@ -185,7 +186,6 @@ class Bench:
 
     def __init__(self, options: Options, client: aiohttp.ClientSession, fake_url: str) -> None:
         self.options, self.client, self.fake_url = options, client, fake_url
-        self.pool = loadgen.Pool()
 
     async def phase(
         self, planned: list[Planned], seconds: float, meter: CpuMeter | None, *, rest: bool
@@ -198,7 +198,13 @@ class Bench:
             meter.start()
         deadline = time.perf_counter() + seconds
         requests = [p.request for p in planned]
-        phase = await loadgen.closed_loop(self.pool, requests, self.options.concurrency, deadline)
+        # Connections of its own: one kept from a phase a minute ago may have been
+        # closed by the server meanwhile (aiohttp's keep-alive timeout).
+        pool = loadgen.Pool()
+        try:
+            phase = await loadgen.closed_loop(pool, requests, self.options.concurrency, deadline)
+        finally:
+            pool.close()
         tally = Tally.of(phase, planned)
         end, rest_sent = phase.finished, 0
         if rest:
@@ -264,15 +270,18 @@ async def run(options: Options) -> None:
         await prepare_database(db_url, options, numbers)
         await flush_redis(bench_redis)
         report.setup(options.members, options.channel, options.processes, started)
+        started = time.perf_counter()
         fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
         children.append(fake)
         bots = [start_bot(int(url.rsplit(":", 1)[1]), env, logs) for url in bot_urls]
         children += bots
         trivials = [start_trivial(int(url.rsplit(":", 1)[1]), env, logs) for url in trivial_urls]
         children += trivials
-        await wait_http_ok(f"{fake_url}/_fake/count", fake)
+        # Five Pythons importing at once on a shared machine: give them time.
+        await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
         for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child)
+            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+        print(f"inbound processes up: {time.perf_counter() - started:.1f} s", flush=True)
 
         make = Planner(options.channel, bot_urls, auth_token, account_sid)
         redis_port = bench_redis.rsplit(":", 1)[1].split("/")[0]
@@ -284,21 +293,18 @@ async def run(options: Options) -> None:
 
         async with aiohttp.ClientSession() as client:
             bench = Bench(options, client, fake_url)
-            try:
-                half = options.seconds / 2
-                floor = make.trivial(numbers[0], trivial_urls, TRIVIAL_DISTINCT, TRIVIAL_REQUESTS)
-                await bench.phase(floor, options.warmup_seconds, None, rest=False)
-                before = await bench.phase(floor, half, meter(trivials), rest=False)
-                hint = before.rate
-                first = await bench.workload(
-                    "first contact", make.first_contact, hint, bots, meter(bots)
-                )
-                navigation = await bench.workload(
-                    "navigation", lambda n: make.navigation(numbers, n), hint, bots, meter(bots)
-                )
-                after = await bench.phase(floor, half, meter(trivials), rest=False)
-            finally:
-                bench.pool.close()
+            half = options.seconds / 2
+            floor = make.trivial(numbers[0], trivial_urls, TRIVIAL_DISTINCT, TRIVIAL_REQUESTS)
+            await bench.phase(floor, options.warmup_seconds, None, rest=False)
+            before = await bench.phase(floor, half, meter(trivials), rest=False)
+            hint = before.rate
+            first = await bench.workload(
+                "first contact", make.first_contact, hint, bots, meter(bots)
+            )
+            navigation = await bench.workload(
+                "navigation", lambda n: make.navigation(numbers, n), hint, bots, meter(bots)
+            )
+            after = await bench.phase(floor, half, meter(trivials), rest=False)
         trivial_rate = report.trivial(options, before, after)
         report.workload("first contact", options, first, trivial_rate)
         report.workload("navigation", options, navigation, trivial_rate)
