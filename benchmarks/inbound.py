@@ -33,7 +33,7 @@ trivial ones, each on its own port, the requests spread over them],
 ``VCK_BENCH_INBOUND_DB`` [vck_bench_inbound], ``VCK_BENCH_INBOUND_REDIS_DB`` [9] (two
 benchmarks at once on one server need their own), ``VCK_BENCH_INBOUND_PROFILE`` [unset; a
 directory: py-spy samples the bot during each workload, its stacks are kept there and the
-costliest frames printed — see :mod:`benchmarks.profile`; figures of such a run are lower].
+costliest frames printed — see :mod:`benchmarks.cpu_profile`; figures of such a run are lower].
 
 Run: ``uv run python -m benchmarks inbound`` (or ``make bench``).
 """
@@ -53,8 +53,8 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks import cpu_profile, loadgen
 from benchmarks import inbound_report as report
-from benchmarks import loadgen, profile
 from benchmarks.common import (
     LOOPBACK,
     Child,
@@ -235,12 +235,12 @@ class Bench:
         if self.options.profile is None:
             return await self.phase(measured, self.options.seconds, meter, rest=True)
         slug = label.replace(" ", "-")
-        recorder = profile.Recorder([bot.pid for bot in bots], self.options.profile, slug)
+        recorder = cpu_profile.Recorder([bot.pid for bot in bots], self.options.profile, slug)
         try:
             result = await self.phase(measured, self.options.seconds, meter, rest=True)
         finally:
             paths = await asyncio.to_thread(recorder.stop)
-        result.profile = profile.read_samples(paths)
+        result.profile = cpu_profile.read_samples(paths)
         return result
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from benchmarks import loadgen
+from benchmarks.cpu_profile import Samples
+from benchmarks.cpu_profile import report as report_profile
 from benchmarks.inbound_workloads import Planned
 from benchmarks.meter import percentile
-from benchmarks.profile import Samples
-from benchmarks.profile import report as report_profile
 from core.channels.base import Channel
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def workload(label: str, options: Options, measured: Measured, trivial_rate: flo
     _cpu(label, measured.cpu, tally.answered)
     if measured.profile is not None:
         server_ms = measured.cpu["server"] * 1000 / max(tally.answered, 1)
-        report_profile(label, measured.profile, server_ms)
+        report_profile(f"inbound {label}", measured.profile, server_ms)
 
 
 def _cpu(label: str, cpu: dict[str, float], answered: int) -> None:

@@ -98,15 +98,12 @@ def report(label: str, samples: Samples, cpu_ms_per_msg: float, top: int = 10) -
     """The ``top`` frames by self time, and our own code's ``top`` frames by inclusive
     time, in CPU milliseconds per message of the profiled processes."""
     if not samples.total:
-        print(f"inbound {label} profile: no samples (is py-spy allowed to attach?)")
+        print(f"{label} profile: no samples (is py-spy allowed to attach?)")
         return
     scale = cpu_ms_per_msg / samples.total
-    print(f"inbound {label} profile: {samples.total} samples of {cpu_ms_per_msg:.2f} ms/msg CPU")
+    print(f"{label} profile: {samples.total} samples of {cpu_ms_per_msg:.2f} ms/msg CPU")
     ours = Counter({f: n for f, n in samples.within.items() if any(p in f for p in PROJECT)})
     for kind, counter in (("self", samples.own), ("inclusive", ours)):
         for frame, count in counter.most_common(top if kind == "self" else top + 6):
             share = 100 * count / samples.total
-            print(
-                f"inbound {label} profile {kind}: {count * scale:.3f} ms/msg "
-                f"({share:.1f} %) {frame}"
-            )
+            print(f"{label} profile {kind}: {count * scale:.3f} ms/msg ({share:.1f} %) {frame}")
