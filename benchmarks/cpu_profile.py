@@ -72,11 +72,14 @@ class Samples:
     """Samples whose innermost frame is the function (its self time)."""
     within: Counter[str]
     """Samples with the function anywhere on the stack (its inclusive time)."""
+    packages: Counter[str]
+    """Self time by package (``asyncpg``, ``aiohttp``, ``bot``…): a frame's self time
+    includes the C code and system calls it made (uvloop's under ``aiohttp/web.py``)."""
 
 
 def read_samples(paths: list[Path]) -> Samples:
     """Collapsed stacks (``frame;frame;… count`` per line, outermost first)."""
-    total, own, within = 0, Counter[str](), Counter[str]()
+    total, own, within, packages = 0, Counter[str](), Counter[str](), Counter[str]()
     for path in paths:
         for line in path.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
@@ -85,9 +88,10 @@ def read_samples(paths: list[Path]) -> Samples:
             frames = stack.split(";")
             total += int(count)
             own[frames[-1]] += int(count)
+            packages[frames[-1].partition(" (")[2].split("/", 1)[0].rstrip(")")] += int(count)
             for frame in set(frames):
                 within[frame] += int(count)
-    return Samples(total, own, within)
+    return Samples(total, own, within, packages)
 
 
 PROJECT = ("(bot/", "(core/")
@@ -95,15 +99,19 @@ PROJECT = ("(bot/", "(core/")
 
 
 def report(label: str, samples: Samples, cpu_ms_per_msg: float, top: int = 10) -> None:
-    """The ``top`` frames by self time, and our own code's ``top`` frames by inclusive
-    time, in CPU milliseconds per message of the profiled processes."""
+    """Self time by package, the ``top`` frames by self time, and our own code's frames
+    by inclusive time, in CPU milliseconds per message of the profiled processes."""
     if not samples.total:
         print(f"{label} profile: no samples (is py-spy allowed to attach?)")
         return
     scale = cpu_ms_per_msg / samples.total
     print(f"{label} profile: {samples.total} samples of {cpu_ms_per_msg:.2f} ms/msg CPU")
     ours = Counter({f: n for f, n in samples.within.items() if any(p in f for p in PROJECT)})
-    for kind, counter in (("self", samples.own), ("inclusive", ours)):
-        for frame, count in counter.most_common(top if kind == "self" else top + 6):
+    for kind, counter in (
+        ("package", samples.packages),
+        ("self", samples.own),
+        ("inclusive", ours),
+    ):
+        for frame, count in counter.most_common(top + 6 if kind == "inclusive" else top):
             share = 100 * count / samples.total
             print(f"{label} profile {kind}: {count * scale:.3f} ms/msg ({share:.1f} %) {frame}")
