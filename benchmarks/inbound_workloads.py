@@ -44,8 +44,8 @@ from fakes import twilio as fake_twilio
 PATH = "/webhooks/twilio"
 FIRST_CONTACT_BLOCK = 250
 """New numbers say hello in blocks: all of a block's hellos, then all its language picks
-(far enough apart never to be in flight together; near enough that however short the
-phase, it is half hellos and half picks)."""
+(far enough apart never to be in flight together; near enough that a phase of thousands
+of messages is half hellos and half picks, whenever its deadline cuts it)."""
 NAVIGATION = ("menu", "1", "2", None, "3")
 """What each member sends, in turn; ``None`` is their own language's number."""
 LANGUAGE_DIGIT = {Language.TAMIL: "1", Language.ENGLISH: "2"}
