@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from core.config import load_settings
@@ -35,6 +36,15 @@ def redis_url(db: int) -> str:
     base = load_settings().redis_url.split("?", 1)[0]
     scheme, rest = base.split("://", 1)
     return f"{scheme}://{rest.split('/', 1)[0]}/{db}"
+
+
+async def flush_redis(url: str) -> None:
+    """Empty the Redis database of ``url``."""
+    redis = Redis.from_url(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
 
 
 async def _admin(url: str) -> asyncpg.Connection:
@@ -111,18 +121,30 @@ class Child:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def terminate(self) -> None:
+        """Ask the process group to stop (TERM), without waiting."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()  # again, if it was already told: harmless
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
         if self._log is not subprocess.DEVNULL:
             self._log.close()  # type: ignore[union-attr]
+
+
+def stop_all(children: Sequence[Child]) -> None:
+    """Stop every child, all told at once: their shutdowns overlap instead of adding up."""
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.stop()
 
 
 def process_cpu_seconds(pid: int) -> float:

@@ -1,42 +1,39 @@
-"""Inbound throughput and latency: menu navigation through ``POST /webhooks/twilio``.
+"""Inbound speed as a ratio to its floor: ``POST /webhooks/twilio`` on the bot against a
+trivial handler, both measured in the same run on the same machine.
 
 What one measured message costs is everything a real one costs: the ``X-Twilio-Signature``
-check (real signatures over the public URL), the exactly-once claim in the inbound
-log, the conversation state in Redis, the flow step, the reply recorded in PostgreSQL,
-and the reply handed off — as TwiML in the webhook answer, or, for WhatsApp quick
-replies, sent through the Twilio REST API (a local fake Twilio) right after.
+check (real signatures over the public URL), the exactly-once claim in the inbound log,
+the conversation state in Redis, the flow step, the reply recorded in PostgreSQL, and the
+reply handed off — as TwiML in the webhook answer or, for WhatsApp quick replies and
+lists, through the Twilio REST API (a local fake Twilio) right after.
 
-Setup (all on loopback): a fresh database ``vck_bench_inbound`` (migrated, demo data),
-Redis database 9 flushed, a fake Twilio and the bot (``vck serve``) as child processes.
-``SENDERS`` WhatsApp numbers have already chosen a language and consented, but are not
-members; each of them walks the main menu in turn:
+The floor is :mod:`benchmarks.trivial`: an aiohttp app that checks the signature with
+twilio's ``RequestValidator`` and answers an empty ``<Response/>``, run as its own
+processes like the bot. The machine is shared and its speed drifts, so the floor is
+measured twice, before and after the workloads, and the mean is divided by.
 
-    "menu"  → the main menu                        (3 choices → quick-reply REST send)
-    "1"     → Join the party → asks the full name  (TwiML)
-    "0"     → "Cancelled. Nothing was saved." + menu (REST)
-    "3"     → Help + menu                            (REST)
+The workloads (:mod:`benchmarks.inbound_workloads`): **first contact** (new numbers say
+hello, choose a language, get the privacy notice) and **navigation** (consented members
+walk the menu and answer its questions). Each, after a warm-up: ``CONCURRENCY`` requests
+always in flight (closed loop) for ``SECONDS``; the window closes when the last webhook
+has answered *and* the fake Twilio has received every REST reply. The load generator
+(:mod:`benchmarks.loadgen`) runs in this process, on the same cores. Target, from issue 9:
+each workload at ≥ 0.25 × the trivial handler's msgs/s, with p99 ≤ 50 ms.
 
-Messages go round-robin over the senders, so one sender's next message is thousands of
-requests later (never two of one sender in flight). Every request carries a unique
-``MessageSid``. The load generator (:mod:`benchmarks.loadgen`) writes pre-signed requests
-over kept-alive connections, so that it takes little of the CPU it measures.
+Setup (all on loopback): a fresh database ``vck_bench_inbound`` (migrated, demo data,
+``MEMBERS`` members), its Redis database flushed, a fake Twilio, the bot (``vck serve``)
+and the trivial handler as child processes; all dropped or stopped at the end.
 
-Two measurements, after a warm-up:
-
-- **throughput**: ``CONCURRENCY`` requests always in flight, as fast as the bot answers;
-  the window closes when the last webhook has answered *and* the fake Twilio has
-  received every REST reply;
-- **latency at a rate**: requests offered at each of the ``RATES`` per second for
-  ``RATE_SECONDS`` whatever the bot does; p50/p99 count from when each request was due.
-
-Environment (defaults in brackets): ``VCK_BENCH_INBOUND_MESSAGES`` [10000],
-``VCK_BENCH_INBOUND_WARMUP`` [1000], ``VCK_BENCH_INBOUND_SENDERS`` [2000],
-``VCK_BENCH_INBOUND_CONCURRENCY`` [32], ``VCK_BENCH_INBOUND_SECONDS`` [80, a cap on the
-throughput phase], ``VCK_BENCH_INBOUND_RATES`` [300,400,500],
-``VCK_BENCH_INBOUND_RATE_SECONDS`` [15], ``VCK_BENCH_INBOUND_CHANNEL`` [whatsapp; ``sms``
-uses non-Indian numbers, whose replies are all TwiML], ``VCK_BENCH_INBOUND_PROCESSES``
-[the number of cores: ``vck serve`` processes, each on its own port, the messages spread
-over them].
+Environment (defaults in brackets): ``VCK_BENCH_INBOUND_SECONDS`` [20, per workload; the
+floor gets half before and half after], ``VCK_BENCH_INBOUND_WARMUP_SECONDS`` [3],
+``VCK_BENCH_INBOUND_CONCURRENCY`` [32], ``VCK_BENCH_INBOUND_MEMBERS`` [2000],
+``VCK_BENCH_INBOUND_CHANNEL`` [whatsapp; ``sms`` uses UK numbers, whose replies are all
+TwiML], ``VCK_BENCH_INBOUND_PROCESSES`` [the number of cores: bot processes, and as many
+trivial ones, each on its own port, the requests spread over them],
+``VCK_BENCH_INBOUND_DB`` [vck_bench_inbound], ``VCK_BENCH_INBOUND_REDIS_DB`` [9] (two
+benchmarks at once on one server need their own), ``VCK_BENCH_INBOUND_PROFILE`` [unset; a
+directory: py-spy samples the bot during each workload, its stacks are kept there and the
+costliest frames printed — see :mod:`benchmarks.cpu_profile`; figures of such a run are lower].
 
 Run: ``uv run python -m benchmarks inbound`` (or ``make bench``).
 """
@@ -44,67 +41,64 @@ Run: ``uv run python -m benchmarks inbound`` (or ``make bench``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
-from redis.asyncio import Redis
 
-from benchmarks import loadgen
+from benchmarks import cpu_profile, loadgen
+from benchmarks import inbound_report as report
 from benchmarks.common import (
     LOOPBACK,
     Child,
     database_url,
     drop_database,
+    flush_redis,
     free_port,
-    pids_matching,
-    process_cpu_seconds,
     recreate_database,
     redis_url,
+    stop_all,
     venv_script,
     wait_http_ok,
 )
+from benchmarks.inbound_report import Measured, Tally
+from benchmarks.inbound_workloads import Planned, Planner, add_members, member_numbers
+from benchmarks.meter import CpuMeter
 from core import aio
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.i18n import Language
 from core.migrate import upgrade
 from core.seed.demo import load_demo
-from core.services import addresses
-from fakes import twilio as fake_twilio
 
-DATABASE = "vck_bench_inbound"
-REDIS_DB = 9
-SEQUENCE = ("menu", "1", "0", "3")
-"""What each sender sends, in turn: every step answers with a real reply."""
-PROBE_MESSAGES = 300
-"""Sent one at a time after the measurement: the latency of a message on an idle bot."""
-PATH = "/webhooks/twilio"
+PLANNED_SHARE = 0.6
+"""Requests signed per workload: this share of what the trivial handler answered in the
+same time. A workload faster than that runs out early (its figures still hold)."""
+STARTUP_SECONDS = 120.0
+TRIVIAL_DISTINCT = 2000
+"""Distinct signed requests for the trivial handler, sent over and over…"""
+TRIVIAL_REQUESTS = 400_000
+"""… up to this many in a phase: more than it answers in one here."""
 
 
 @dataclass(frozen=True)
 class Options:
-    messages: int
-    warmup: int
-    senders: int
-    concurrency: int
     seconds: float
-    rates: tuple[float, ...]
-    rate_seconds: float
+    warmup_seconds: float
+    concurrency: int
+    members: int
     channel: Channel
     processes: int
+    database: str
+    redis_db: int
+    profile: Path | None
 
     @classmethod
     def from_env(cls) -> Options:
@@ -113,72 +107,19 @@ class Options:
         if channel not in (Channel.WHATSAPP, Channel.SMS):
             raise SystemExit("VCK_BENCH_INBOUND_CHANNEL is whatsapp or sms")
         return cls(
-            messages=int(env("VCK_BENCH_INBOUND_MESSAGES", "10000")),
-            warmup=int(env("VCK_BENCH_INBOUND_WARMUP", "1000")),
-            senders=int(env("VCK_BENCH_INBOUND_SENDERS", "2000")),
+            seconds=float(env("VCK_BENCH_INBOUND_SECONDS", "20")),
+            warmup_seconds=float(env("VCK_BENCH_INBOUND_WARMUP_SECONDS", "3")),
             concurrency=int(env("VCK_BENCH_INBOUND_CONCURRENCY", "32")),
-            seconds=float(env("VCK_BENCH_INBOUND_SECONDS", "80")),
-            rates=tuple(float(r) for r in env("VCK_BENCH_INBOUND_RATES", "300,400,500").split(",")),
-            rate_seconds=float(env("VCK_BENCH_INBOUND_RATE_SECONDS", "15")),
+            members=int(env("VCK_BENCH_INBOUND_MEMBERS", "2000")),
             channel=channel,
             processes=int(env("VCK_BENCH_INBOUND_PROCESSES", str(os.cpu_count() or 1))),
+            database=env("VCK_BENCH_INBOUND_DB", "vck_bench_inbound"),
+            redis_db=int(env("VCK_BENCH_INBOUND_REDIS_DB", "9")),
+            profile=Path(where) if (where := env("VCK_BENCH_INBOUND_PROFILE")) else None,
         )
 
-    def rate_messages(self, rate: float) -> int:
-        return int(rate * self.rate_seconds)
 
-
-def sender_numbers(options: Options) -> list[str]:
-    """Distinct E.164 numbers: Indian mobiles on WhatsApp; on SMS, UK numbers (Indian
-    SMS goes through the DLT provider's webhook, not Twilio's)."""
-    first = 919_800_000_000 if options.channel is Channel.WHATSAPP else 447_700_000_000
-    return [f"+{first + i}" for i in range(options.senders)]
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    request: loadgen.Request
-    twiml: bool
-    """Whether the reply comes back as TwiML (else through the REST API)."""
-
-
-@dataclass
-class Tally:
-    """A phase's answers, checked."""
-
-    answered: int = 0
-    """200 answers."""
-    errors: int = 0
-    twiml_messages: int = 0
-    unanswered: int = 0
-    """200 answers with no <Message> where one was due (SMS, or the name question)."""
-    samples: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, phase: loadgen.Phase, planned: list[Planned]) -> Tally:
-        tally = cls(errors=len(phase.errors), samples=phase.errors[:3])
-        for index, answer in phase.answers:
-            if answer.status != 200:
-                tally.errors += 1
-                if len(tally.samples) < 3:
-                    tally.samples.append(f"HTTP {answer.status}: {answer.body[:200]!r}")
-                continue
-            tally.answered += 1
-            count = answer.body.count(b"<Message>")
-            tally.twiml_messages += count
-            if planned[index].twiml and count == 0:
-                tally.unanswered += 1
-        return tally
-
-    @property
-    def expected_rest(self) -> int:
-        return max(0, self.answered - self.twiml_messages - self.unanswered)
-
-
-# --- setup -----------------------------------------------------------------------------
-
-
-async def prepare_database(url: str, numbers: list[str], channel: Channel) -> None:
+async def prepare_database(url: str, options: Options, numbers: list[str]) -> None:
     await recreate_database(url)
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url, pool_size=1)
@@ -186,171 +127,37 @@ async def prepare_database(url: str, numbers: list[str], channel: Channel) -> No
         factory = make_session_factory(engine)
         async with factory.begin() as session:
             await load_demo(session)
-        now = datetime.now(UTC)
         async with factory.begin() as session:
-            for i, number in enumerate(numbers):
-                language = Language.TAMIL if i % 2 == 0 else Language.ENGLISH
-                await addresses.set_language(session, channel, number, language, now=now)
-                await addresses.give_consent(session, channel, number, now=now)
+            await add_members(session, options.channel, numbers, now=datetime.now(UTC))
     finally:
         await engine.dispose()
 
 
-async def flush_redis(url: str) -> None:
-    redis = Redis.from_url(url)
-    try:
-        await redis.flushdb()
-    finally:
-        await redis.aclose()
+# --- the fake Twilio's side ------------------------------------------------------------
 
 
-# --- load ------------------------------------------------------------------------------
-
-
-def build_requests(
-    options: Options, numbers: list[str], bot_urls: list[str], auth_token: str, account_sid: str
-) -> list[Planned]:
-    """Every request, signed for the bot process it goes to, before the clock starts (the
-    load generator shares the cores with the server)."""
-    prefix = "whatsapp:" if options.channel is Channel.WHATSAPP else ""
-    run = f"{time.time_ns():x}"[-10:]
-    paced = sum(options.rate_messages(rate) for rate in options.rates)
-    total = options.warmup + options.messages + paced + PROBE_MESSAGES
-    planned = []
-    for k in range(total):
-        sender = numbers[k % len(numbers)]
-        text = SEQUENCE[(k // len(numbers)) % len(SEQUENCE)]
-        url = bot_urls[k % len(bot_urls)] + PATH
-        sid = f"SM{run}{k:022d}"
-        form = fake_twilio.inbound_form(prefix + sender, text, sid=sid, account_sid=account_sid)
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": fake_twilio.sign(auth_token, url, form),
-        }
-        request = loadgen.encode_post(url, urlencode(form).encode(), headers)
-        # On WhatsApp, replies with 1–3 choices leave as quick replies through REST.
-        planned.append(Planned(request, twiml=options.channel is Channel.SMS or text == "1"))
-    return planned
-
-
-async def fake_sent_count(client: aiohttp.ClientSession, fake_url: str) -> int:
-    """Messages the fake Twilio received that carry a reply text (Body, or the quick
-    reply's ContentVariables)."""
-    async with client.get(f"{fake_url}/_fake/sent") as response:
-        sent = (await response.json())["sent"]
-    return sum(1 for message in sent if _reply_text(message))
-
-
-def _reply_text(sent: dict[str, str]) -> str:
-    if sent.get("Body"):
-        return sent["Body"]
-    try:
-        variables = json.loads(sent.get("ContentVariables") or "{}")
-    except ValueError:
-        return ""
-    return str(variables.get("1", "")) if isinstance(variables, dict) else ""
+async def fake_count(client: aiohttp.ClientSession, fake_url: str) -> int:
+    async with client.get(f"{fake_url}/_fake/count") as response:
+        return int((await response.json())["sent"])
 
 
 async def wait_for_rest_sends(
     client: aiohttp.ClientSession, fake_url: str, expected: int, within: float = 15.0
 ) -> tuple[int, float]:
-    """Poll the fake until it has received ``expected`` messages; then count those that
-    carry a reply text. The count, and when the last one had arrived."""
+    """Poll the fake until it has received ``expected`` messages: how many it had, and
+    when the last one had arrived."""
     deadline = time.perf_counter() + within
     while True:
-        async with client.get(f"{fake_url}/_fake/count") as response:
-            count = (await response.json())["sent"]
+        count = await fake_count(client, fake_url)
         arrived = time.perf_counter()
         if count >= expected or arrived > deadline:
-            return await fake_sent_count(client, fake_url), arrived
+            return count, arrived
         await asyncio.sleep(0.01)
 
 
 async def reset_fake(client: aiohttp.ClientSession, fake_url: str) -> None:
     async with client.post(f"{fake_url}/_fake/reset") as response:
         response.raise_for_status()
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), math.ceil(fraction * len(sorted_values))))
-    return sorted_values[rank - 1]
-
-
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    ticks = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields) - idle) / ticks, sum(fields) / ticks
-
-
-class CpuMeter:
-    """CPU seconds used between ``start`` and ``stop`` by each party to a message: the
-    bot, the load generator (this process), the fake Twilio, the PostgreSQL backends
-    serving the bench database, the Redis server — and the whole machine, which other
-    work may share.
-
-    PostgreSQL backends come and go (the bot's pool closes its overflow connections),
-    so they are sampled every ``SAMPLE_SECONDS``; a backend's last moments before it
-    exits are missed, which makes that figure a slight underestimate."""
-
-    SAMPLE_SECONDS = 0.25
-
-    def __init__(self, bots: list[Child], fake: Child, *, redis_port: str) -> None:
-        self.bots, self.fake, self.redis_port = bots, fake, redis_port
-        self._first: dict[int, float] = {}
-        self._last: dict[int, float] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._start: dict[str, float] = {}
-
-    def _sample_postgres(self) -> None:
-        for pid in pids_matching("postgres:", DATABASE):
-            cpu = process_cpu_seconds(pid)
-            if cpu:
-                self._first.setdefault(pid, cpu if self._task is None else 0.0)
-                self._last[pid] = max(cpu, self._last.get(pid, 0.0))
-
-    async def _sampler(self) -> None:
-        while True:
-            await asyncio.sleep(self.SAMPLE_SECONDS)
-            self._sample_postgres()
-
-    def _totals(self) -> dict[str, float]:
-        redis = pids_matching("redis-server", f":{self.redis_port}")
-        busy, total = machine_busy_seconds()
-        return {
-            "bot": sum(bot.cpu_seconds() for bot in self.bots),
-            "fake": self.fake.cpu_seconds(),
-            "generator": time.process_time(),
-            "redis": sum(process_cpu_seconds(pid) for pid in redis),
-            "machine": busy,
-            "machine_total": total,
-        }
-
-    def start(self) -> None:
-        """Start a measurement (a meter measures one phase at a time, afresh)."""
-        self._first.clear()
-        self._last.clear()
-        self._task = None
-        self._sample_postgres()
-        self._task = asyncio.create_task(self._sampler())
-        self._start = self._totals()
-
-    async def stop(self) -> dict[str, float]:
-        end = self._totals()
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._sample_postgres()
-        span = end["machine_total"] - self._start["machine_total"]
-        used = {key: end[key] - self._start[key] for key in end if key != "machine_total"}
-        used["postgres"] = sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
-        used["machine_share"] = used["machine"] / max(span, 1e-9)
-        return used
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -369,16 +176,84 @@ def start_bot(port: int, env: dict[str, str], logs: Path) -> Child:
     return Child(argv, env=env, log=logs / f"bot-{port}.log")
 
 
+def start_trivial(port: int, env: dict[str, str], logs: Path) -> Child:
+    argv = [sys.executable, "-m", "benchmarks.trivial", "--host", LOOPBACK, "--port", str(port)]
+    return Child(argv, env=env, log=logs / f"trivial-{port}.log")
+
+
+class Bench:
+    """The processes of one run, and how to measure one phase against them."""
+
+    def __init__(self, options: Options, client: aiohttp.ClientSession, fake_url: str) -> None:
+        self.options, self.client, self.fake_url = options, client, fake_url
+
+    async def phase(
+        self, planned: list[Planned], seconds: float, meter: CpuMeter | None, *, rest: bool
+    ) -> Measured:
+        """Send ``planned`` closed loop for at most ``seconds``; with ``rest``, the phase
+        ends when the fake has every REST reply too."""
+        if rest:
+            await reset_fake(self.client, self.fake_url)
+        if meter:
+            meter.start()
+        deadline = time.perf_counter() + seconds
+        requests = [p.request for p in planned]
+        # Connections of its own: one kept from a phase a minute ago may have been
+        # closed by the server meanwhile (aiohttp's keep-alive timeout).
+        pool = loadgen.Pool()
+        try:
+            phase = await loadgen.closed_loop(pool, requests, self.options.concurrency, deadline)
+        finally:
+            pool.close()
+        tally = Tally.of(phase, planned)
+        end, rest_sent = phase.finished, 0
+        if rest:
+            rest_sent, end = await wait_for_rest_sends(
+                self.client, self.fake_url, tally.expected_rest
+            )
+        cpu = await meter.stop() if meter else {}
+        return Measured(phase, tally, end - phase.started, rest_sent, cpu)
+
+    async def workload(
+        self,
+        label: str,
+        plan: Callable[[int], list[Planned]],
+        rate_hint: float,
+        bots: list[Child],
+        meter: CpuMeter,
+    ) -> Measured:
+        """Warm up, then measure one workload; ``plan(n)`` signs its next ``n`` requests,
+        as many as ``PLANNED_SHARE`` of the floor (``rate_hint``/s) would answer. With
+        ``options.profile``, py-spy samples the bots while it is measured."""
+
+        def size(seconds: float) -> int:
+            return max(500, int(rate_hint * seconds * PLANNED_SHARE))
+
+        warmup = plan(size(self.options.warmup_seconds))
+        await self.phase(warmup, self.options.warmup_seconds, None, rest=True)
+        measured = plan(size(self.options.seconds))
+        if self.options.profile is None:
+            return await self.phase(measured, self.options.seconds, meter, rest=True)
+        slug = label.replace(" ", "-")
+        recorder = cpu_profile.Recorder([bot.pid for bot in bots], self.options.profile, slug)
+        try:
+            result = await self.phase(measured, self.options.seconds, meter, rest=True)
+        finally:
+            paths = await asyncio.to_thread(recorder.stop)
+        result.profile = cpu_profile.read_samples(paths)
+        return result
+
+
 async def run(options: Options) -> None:
     settings = load_settings()
-    db_url = database_url(DATABASE)
-    bench_redis = redis_url(REDIS_DB)
-    fake_port = free_port()
+    db_url = database_url(options.database)
+    bench_redis = redis_url(options.redis_db)
+    fake_url = f"http://{LOOPBACK}:{free_port()}"
     bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    fake_url = f"http://{LOOPBACK}:{fake_port}"
+    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
-    numbers = sender_numbers(options)
+    numbers = member_numbers(options.channel, options.members)
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-inbound-"))
     env = {
         "VCK_DATABASE_URL": db_url,
@@ -388,163 +263,60 @@ async def run(options: Options) -> None:
         "VCK_TWILIO_ACCOUNT_SID": account_sid,
         "VCK_LOG_LEVEL": "WARNING",
     }
-    fake: Child | None = None
-    bots: list[Child] = []
+    children: list[Child] = []
     succeeded = False
     try:
         started = time.perf_counter()
-        await prepare_database(db_url, numbers, options.channel)
+        await prepare_database(db_url, options, numbers)
         await flush_redis(bench_redis)
-        print(
-            f"inbound setup: {time.perf_counter() - started:.1f} s "
-            f"({options.senders} consented {options.channel.value} senders, "
-            f"{_processes(options)})"
-        )
-        fake = start_fake(fake_port, account_sid, auth_token, logs)
-        for url in bot_urls:
-            bots.append(start_bot(int(url.rsplit(":", 1)[1]), env, logs))
-        await wait_http_ok(f"{fake_url}/_fake/sent", fake)
-        for url, bot in zip(bot_urls, bots, strict=True):
-            await wait_http_ok(f"{url}/healthz", bot)
+        report.setup(options.members, options.channel, options.processes, started)
+        started = time.perf_counter()
+        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        children.append(fake)
+        bots = [start_bot(int(url.rsplit(":", 1)[1]), env, logs) for url in bot_urls]
+        children += bots
+        trivials = [start_trivial(int(url.rsplit(":", 1)[1]), env, logs) for url in trivial_urls]
+        children += trivials
+        # Five Pythons importing at once on a shared machine: give them time.
+        await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
+        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
+            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+        print(f"inbound processes up: {time.perf_counter() - started:.1f} s", flush=True)
 
-        planned = build_requests(options, numbers, bot_urls, auth_token, account_sid)
-        sizes = (options.warmup, options.messages, *map(options.rate_messages, options.rates))
-        cut = [0, *itertools.accumulate(sizes)]
-        warmup, measured = planned[: cut[1]], planned[cut[1] : cut[2]]
-        paced = [planned[a:b] for a, b in itertools.pairwise(cut[2:])]
-        probes = planned[cut[-1] :]
-        meter = CpuMeter(bots, fake, redis_port=bench_redis.rsplit(":", 1)[1].split("/")[0])
-        pool = loadgen.Pool()
-        try:
-            async with aiohttp.ClientSession() as client:
-                phase = await loadgen.closed_loop(
-                    pool, [p.request for p in warmup], options.concurrency, time.perf_counter() + 30
-                )
-                await wait_for_rest_sends(client, fake_url, Tally.of(phase, warmup).expected_rest)
-                await reset_fake(client, fake_url)
+        make = Planner(options.channel, bot_urls, auth_token, account_sid)
+        redis_port = bench_redis.rsplit(":", 1)[1].split("/")[0]
 
-                meter.start()
-                deadline = time.perf_counter() + options.seconds
-                phase = await loadgen.closed_loop(
-                    pool, [p.request for p in measured], options.concurrency, deadline
-                )
-                tally = Tally.of(phase, measured)
-                rest_sent, end = await wait_for_rest_sends(client, fake_url, tally.expected_rest)
-                cpu = await meter.stop()
-                report_throughput(options, phase, tally, end, rest_sent, cpu)
+        def meter(processes: list[Child]) -> CpuMeter:
+            parties = {"server": lambda: sum(p.cpu_seconds() for p in processes)}
+            parties["fake"] = fake.cpu_seconds
+            return CpuMeter(parties, database=options.database, redis_port=redis_port)
 
-                for rate, batch in zip(options.rates, paced, strict=True):
-                    await reset_fake(client, fake_url)
-                    meter.start()
-                    phase = await loadgen.open_loop(pool, [p.request for p in batch], rate)
-                    tally = Tally.of(phase, batch)
-                    rest_sent, end = await wait_for_rest_sends(
-                        client, fake_url, tally.expected_rest
-                    )
-                    cpu = await meter.stop()
-                    report_paced(options, rate, phase, tally, end, rest_sent, cpu)
-
-                probe = await loadgen.closed_loop(
-                    pool, [p.request for p in probes], 1, time.perf_counter() + 10
-                )
-        finally:
-            pool.close()
-        latencies = sorted(probe.latencies)
-        print(f"inbound p50, one message at a time: {percentile(latencies, 0.50) * 1000:.1f} ms")
-        print(f"inbound p99, one message at a time: {percentile(latencies, 0.99) * 1000:.1f} ms")
-        if probe.errors:
-            print(f"inbound errors, one message at a time: {len(probe.errors)} requests")
+        async with aiohttp.ClientSession() as client:
+            bench = Bench(options, client, fake_url)
+            half = options.seconds / 2
+            floor = make.trivial(numbers[0], trivial_urls, TRIVIAL_DISTINCT, TRIVIAL_REQUESTS)
+            await bench.phase(floor, options.warmup_seconds, None, rest=False)
+            before = await bench.phase(floor, half, meter(trivials), rest=False)
+            hint = before.rate
+            first = await bench.workload(
+                "first contact", make.first_contact, hint, bots, meter(bots)
+            )
+            navigation = await bench.workload(
+                "navigation", lambda n: make.navigation(numbers, n), hint, bots, meter(bots)
+            )
+            after = await bench.phase(floor, half, meter(trivials), rest=False)
+        trivial_rate = report.trivial(options, before, after)
+        report.workload("first contact", options, first, trivial_rate)
+        report.workload("navigation", options, navigation, trivial_rate)
         succeeded = True
     finally:
-        for child in [*bots, fake]:
-            if child is not None:
-                child.stop()
+        stop_all(children)
         await drop_database(db_url)
         await flush_redis(bench_redis)
         if succeeded:
             shutil.rmtree(logs, ignore_errors=True)
         else:
             print(f"inbound: the bot's and the fake's logs are in {logs}", flush=True)
-
-
-def _processes(options: Options) -> str:
-    return f"{options.processes} bot process{'es' if options.processes > 1 else ''}"
-
-
-def _latencies(label: str, phase: loadgen.Phase) -> None:
-    latencies = sorted(phase.latencies)
-    print(f"inbound {label} p50: {percentile(latencies, 0.50) * 1000:.1f} ms")
-    print(f"inbound {label} p99: {percentile(latencies, 0.99) * 1000:.1f} ms")
-    print(f"inbound {label} max: {latencies[-1] * 1000 if latencies else float('nan'):.1f} ms")
-
-
-def _answers(label: str, tally: Tally, rest_sent: int) -> None:
-    missing = tally.unanswered + max(0, tally.expected_rest - rest_sent)
-    print(f"inbound {label} errors (non-200 or no answer): {tally.errors} requests")
-    print(
-        f"inbound {label} replies: {tally.twiml_messages} as TwiML + {rest_sent} through REST, "
-        f"{missing} missing"
-    )
-    if tally.samples:
-        print(f"inbound {label} error samples: " + " | ".join(tally.samples))
-
-
-def _cpu(label: str, options: Options, cpu: dict[str, float], answered: int) -> None:
-    per_msg = 1000.0 / max(answered, 1)
-    parts = (
-        ("bot", "bot"),
-        ("postgres", "PostgreSQL"),
-        ("redis", "Redis"),
-        ("generator", "load generator"),
-        ("fake", "fake Twilio"),
-        ("machine", "whole machine"),
-    )
-    shares = ", ".join(f"{name} {cpu[key] * per_msg:.2f}" for key, name in parts)
-    print(f"inbound {label} CPU ms/msg: {shares}")
-    print(f"inbound {label} machine busy: {100 * cpu['machine_share']:.0f} %")
-
-
-def report_throughput(
-    options: Options,
-    phase: loadgen.Phase,
-    tally: Tally,
-    end: float,
-    rest_sent: int,
-    cpu: dict[str, float],
-) -> None:
-    elapsed = end - phase.started
-    answered = tally.answered
-    print(
-        f"inbound throughput: {answered} answered in {elapsed:.1f} s "
-        f"({options.concurrency} in flight, {options.channel.value}, {_processes(options)})"
-    )
-    print(f"inbound menu navigation: {answered / elapsed:.0f} msg/s")
-    _latencies("throughput", phase)
-    _answers("throughput", tally, rest_sent)
-    _cpu("throughput", options, cpu, answered)
-    if cpu["bot"] > 0:
-        # What the bot's own CPU cost allows per core, whatever else shares the machine.
-        print(f"inbound bot capacity per core of CPU: {answered / cpu['bot']:.0f} msg/s")
-
-
-def report_paced(
-    options: Options,
-    rate: float,
-    phase: loadgen.Phase,
-    tally: Tally,
-    end: float,
-    rest_sent: int,
-    cpu: dict[str, float],
-) -> None:
-    label = f"at {rate:.0f}/s"
-    print(
-        f"inbound {label}: {tally.answered} answered of {len(phase.answers) + len(phase.errors)}"
-        f" offered over {phase.seconds:.1f} s ({_processes(options)}),"
-        f" all replies out after {end - phase.started:.1f} s"
-    )
-    _latencies(label, phase)
-    _answers(label, tally, rest_sent)
-    _cpu(label, options, cpu, tally.answered)
 
 
 def main() -> None:
