@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import announcements
-from core.channels.base import Channel, Reply
+from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
 from core.services import addresses
 from fakes.dlt import FakeDlt
@@ -458,6 +458,22 @@ async def test_priority_replies_have_their_own_queue(
     )  # fmt: skip
     assert isinstance(result, dict) and result["state"] == "sent"
     assert fakes.dlt.sent[0]["DltTemplateId"] == deps.settings.dlt_template_ids["otp_en"]
+
+
+def test_a_queued_reply_keeps_every_field() -> None:
+    """A reply the providers refused for now goes through the priority lane as plain
+    data: a list of people (``stored_choices=False``) must come back as one, or the
+    worker would turn it into a permanent WhatsApp template."""
+    reply = Reply(
+        "Who do you verify?",
+        (Choice("m1", "Anbu"), Choice("m2", "Bharathi"), Choice("m3", "Chitra")),
+        ask_location=True,
+        ask_contact=True,
+        button="Share",
+        list_button="People",
+        stored_choices=False,
+    )
+    assert jobs.reply_from(json.loads(json.dumps(jobs.reply_payload(reply)))) == reply
 
 
 async def test_the_sweep_enqueues_batches_no_live_job_owns(
