@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from core import fanout
 from core.announcements import is_cancelled, load_content
-from core.channels.base import Channel, Choice, Reply, SendError
+from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
 from core.ratelimit import Lane
 from notifier.bootstrap import Deps
@@ -256,27 +256,6 @@ async def release_deferred(deps: Deps) -> int:
 # --- the priority lane --------------------------------------------------------------------
 
 
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    """A reply as plain data for the queue."""
-    return {
-        "text": reply.text,
-        "choices": [[c.id, c.label] for c in reply.choices],
-        "ask_location": reply.ask_location,
-        "ask_contact": reply.ask_contact,
-        "button": reply.button,
-    }
-
-
-def reply_from(payload: dict[str, Any]) -> Reply:
-    return Reply(
-        text=payload["text"],
-        choices=tuple(Choice(i, label) for i, label in payload.get("choices", ())),
-        ask_location=payload.get("ask_location", False),
-        ask_contact=payload.get("ask_contact", False),
-        button=payload.get("button"),
-    )
-
-
 async def send_reply_job(
     deps: Deps,
     channel: str,
@@ -297,7 +276,7 @@ async def send_reply_job(
     await deps.limiter.acquire(bucket_kind(chosen.value, provider), Lane.PRIORITY)
     try:
         result = await send_reply(
-            deps.senders, deps.settings, chosen, address, reply_from(payload),
+            deps.senders, deps.settings, chosen, address, Reply.from_dict(payload),
             key=key, sms_template=sms_template,
         )  # fmt: skip
     except SendError as exc:

@@ -336,7 +336,7 @@ async def enqueue_reply(
         jobs.SEND_REPLY,
         Channel(channel).value,
         address,
-        jobs.reply_payload(reply),
+        reply.to_dict(),
         f"vck:reply:{key}",
         sms_template,
         job_id=f"reply:{key}",

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -453,14 +455,14 @@ async def test_priority_replies_have_their_own_queue(
     assert not await enqueue_reply(redis, Channel.SMS, "+919811100090", "again", key="otp-1")
     assert await redis.zcard(PRIORITY_QUEUE) == 1 and await redis.zcard(BULK_QUEUE) == 0
     result = await jobs.send_reply_job(
-        deps, "sms", "+919811100090", jobs.reply_payload(Reply("Your code is 123456")),
+        deps, "sms", "+919811100090", Reply("Your code is 123456").to_dict(),
         "vck:reply:otp-1", "otp_en",
     )  # fmt: skip
     assert isinstance(result, dict) and result["state"] == "sent"
     assert fakes.dlt.sent[0]["DltTemplateId"] == deps.settings.dlt_template_ids["otp_en"]
 
 
-def test_a_queued_reply_keeps_every_field() -> None:
+async def test_a_queued_reply_keeps_every_field(redis: aioredis.Redis) -> None:
     """A reply the providers refused for now goes through the priority lane as plain
     data: a list of people (``stored_choices=False``) must come back as one, or the
     worker would turn it into a permanent WhatsApp template."""
@@ -473,7 +475,10 @@ def test_a_queued_reply_keeps_every_field() -> None:
         list_button="People",
         stored_choices=False,
     )
-    assert jobs.reply_from(json.loads(json.dumps(jobs.reply_payload(reply)))) == reply
+    assert await enqueue_reply(redis, Channel.WHATSAPP, "+919811100091", reply, key="verify-1")
+    job = deserialize_job(await redis.get(job_key_prefix + "reply:verify-1"))
+    assert job.function == jobs.SEND_REPLY
+    assert Reply.from_dict(job.args[2]) == reply
 
 
 async def test_the_sweep_enqueues_batches_no_live_job_owns(

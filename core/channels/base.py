@@ -11,8 +11,9 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Sent with a message's provider request, the same on every attempt of that message: a
@@ -119,6 +120,21 @@ class Reply:
         lines = [self.text, ""] if self.text else []
         lines += [f"{n}. {choice.label}" for n, choice in enumerate(self.choices, 1)]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reply as plain data (for the job queue), every field of it: written from
+        the dataclass's own fields, so a field added later cannot be dropped on the way."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["choices"] = [[c.id, c.label] for c in self.choices]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """The reply :meth:`to_dict` wrote; fields it lacks take their defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in data.items() if name in known}
+        values["choices"] = tuple(Choice(i, label) for i, label in data.get("choices", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
