@@ -18,7 +18,6 @@ from aiohttp import web
 from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
-import notifier
 from bot.bootstrap import Bot
 from core import places
 from core.channels import dlt, telegram, twilio
@@ -163,7 +162,7 @@ async def _apply_status(bot: Bot, update: StatusUpdate, channel: Channel, payloa
             policy=FanoutPolicy.from_settings(bot.settings),
         )
     if applied.requeued:  # WhatsApp could not deliver: the row waits on another channel
-        await notifier.enqueue_batch(bot.redis, *applied.requeued)
+        await bot.jobs.enqueue_batch(*applied.requeued)
 
 
 # --- Telegram ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bot.senders import ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import make_engine, make_session_factory
+from core.jobs import Jobs, redis_jobs
 from notifier.senders import Senders
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Bot:
     redis: Redis
     senders: Senders
     outbox: ProviderOutbox
+    jobs: Jobs
     conversation: Engine
     metrics: Metrics
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -65,7 +67,8 @@ def build_bot(settings: Settings) -> Bot:
     session_factory = make_session_factory(db)
     redis = Redis.from_url(settings.redis_url)
     senders = Senders.from_settings(settings)
-    outbox = ProviderOutbox(settings, senders, redis)
+    jobs = redis_jobs(redis)
+    outbox = ProviderOutbox(settings, senders, jobs)
     return Bot(
         settings=settings,
         db=db,
@@ -73,6 +76,7 @@ def build_bot(settings: Settings) -> Bot:
         redis=redis,
         senders=senders,
         outbox=outbox,
-        conversation=Engine(settings, db, redis, outbox),
+        jobs=jobs,
+        conversation=Engine(settings, db, redis, outbox, jobs),
         metrics=Metrics(),
     )

@@ -16,6 +16,7 @@ from bot.outbox import Outbox
 from core.channels.base import InboundMessage
 from core.config import Settings
 from core.i18n import Language
+from core.jobs import Jobs
 from core.models import ChannelAddress, Member
 from core.services import officials
 
@@ -56,6 +57,8 @@ class Context:
     member: KnownMember | Member | None
     language: Language
     outbox: Outbox
+    jobs: Jobs
+    """The notifier's queue (publish an announcement), used after the commit."""
     after_commit: list[AfterCommit] = field(default_factory=list)
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""

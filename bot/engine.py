@@ -25,6 +25,7 @@ from bot.outbox import Outbox
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
+from core.jobs import Jobs, redis_jobs
 from core.services import addresses, members, officials
 from core.validation import normalise_text
 
@@ -109,11 +110,19 @@ def to_answer(message: InboundMessage) -> Answer:
 
 
 class Engine:
-    def __init__(self, settings: Settings, db: AsyncEngine, redis: Redis, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: AsyncEngine,
+        redis: Redis,
+        outbox: Outbox,
+        jobs: Jobs | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis
         self.outbox = outbox
+        self.jobs = jobs or redis_jobs(redis)
         self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
@@ -204,6 +213,7 @@ class Engine:
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
             outbox=self.outbox,
+            jobs=self.jobs,
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
         )
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from uuid import uuid4
 
-from redis.asyncio import Redis
-
-import notifier
 from core.channels.base import Channel, Reply, SendError
 from core.config import Settings
+from core.jobs import Jobs
 from notifier.senders import Senders, send_reply
 
 log = logging.getLogger(__name__)
@@ -26,10 +24,10 @@ class ProviderOutbox:
     the lane waits for the sender's reserved tokens and retries. A reply or an OTP code
     is late at worst, never lost; a permanent refusal is raised."""
 
-    def __init__(self, settings: Settings, senders: Senders, redis: Redis) -> None:
+    def __init__(self, settings: Settings, senders: Senders, jobs: Jobs) -> None:
         self.settings = settings
         self.senders = senders
-        self.redis = redis
+        self.jobs = jobs
 
     async def send(self, channel: Channel, address: str, reply: Reply) -> None:
         await self._now_or_later(channel, address, reply)
@@ -55,6 +53,6 @@ class ProviderOutbox:
             if exc.permanent:
                 raise
             log.info("%s refused a message for now (%s): queued to retry", channel.value, exc.code)
-            await notifier.enqueue_reply(
-                self.redis, channel, address, reply, sms_template=sms_template, key=key
+            await self.jobs.enqueue_reply(
+                channel, address, reply, sms_template=sms_template, key=key
             )

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
@@ -16,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.config import Settings
 from core.db import make_engine, make_session_factory
 from core.fanout import FanoutPolicy
+from core.jobs import JobQueue, RedisQueue
 from core.ratelimit import Limiter, bucket_specs
 from notifier.senders import Senders
 
@@ -85,27 +84,6 @@ class Capacity:
                 return
 
 
-class JobQueue(Protocol):
-    """What job bodies need from the queue (implemented with arq in notifier/worker.py)."""
-
-    async def enqueue(
-        self,
-        function: str,
-        *args: Any,
-        job_id: str | None = None,
-        defer_until: datetime | None = None,
-        priority: bool = False,
-    ) -> bool: ...
-
-    async def enqueue_many(self, function: str, jobs: list[tuple[str, tuple[Any, ...]]]) -> int:
-        """Enqueue (job id, args) pairs in one round trip; returns how many were new."""
-        ...
-
-    async def states(self, job_ids: list[str]) -> list[str]:
-        """``absent``, ``queued`` or ``running`` for each job id."""
-        ...
-
-
 @dataclass
 class Deps:
     settings: Settings
@@ -136,8 +114,11 @@ class Deps:
         await self.engine.dispose()
 
 
-def build(settings: Settings, queue: JobQueue, *, options: NotifierOptions | None = None) -> Deps:
-    """Build the worker's parts; call inside the running event loop."""
+def build(
+    settings: Settings, queue: JobQueue | None = None, *, options: NotifierOptions | None = None
+) -> Deps:
+    """Build the worker's parts; call inside the running event loop. The queue is the
+    notifier's own Redis queues unless a test gives another."""
     options = options or NotifierOptions()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     redis = Redis.from_url(settings.redis_url)
@@ -150,5 +131,5 @@ def build(settings: Settings, queue: JobQueue, *, options: NotifierOptions | Non
         senders=Senders.from_settings(settings),
         limiter=Limiter(redis, bucket_specs(settings, reserve_seconds=options.reserve_seconds)),
         policy=FanoutPolicy.from_settings(settings),
-        queue=queue,
+        queue=queue or RedisQueue(redis),
     )

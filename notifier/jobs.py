@@ -1,5 +1,5 @@
 """Job bodies: plain async functions taking :class:`Deps` and ids. Only
-notifier/worker.py knows they run under arq.
+notifier/worker.py knows they run under arq; their names and ids are core.jobs's.
 
 A job that wants to run again later returns :class:`Again`; the worker turns it into
 the queue's own deferred retry (same job id, so it stays unique).
@@ -24,6 +24,7 @@ from core import fanout
 from core.announcements import is_cancelled, load_content
 from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
+from core.jobs import SEND_BATCH, batch_job_id
 from core.ratelimit import Lane
 from notifier.bootstrap import Deps
 from notifier.senders import bucket_kind, send_reply
@@ -31,9 +32,6 @@ from notifier.sending import BatchSender, utcnow
 
 log = logging.getLogger(__name__)
 
-SEND_BATCH = "send_batch"
-PUBLISH = "publish_announcement"
-SEND_REPLY = "send_reply"
 ANALYZE_AFTER_ROWS = 5_000
 
 
@@ -42,14 +40,6 @@ class Again:
     """Run this job again at ``at`` (a retry wait, or a long batch yielding its slot)."""
 
     at: datetime
-
-
-def batch_job_id(announcement_id: uuid.UUID | str, batch: int) -> str:
-    return f"send:{announcement_id}:{batch}"
-
-
-def publish_job_id(announcement_id: uuid.UUID | str) -> str:
-    return f"publish:{announcement_id}"
 
 
 def published_key(announcement_id: uuid.UUID | str) -> str:

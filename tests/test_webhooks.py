@@ -8,13 +8,13 @@ from arq.jobs import deserialize_job
 from sqlalchemy import func, select
 
 from core.channels.base import Channel
+from core.jobs import PRIORITY_QUEUE
 from core.models import ChannelAddress, Message, MessageStatusEvent
 from fakes import dlt as fake_dlt
 from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
 from notifier import jobs
 from notifier.bootstrap import build
-from notifier.worker import PRIORITY_QUEUE
 from tests.memory_queue import MemoryQueue
 
 PHONE = "+919840300001"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-import notifier
 from bot.context import Context
 from bot.conversation import Answer, Answerer, Done, Flow, Goto, Outcome, Question, Retry
 from bot.flows import common, stepup
@@ -226,9 +225,7 @@ async def answer_confirm(ctx: Context, answer: Answer) -> Outcome:
                 )
             )
         return Done(_("You can announce only to your own unit or to units below it."))
-    ctx.later(
-        lambda: notifier.schedule_publish(ctx.redis, result.announcement_id, result.publish_at)
-    )
+    ctx.later(lambda: ctx.jobs.schedule_publish(result.announcement_id, result.publish_at))
     return Done(
         _(
             "Your announcement is on its way. Choose 'Announcement reports' in the menu "
