@@ -12,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Engine
 from bot.metrics import Metrics
-from bot.senders import ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import make_engine, make_session_factory
 from core.jobs import Jobs, redis_jobs
-from notifier.senders import Senders
+from core.outbound import Dispatcher, NowOrQueued, Senders
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class Bot:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
     senders: Senders
-    outbox: ProviderOutbox
+    outbox: NowOrQueued
     jobs: Jobs
     conversation: Engine
     metrics: Metrics
@@ -68,7 +67,7 @@ def build_bot(settings: Settings) -> Bot:
     redis = Redis.from_url(settings.redis_url)
     senders = Senders.from_settings(settings)
     jobs = redis_jobs(redis)
-    outbox = ProviderOutbox(settings, senders, jobs)
+    outbox = NowOrQueued(Dispatcher(senders, settings), jobs)
     return Bot(
         settings=settings,
         db=db,

@@ -55,7 +55,7 @@ class StatusApplied:
     requeued: tuple[uuid.UUID, int] | None = None
     """(announcement, batch) to send again: WhatsApp said "not reachable" or "outside
     the window" and the row now waits for another channel or the template. The caller
-    enqueues ``notifier.enqueue_batch`` after commit (the worker's sweep would anyway)."""
+    enqueues ``Jobs.enqueue_batch`` (core.jobs) after commit (the worker's sweep would anyway)."""
 
 
 _FORWARD_SQL = """

@@ -15,8 +15,8 @@ from core.config import Settings
 from core.db import make_engine, make_session_factory
 from core.fanout import FanoutPolicy
 from core.jobs import JobQueue, RedisQueue
+from core.outbound import Senders
 from core.ratelimit import Limiter, bucket_specs
-from notifier.senders import Senders
 
 
 class NotifierOptions(BaseSettings):

@@ -25,9 +25,10 @@ from core.announcements import is_cancelled, load_content
 from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
 from core.jobs import SEND_BATCH, batch_job_id
+from core.outbound import Dispatcher
 from core.ratelimit import Lane
+from core.routing import bucket_kind
 from notifier.bootstrap import Deps
-from notifier.senders import bucket_kind, send_reply
 from notifier.sending import BatchSender, utcnow
 
 log = logging.getLogger(__name__)
@@ -258,17 +259,14 @@ async def send_reply_job(
     """One message to one person, ahead of any bulk send: it takes the sender's
     reserved tokens (core.ratelimit), never waits behind a batch."""
     chosen = Channel(channel)
-    provider = (
-        "dlt"
-        if chosen is Channel.SMS and address.startswith(deps.settings.dlt_prefixes)
-        else ("telegram" if chosen is Channel.TELEGRAM else "twilio")
+    dispatcher = Dispatcher(deps.senders, deps.settings)
+    await deps.limiter.acquire(
+        bucket_kind(chosen, dispatcher.provider(chosen, address)), Lane.PRIORITY
     )
-    await deps.limiter.acquire(bucket_kind(chosen.value, provider), Lane.PRIORITY)
     try:
-        result = await send_reply(
-            deps.senders, deps.settings, chosen, address, Reply.from_dict(payload),
-            key=key, sms_template=sms_template,
-        )  # fmt: skip
+        result = await dispatcher.send(
+            chosen, address, Reply.from_dict(payload), key=key, sms_template=sms_template
+        )
     except SendError as exc:
         if exc.permanent or attempt >= deps.options.max_attempts:
             log.warning("reply on %s failed for good: %s", channel, exc.code)

@@ -38,9 +38,10 @@ from core.channels.base import Channel, SendError, SendResult
 from core.db import transaction
 from core.deliveries import reconcile_early
 from core.fanout import fallback_route
+from core.routing import bucket_kind
 from core.services import addresses
 from notifier.bootstrap import Capacity, Deps
-from notifier.senders import Outgoing, bucket_kind, send_delivery
+from notifier.senders import Outgoing, send_delivery
 
 log = logging.getLogger(__name__)
 

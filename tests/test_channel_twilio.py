@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -21,7 +20,7 @@ from core.channels.twilio import (
     parse_inbound,
     parse_status_callback,
     public_url,
-    to_twiml,
+    render_text,
     verify_signature,
 )
 from core.config import Settings, load_settings
@@ -223,27 +222,10 @@ def test_malformed_status_callbacks_are_refused(form: dict[str, str]) -> None:
 # --- rendering ----------------------------------------------------------------------
 
 
-def _twiml_body(xml: str) -> str:
-    root = ET.fromstring(xml)
-    assert root.tag == "Response"
-    (message,) = root.findall("Message")
-    return message.text or ""
-
-
-def test_twiml_carries_choices_as_a_numbered_list() -> None:
-    xml = to_twiml(Reply("சேர விரும்புகிறீர்களா?", YES_NO), Channel.SMS)
-    assert _twiml_body(xml) == "சேர விரும்புகிறீர்களா?\n\n1. ஆம்\n2. இல்லை"
-
-
-def test_twiml_escapes_markup_characters() -> None:
-    assert _twiml_body(to_twiml(Reply("A & B <C>"), Channel.WHATSAPP)) == "A & B <C>"
-
-
-def test_a_location_request_on_whatsapp_gets_the_callers_hint_line() -> None:
-    reply = Reply("உங்கள் இருப்பிடத்தைப் பகிரவும்", ask_location=True)
-    hint = "📎 → Location"
-    assert _twiml_body(to_twiml(reply, Channel.WHATSAPP, location_hint=hint)).endswith("\n" + hint)
-    assert hint not in _twiml_body(to_twiml(reply, Channel.SMS, location_hint=hint))
+def test_choices_go_as_a_numbered_list_in_the_text() -> None:
+    assert render_text(Reply("சேர விரும்புகிறீர்களா?", YES_NO), Channel.SMS) == (
+        "சேர விரும்புகிறீர்களா?\n\n1. ஆம்\n2. இல்லை"
+    )
 
 
 # --- sending ------------------------------------------------------------------------
@@ -372,18 +354,6 @@ async def test_quick_reply_creation_failure_falls_back_to_numbered_text(
     (sent,) = fake.sent
     assert sent["Body"] == "சேர?\n\n1. ஆம்\n2. இல்லை"
     assert "ContentSid" not in sent
-
-
-async def test_a_whatsapp_location_request_carries_the_hint(
-    sender: TwilioSender, fake: FakeTwilio
-) -> None:
-    await sender.send_text(
-        Channel.WHATSAPP,
-        MEMBER,
-        Reply("Where?", ask_location=True),
-        location_hint="Tap 📎 then Location",
-    )
-    assert fake.sent[0]["Body"] == "Where?\nTap 📎 then Location"
 
 
 def test_every_twilio_host_is_routed_to_the_configured_base_keeping_the_path() -> None:

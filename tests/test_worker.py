@@ -24,13 +24,13 @@ from core import jobs as queue_jobs
 from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
 from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, redis_jobs
+from core.outbound import Dispatcher
 from core.services import addresses
 from fakes.dlt import FakeDlt
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier import jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
-from notifier.senders import send_reply
 from tests.factories import Tree, make_member, make_tree
 from tests.memory_queue import MemoryQueue
 from tests.test_fanout import address
@@ -537,8 +537,8 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
     for channel, address_, fake in sends:
         before = len(fake.sent)
         for _ in range(2):
-            await send_reply(
-                deps.senders, deps.settings, channel, address_, Reply("hello"), key=f"k-{address_}"
+            await Dispatcher(deps.senders, deps.settings).send(
+                channel, address_, Reply("hello"), key=f"k-{address_}"
             )
         assert len(fake.sent) == before + 1, (channel, address_)
     assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)

@@ -32,7 +32,6 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
-from twilio.twiml.messaging_response import MessagingResponse
 
 from core.channels.base import (
     Channel,
@@ -194,20 +193,10 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
 # --- rendering -----------------------------------------------------------------------
 
 
-def render_text(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
-    """The reply as text: choices as a numbered list; on WhatsApp a location request
-    gets the caller's (translated) ``location_hint`` as a last line."""
-    text = reply.as_plain_text()
-    if reply.ask_location and channel == Channel.WHATSAPP and location_hint:
-        text = f"{text}\n{location_hint}" if text else location_hint
-    return text
-
-
-def to_twiml(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
-    """A TwiML ``<Response><Message>`` answering the webhook in place."""
-    response = MessagingResponse()
-    response.message(render_text(reply, channel, location_hint=location_hint))
-    return str(response)
+def render_text(reply: Reply, channel: Channel) -> str:
+    """The reply as text on either Twilio channel: choices as a numbered list (which
+    WhatsApp's native buttons keep, see :meth:`TwilioSender.send_text`)."""
+    return reply.as_plain_text()
 
 
 # --- errors --------------------------------------------------------------------------
@@ -386,7 +375,6 @@ class TwilioSender:
         reply: Reply,
         status_callback: str | None = None,
         *,
-        location_hint: str | None = None,
         idempotency_key: str | None = None,
     ) -> SendResult:
         """Send a reply as free-form text. On WhatsApp, 1–3 choices go as native quick
@@ -395,7 +383,7 @@ class TwilioSender:
         creation failures fall back to plain text.
         ``idempotency_key`` goes with the message (not with a quick reply's content)."""
         to, from_ = self._route(channel, address)
-        body = render_text(reply, channel, location_hint=location_hint)
+        body = render_text(reply, channel)
         content_sid = None
         if channel == Channel.WHATSAPP and has_native_choices(reply):
             content_sid = await self.interactive_content(reply)
