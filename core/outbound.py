@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from core import routing
-from core.channels.base import Channel, Reply, SendError, SendResult
+from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
 from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
 from core.channels.twilio import TwilioSender
@@ -99,7 +99,9 @@ class Dispatcher:
             )
         if provider == routing.TWILIO:
             return await self.senders.twilio.send_text(channel, address, reply, idempotency_key=key)
-        raise SendError(f"no provider sends to {channel}", code="channel", permanent=True)
+        raise SendError(
+            f"no provider sends to {channel}", code="channel", outcome=Outcome.PERMANENT
+        )
 
 
 class NowOrQueued:

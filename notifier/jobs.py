@@ -24,6 +24,7 @@ from core import fanout
 from core.announcements import is_cancelled, load_content
 from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
+from core.delivery_policy import Decision, decide
 from core.jobs import SEND_BATCH, batch_job_id
 from core.outbound import Dispatcher
 from core.ratelimit import Lane
@@ -268,7 +269,10 @@ async def send_reply_job(
             chosen, address, Reply.from_dict(payload), key=key, sms_template=sms_template
         )
     except SendError as exc:
-        if exc.permanent or attempt >= deps.options.max_attempts:
+        decision = decide(
+            exc.outcome, chosen, attempts=attempt, max_attempts=deps.options.max_attempts
+        )
+        if decision is not Decision.RETRY:  # a reply has no template or other channel
             log.warning("reply on %s failed for good: %s", channel, exc.code)
             return {"state": "failed", "code": exc.code}
         wait = max(exc.retry_after or 0.0, min(30.0, 0.5 * 2 ** (attempt - 1)))

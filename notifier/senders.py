@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.announcements import Content
-from core.channels.base import Channel, Reply, SendError, SendResult
+from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
 from core.outbound import Senders
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ class Outgoing:
 
 class TemplateMissing(SendError):
     def __init__(self, what: str) -> None:
-        super().__init__(f"no approved template: {what}", code="template", permanent=True)
+        super().__init__(
+            f"no approved template: {what}", code="template", outcome=Outcome.PERMANENT
+        )
 
 
 def _variables(content: Content, language: str, mapping: dict[str, Any]) -> dict[str, str]:

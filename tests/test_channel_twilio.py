@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from core.channels.base import Channel, Choice, Reply, SendError
+from core.channels.base import Channel, Choice, Outcome, Reply, SendError
 from core.channels.errors import DeliveryStatus, MalformedPayload
 from core.channels.twilio import (
     RoutedHttpClient,
@@ -203,6 +203,26 @@ def test_status_callbacks_map_to_delivery_statuses() -> None:
     assert parse_status_callback(status_form("SM3", "undelivered", to=MEMBER)).status == (
         DeliveryStatus.UNDELIVERED
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        ("21610", Outcome.OPTED_OUT),
+        ("63016", Outcome.OUTSIDE_WINDOW),
+        ("63024", Outcome.UNREACHABLE),
+        ("30008", Outcome.PERMANENT),
+        (None, Outcome.PERMANENT),
+    ],
+)
+def test_a_failed_callback_says_what_its_code_means(code: str | None, outcome: Outcome) -> None:
+    form = status_form("SM1", "undelivered", to="whatsapp:" + MEMBER, error_code=code)
+    assert parse_status_callback(form).outcome is outcome
+    assert parse_status_callback(status_form("SM1", "delivered", to=MEMBER)).outcome is None
+
+
+def test_outside_the_window_is_its_own_outcome_on_a_send() -> None:
+    assert classify(400, 63016, None).outcome is Outcome.OUTSIDE_WINDOW
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ from core.channels.base import (
     Contact,
     InboundMessage,
     Location,
+    Outcome,
     Reply,
     SendError,
     SendResult,
@@ -195,21 +196,23 @@ def classify_error(exc: TelegramError) -> SendError:
         return SendError(f"telegram: {exc.message}", code="429", retry_after=_retry_seconds(exc))
     if isinstance(exc, Forbidden):
         if "blocked" in text:
-            return SendError(f"telegram: {exc.message}", code="403", opted_out=True)
-        return SendError(f"telegram: {exc.message}", code="403", unreachable=True)
+            return SendError(f"telegram: {exc.message}", code="403", outcome=Outcome.OPTED_OUT)
+        return SendError(f"telegram: {exc.message}", code="403", outcome=Outcome.UNREACHABLE)
     if isinstance(exc, BadRequest):
         if "chat not found" in text or "user not found" in text:
-            return SendError(f"telegram: {exc.message}", code="400", unreachable=True)
-        return SendError(f"telegram: {exc.message}", code="400", permanent=True)
+            return SendError(f"telegram: {exc.message}", code="400", outcome=Outcome.UNREACHABLE)
+        return SendError(f"telegram: {exc.message}", code="400", outcome=Outcome.PERMANENT)
     if isinstance(exc, ChatMigrated):
         return SendError(
-            f"telegram: chat migrated to {exc.new_chat_id}", code="migrated", unreachable=True
+            f"telegram: chat migrated to {exc.new_chat_id}",
+            code="migrated",
+            outcome=Outcome.UNREACHABLE,
         )
     if isinstance(exc, TimedOut):
         return SendError("telegram: timed out", code="timeout")
     if isinstance(exc, NetworkError):
         return SendError(f"telegram: {exc.message}", code="network")
-    return SendError(f"telegram: {exc.message}", code="error", permanent=True)
+    return SendError(f"telegram: {exc.message}", code="error", outcome=Outcome.PERMANENT)
 
 
 # --- sending -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from core.channels.base import (
     Channel,
     InboundMessage,
     Location,
+    Outcome,
     Reply,
     SendError,
     SendResult,
@@ -181,12 +182,14 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
     if error_code is not None and not error_code.isdigit():
         raise MalformedPayload("ErrorCode is not a number")
     to = params.get("To") or ""
+    failed = status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
     return StatusUpdate(
         provider=PROVIDER,
         provider_message_id=sid,
         status=status,
         error_code=error_code,
         address=to.removeprefix(WHATSAPP_PREFIX) or None,
+        outcome=status_outcome(error_code) if failed or error_code else None,
     )
 
 
@@ -210,6 +213,19 @@ UNREACHABLE_CODES = frozenset({21211, 21217, 21612, 21614, 30003, 30005, 30006, 
 THROTTLED_CODES = frozenset({20429, 63018, 130429, 131056})
 
 
+def status_outcome(error_code: str | None) -> Outcome:
+    """What a failed or undelivered status callback's ``ErrorCode`` means. A callback
+    reports the end of one message, so it is never :attr:`Outcome.RETRY`."""
+    code = int(error_code) if error_code and error_code.isdigit() else None
+    if code in OPTED_OUT_CODES:
+        return Outcome.OPTED_OUT
+    if code == OUTSIDE_WINDOW_CODE:
+        return Outcome.OUTSIDE_WINDOW
+    if code in UNREACHABLE_CODES:
+        return Outcome.UNREACHABLE
+    return Outcome.PERMANENT
+
+
 def classify(status: int, code: int | None, retry_after: str | None) -> SendError:
     """Map an HTTP status and Twilio error code to a :class:`SendError`.
 
@@ -217,14 +233,14 @@ def classify(status: int, code: int | None, retry_after: str | None) -> SendErro
     label = str(code) if code else str(status or "timeout")
     message = f"twilio: HTTP {status}, code {code}"
     if code in OPTED_OUT_CODES:
-        return SendError(message, code=label, opted_out=True)
+        return SendError(message, code=label, outcome=Outcome.OPTED_OUT)
     if code == OUTSIDE_WINDOW_CODE:
-        return SendError(message, code=label, permanent=True)
+        return SendError(message, code=label, outcome=Outcome.OUTSIDE_WINDOW)
     if code in UNREACHABLE_CODES:
-        return SendError(message, code=label, unreachable=True)
+        return SendError(message, code=label, outcome=Outcome.UNREACHABLE)
     if code in THROTTLED_CODES or status in (0, 408, 429) or status >= 500:
         return SendError(message, code=label, retry_after=parse_retry_after(retry_after))
-    return SendError(message, code=label, permanent=True)
+    return SendError(message, code=label, outcome=Outcome.PERMANENT)
 
 
 # --- the HTTP client the SDK talks through -------------------------------------------
