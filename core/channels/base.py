@@ -11,7 +11,7 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -189,13 +189,3 @@ class SendError(Exception):
     @property
     def opted_out(self) -> bool:
         return self.outcome is Outcome.OPTED_OUT
-
-
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """A reply addressed to someone on a channel."""
-
-    channel: Channel
-    address: str
-    reply: Reply
-    extra: dict[str, str] = field(default_factory=dict)
