@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import make_engine, make_session_factory
 from core.fanout import FanoutPolicy
 from core.jobs import JobQueue, RedisQueue
-from core.outbound import Senders
+from core.outbound import Dispatcher, Senders
 from core.ratelimit import Limiter, bucket_specs
 
 
@@ -92,6 +92,8 @@ class Deps:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
     senders: Senders
+    dispatcher: Dispatcher
+    """Replies through the priority lane: the bot's own way of sending one."""
     limiter: Limiter
     policy: FanoutPolicy
     queue: JobQueue
@@ -122,13 +124,15 @@ def build(
     options = options or NotifierOptions()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     redis = Redis.from_url(settings.redis_url)
+    senders = Senders.from_settings(settings)
     return Deps(
         settings=settings,
         options=options,
         engine=engine,
         session_factory=make_session_factory(engine),
         redis=redis,
-        senders=Senders.from_settings(settings),
+        senders=senders,
+        dispatcher=Dispatcher(senders, settings),
         limiter=Limiter(redis, bucket_specs(settings, reserve_seconds=options.reserve_seconds)),
         policy=FanoutPolicy.from_settings(settings),
         queue=queue or RedisQueue(redis),

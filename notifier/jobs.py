@@ -26,7 +26,6 @@ from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
 from core.delivery_policy import Decision, decide
 from core.jobs import SEND_BATCH, batch_job_id
-from core.outbound import Dispatcher
 from core.ratelimit import Lane
 from core.routing import bucket_kind
 from notifier.bootstrap import Deps
@@ -260,7 +259,7 @@ async def send_reply_job(
     """One message to one person, ahead of any bulk send: it takes the sender's
     reserved tokens (core.ratelimit), never waits behind a batch."""
     chosen = Channel(channel)
-    dispatcher = Dispatcher(deps.senders, deps.settings)
+    dispatcher = deps.dispatcher
     await deps.limiter.acquire(
         bucket_kind(chosen, dispatcher.provider(chosen, address)), Lane.PRIORITY
     )

@@ -24,7 +24,6 @@ from core import jobs as queue_jobs
 from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
 from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, redis_jobs
-from core.outbound import Dispatcher
 from core.services import addresses
 from fakes.dlt import FakeDlt
 from fakes.telegram import FakeTelegram
@@ -537,8 +536,6 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
     for channel, address_, fake in sends:
         before = len(fake.sent)
         for _ in range(2):
-            await Dispatcher(deps.senders, deps.settings).send(
-                channel, address_, Reply("hello"), key=f"k-{address_}"
-            )
+            await deps.dispatcher.send(channel, address_, Reply("hello"), key=f"k-{address_}")
         assert len(fake.sent) == before + 1, (channel, address_)
     assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)
