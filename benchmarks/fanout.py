@@ -51,11 +51,12 @@ from core import announcements
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory, sync_url
+from core.jobs import redis_jobs
 from core.migrate import upgrade
 from fakes.dlt import FakeDlt
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
-from notifier.worker import enqueue_reply, publish_result, schedule_publish
+from notifier.worker import publish_result
 
 REDIS_DB = 13
 STATE, DISTRICT, BOOTH = "TN", "TN.SLM", "TN.CHN.AC018.B0001"
@@ -244,7 +245,7 @@ class Bench:
 
     async def publish(self, unit_code: str) -> tuple[uuid.UUID, dict[str, Any]]:
         announcement_id = await self.announce(unit_code)
-        await schedule_publish(self.redis, announcement_id)
+        await redis_jobs(self.redis).schedule_publish(announcement_id)
         async with asyncio.timeout(300):
             summary = await publish_result(self.redis, announcement_id)
         return announcement_id, summary
@@ -421,7 +422,7 @@ async def reply_latency(bench: Bench, drain_messages: int = 100_000) -> None:
     while time.perf_counter() - started < 300:
         body = f"bench-reply-{n}"
         sent_at[body] = time.perf_counter()
-        await enqueue_reply(bench.redis, Channel.WHATSAPP, f"+9199{n % 10**8:08d}", body)
+        await redis_jobs(bench.redis).enqueue_reply(Channel.WHATSAPP, f"+9199{n % 10**8:08d}", body)
         n += 1
         await asyncio.sleep(0.05)
         if bench.arrived() - base >= queued:  # drained: later replies would wait for nothing

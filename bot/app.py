@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
-import notifier
 from bot.bootstrap import Bot
 from bot.ops import Ops
 from core import places
@@ -166,7 +165,7 @@ async def _apply_status(bot: Bot, update: StatusUpdate, channel: Channel, payloa
             policy=FanoutPolicy.from_settings(bot.settings),
         )
     if applied.requeued:  # WhatsApp could not deliver: the row waits on another channel
-        await notifier.enqueue_batch(bot.redis, *applied.requeued)
+        await bot.jobs.enqueue_batch(*applied.requeued)
 
 
 # --- Telegram ------------------------------------------------------------------------------

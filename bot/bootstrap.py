@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Engine
 from bot.metrics import Metrics
-from bot.senders import BotPorts, ProviderOutbox
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import Timeouts, make_engine, make_redis, make_session_factory
-from notifier.senders import Senders
+from core.jobs import Jobs, redis_jobs
+from core.outbound import Dispatcher, EffectPorts, NowOrQueued, Senders
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ class Bot:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
     senders: Senders
-    outbox: ProviderOutbox
+    outbox: NowOrQueued
+    jobs: Jobs
     conversation: Engine
     metrics: Metrics
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -69,7 +70,9 @@ def build_bot(settings: Settings) -> Bot:
     session_factory = make_session_factory(db)
     redis = make_redis(settings)
     senders = Senders.from_settings(settings)
-    outbox = ProviderOutbox(settings, senders, redis)
+    jobs = redis_jobs(redis)
+    dispatcher = Dispatcher(senders, settings)
+    outbox = NowOrQueued(dispatcher, jobs)
     return Bot(
         settings=settings,
         db=db,
@@ -77,6 +80,7 @@ def build_bot(settings: Settings) -> Bot:
         redis=redis,
         senders=senders,
         outbox=outbox,
-        conversation=Engine(settings, db, redis, BotPorts(settings, senders, redis)),
+        jobs=jobs,
+        conversation=Engine(settings, db, redis, EffectPorts(dispatcher, jobs, redis)),
         metrics=Metrics(),
     )

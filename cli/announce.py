@@ -57,8 +57,8 @@ def _announce(args: argparse.Namespace) -> int:
     from core import announcements
     from core.config import load_settings
     from core.db import make_engine, make_session_factory
+    from core.jobs import redis_jobs
     from core.services.members import find_by_phone
-    from notifier import schedule_publish
 
     settings = load_settings()
 
@@ -96,7 +96,7 @@ def _announce(args: argparse.Namespace) -> int:
             await engine.dispose()
         redis = Redis.from_url(settings.redis_url)
         try:
-            await schedule_publish(redis, result.announcement_id, result.publish_at)
+            await redis_jobs(redis).schedule_publish(result.announcement_id, result.publish_at)
         finally:
             await redis.aclose()
         print(f"announcement {result.announcement_id}")

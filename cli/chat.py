@@ -40,9 +40,9 @@ class ConsolePorts:
     async def schedule_publish(
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None:
-        import notifier
+        from core.jobs import redis_jobs
 
-        await notifier.schedule_publish(self.redis, announcement_id, publish_at)
+        await redis_jobs(self.redis).schedule_publish(announcement_id, publish_at)
 
     async def forget_conversations(self, keys: list[str]) -> None:
         await self.redis.delete(*keys)

@@ -2,7 +2,7 @@
 render it for a member, cancel it, and follow its deliveries (status callbacks, report).
 
 None of these functions commits: the caller commits, then enqueues what leaves the
-process (``notifier.schedule_publish`` after :func:`create`).
+process (``Jobs.schedule_publish`` (core.jobs) after :func:`create`).
 """
 
 from __future__ import annotations

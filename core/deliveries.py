@@ -19,32 +19,29 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.announcements import Content, load_content, sms_preview
-from core.channels import twilio
+from core.channels.base import Outcome
+from core.channels.errors import DeliveryStatus
+from core.channels.outcomes import status_outcome
 from core.config import Settings
+from core.delivery_policy import Decision, decide
 from core.fanout import FanoutPolicy, fallback_route
 from core.services import officials
 
 FORWARD = ("sent", "delivered", "read")
 _NORMAL = {
-    "accepted": None,
-    "scheduled": None,
-    "queued": None,
-    "sending": "sent",
-    "sent": "sent",
-    "submitted": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "failed": "failed",
-    "undelivered": "failed",
-    "canceled": "failed",
-    "expired": "failed",
+    DeliveryStatus.QUEUED: None,
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.READ: "read",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.UNDELIVERED: "failed",
 }
 
 
-def normalise(status: Any) -> str | None:
-    """A provider's (or core.channels.errors.DeliveryStatus's) status as ours; None when
-    it says nothing new (queued, accepted)."""
-    return _NORMAL.get(str(getattr(status, "value", status)).lower())
+def normalise(status: DeliveryStatus | str) -> str | None:
+    """A status (an adapter's :class:`DeliveryStatus`, or its stored value) as a delivery
+    row's; None when it says nothing new (queued)."""
+    return _NORMAL[DeliveryStatus(status)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +52,7 @@ class StatusApplied:
     requeued: tuple[uuid.UUID, int] | None = None
     """(announcement, batch) to send again: WhatsApp said "not reachable" or "outside
     the window" and the row now waits for another channel or the template. The caller
-    enqueues ``notifier.enqueue_batch`` after commit (the worker's sweep would anyway)."""
+    enqueues ``Jobs.enqueue_batch`` (core.jobs) after commit (the worker's sweep would anyway)."""
 
 
 _FORWARD_SQL = """
@@ -75,16 +72,19 @@ async def apply_status(
     session: AsyncSession,
     provider: str,
     provider_message_id: str,
-    status: Any,
+    status: DeliveryStatus | str,
     error_code: str | None,
     now: datetime,
     *,
     error_reason: str | None = None,
-    policy: FanoutPolicy | None = None,
+    outcome: Outcome | None = None,
+    policy: FanoutPolicy,
 ) -> StatusApplied:
     """Apply one provider status callback (Twilio, the DLT provider) to the delivery row
     that carries ``provider_message_id``. Forward only; out-of-order callbacks never move
-    a row back. Call it after storing the callback in ``message_status_events``."""
+    a row back. Call it after storing the callback in ``message_status_events``.
+    ``outcome`` is the adapter's reading of ``error_code`` (asked of it when not given);
+    core.delivery_policy decides what a failure does."""
     new = normalise(status)
     row = (
         await session.execute(
@@ -108,17 +108,22 @@ async def apply_status(
         return StatusApplied(True, bool(result.rowcount))  # type: ignore[attr-defined]
     if str(row.status) not in ("sending", "sent"):
         return StatusApplied(True, False)  # delivered, read or final already: keep it
-    code = int(error_code) if error_code and error_code.isdigit() else None
-    if row.channel == "whatsapp" and code == twilio.OUTSIDE_WINDOW_CODE and not row.via_template:
+    decision = decide(
+        outcome or status_outcome(provider, error_code),
+        row.channel,
+        attempts=0,
+        max_attempts=None,  # a callback ends its message: nothing resends it as is
+        via_template=row.via_template,
+    )
+    if decision is Decision.AS_TEMPLATE:
         await _requeue(session, row, now, via_template=True, code=error_code)
         return StatusApplied(True, True, (row.announcement_id, row.batch))
-    if row.channel == "whatsapp" and code in twilio.UNREACHABLE_CODES:
-        route = await fallback_route(
-            session, row.announcement_id, row.member_id, policy=policy or FanoutPolicy()
-        )
+    if decision is Decision.REROUTE:
+        route = await fallback_route(session, row.announcement_id, row.member_id, policy=policy)
         if route is not None:
             await _requeue(session, row, now, route=route, code=error_code)
             return StatusApplied(True, True, (row.announcement_id, row.batch))
+    # Failed, or opted out (core.services.status records the opt-out itself).
     await session.execute(
         text(
             "UPDATE announcement_deliveries SET status = 'failed', failed_at = :now,"
@@ -166,9 +171,15 @@ async def _requeue(
 
 
 async def reconcile_early(
-    session: AsyncSession, provider: str, provider_message_ids: list[str], now: datetime
+    session: AsyncSession,
+    provider: str,
+    provider_message_ids: list[str],
+    now: datetime,
+    *,
+    policy: FanoutPolicy,
 ) -> int:
-    """Apply callbacks stored before the sender recorded these message ids."""
+    """Apply callbacks stored before the sender recorded these message ids, with the
+    configured ``policy`` (the fallback's DLT prefixes and phone fallback)."""
     if not provider_message_ids:
         return 0
     events = (
@@ -182,7 +193,7 @@ async def reconcile_early(
         )
     ).all()
     for event in events:
-        await apply_status(session, provider, event[0], event[1], event[2], now)
+        await apply_status(session, provider, event[0], event[1], event[2], now, policy=policy)
     return len(events)
 
 

@@ -37,10 +37,10 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import routing
 from core.config import Settings
 
-WINDOW = timedelta(hours=24)
-"""WhatsApp's customer-service window, and the tier's rolling period."""
+WINDOW = routing.WHATSAPP_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,8 @@ class FanoutPolicy:
 
     @property
     def dlt_patterns(self) -> list[str]:
-        return [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                for p in self.dlt_prefixes]  # fmt: skip
+        """The DLT prefixes for the SQL's provider choice (core.routing decides it)."""
+        return routing.dlt_patterns(self.dlt_prefixes)
 
 
 class PublishState(StrEnum):
@@ -478,6 +478,5 @@ async def fallback_route(
     if row.tg:
         return Route("telegram", "telegram", row.tg)
     if row.sms_addr and row.allow_sms:
-        provider = "dlt" if row.sms_addr.startswith(policy.dlt_prefixes) else "twilio"
-        return Route("sms", provider, row.sms_addr)
+        return Route("sms", routing.sms_provider(row.sms_addr, policy.dlt_prefixes), row.sms_addr)
     return None

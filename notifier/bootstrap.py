@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
@@ -16,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.config import Settings
 from core.db import Timeouts, make_engine, make_redis, make_session_factory
 from core.fanout import FanoutPolicy
+from core.jobs import JobQueue, RedisQueue
+from core.outbound import Dispatcher, Senders
 from core.ratelimit import Limiter, bucket_specs
-from notifier.senders import Senders
 
 
 class NotifierOptions(BaseSettings):
@@ -85,27 +84,6 @@ class Capacity:
                 return
 
 
-class JobQueue(Protocol):
-    """What job bodies need from the queue (implemented with arq in notifier/worker.py)."""
-
-    async def enqueue(
-        self,
-        function: str,
-        *args: Any,
-        job_id: str | None = None,
-        defer_until: datetime | None = None,
-        priority: bool = False,
-    ) -> bool: ...
-
-    async def enqueue_many(self, function: str, jobs: list[tuple[str, tuple[Any, ...]]]) -> int:
-        """Enqueue (job id, args) pairs in one round trip; returns how many were new."""
-        ...
-
-    async def states(self, job_ids: list[str]) -> list[str]:
-        """``absent``, ``queued`` or ``running`` for each job id."""
-        ...
-
-
 @dataclass
 class Deps:
     settings: Settings
@@ -114,6 +92,8 @@ class Deps:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
     senders: Senders
+    dispatcher: Dispatcher
+    """Replies through the priority lane: the bot's own way of sending one."""
     limiter: Limiter
     policy: FanoutPolicy
     queue: JobQueue
@@ -136,8 +116,11 @@ class Deps:
         await self.engine.dispose()
 
 
-def build(settings: Settings, queue: JobQueue, *, options: NotifierOptions | None = None) -> Deps:
-    """Build the worker's parts; call inside the running event loop."""
+def build(
+    settings: Settings, queue: JobQueue | None = None, *, options: NotifierOptions | None = None
+) -> Deps:
+    """Build the worker's parts; call inside the running event loop. The queue is the
+    notifier's own Redis queues unless a test gives another."""
     options = options or NotifierOptions()
     # The fan-out raises its statements' bound (core.fanout); the client's must allow it.
     timeouts = Timeouts.from_settings(
@@ -145,14 +128,16 @@ def build(settings: Settings, queue: JobQueue, *, options: NotifierOptions | Non
     )
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, timeouts=timeouts)
     redis = make_redis(settings)
+    senders = Senders.from_settings(settings)
     return Deps(
         settings=settings,
         options=options,
         engine=engine,
         session_factory=make_session_factory(engine),
         redis=redis,
-        senders=Senders.from_settings(settings),
+        senders=senders,
+        dispatcher=Dispatcher(senders, settings),
         limiter=Limiter(redis, bucket_specs(settings, reserve_seconds=options.reserve_seconds)),
         policy=FanoutPolicy.from_settings(settings),
-        queue=queue,
+        queue=queue or RedisQueue(redis),
     )

@@ -1,5 +1,5 @@
 """Job bodies: plain async functions taking :class:`Deps` and ids. Only
-notifier/worker.py knows they run under arq.
+notifier/worker.py knows they run under arq; their names and ids are core.jobs's.
 
 A job that wants to run again later returns :class:`Again`; the worker turns it into
 the queue's own deferred retry (same job id, so it stays unique).
@@ -22,19 +22,19 @@ from redis.asyncio import Redis
 
 from core import effects, fanout
 from core.announcements import is_cancelled, load_content
-from core.channels.base import Channel, Choice, Reply, SendError
+from core.channels.base import Channel, Reply, SendError
 from core.db import transaction
+from core.delivery_policy import Decision, decide
+from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
+from core.outbound import EffectPorts
 from core.ratelimit import Lane
+from core.routing import bucket_kind
 from core.services import retention
 from notifier.bootstrap import Deps
-from notifier.senders import bucket_kind, send_reply
 from notifier.sending import BatchSender, utcnow
 
 log = logging.getLogger(__name__)
 
-SEND_BATCH = "send_batch"
-PUBLISH = "publish_announcement"
-SEND_REPLY = "send_reply"
 ANALYZE_AFTER_ROWS = 5_000
 
 
@@ -43,14 +43,6 @@ class Again:
     """Run this job again at ``at`` (a retry wait, or a long batch yielding its slot)."""
 
     at: datetime
-
-
-def batch_job_id(announcement_id: uuid.UUID | str, batch: int) -> str:
-    return f"send:{announcement_id}:{batch}"
-
-
-def publish_job_id(announcement_id: uuid.UUID | str) -> str:
-    return f"publish:{announcement_id}"
 
 
 def published_key(announcement_id: uuid.UUID | str) -> str:
@@ -257,27 +249,6 @@ async def release_deferred(deps: Deps) -> int:
 # --- the priority lane --------------------------------------------------------------------
 
 
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    """A reply as plain data for the queue."""
-    return {
-        "text": reply.text,
-        "choices": [[c.id, c.label] for c in reply.choices],
-        "ask_location": reply.ask_location,
-        "ask_contact": reply.ask_contact,
-        "button": reply.button,
-    }
-
-
-def reply_from(payload: dict[str, Any]) -> Reply:
-    return Reply(
-        text=payload["text"],
-        choices=tuple(Choice(i, label) for i, label in payload.get("choices", ())),
-        ask_location=payload.get("ask_location", False),
-        ask_contact=payload.get("ask_contact", False),
-        button=payload.get("button"),
-    )
-
-
 async def send_reply_job(
     deps: Deps,
     channel: str,
@@ -290,19 +261,19 @@ async def send_reply_job(
     """One message to one person, ahead of any bulk send: it takes the sender's
     reserved tokens (core.ratelimit), never waits behind a batch."""
     chosen = Channel(channel)
-    provider = (
-        "dlt"
-        if chosen is Channel.SMS and address.startswith(deps.settings.dlt_prefixes)
-        else ("telegram" if chosen is Channel.TELEGRAM else "twilio")
+    dispatcher = deps.dispatcher
+    await deps.limiter.acquire(
+        bucket_kind(chosen, dispatcher.provider(chosen, address)), Lane.PRIORITY
     )
-    await deps.limiter.acquire(bucket_kind(chosen.value, provider), Lane.PRIORITY)
     try:
-        result = await send_reply(
-            deps.senders, deps.settings, chosen, address, reply_from(payload),
-            key=key, sms_template=sms_template,
-        )  # fmt: skip
+        result = await dispatcher.send(
+            chosen, address, Reply.from_dict(payload), key=key, sms_template=sms_template
+        )
     except SendError as exc:
-        if exc.permanent or attempt >= deps.options.max_attempts:
+        decision = decide(
+            exc.outcome, chosen, attempts=attempt, max_attempts=deps.options.max_attempts
+        )
+        if decision is not Decision.RETRY:  # a reply has no template or other channel
             log.warning("reply on %s failed for good: %s", channel, exc.code)
             return {"state": "failed", "code": exc.code}
         wait = max(exc.retry_after or 0.0, min(30.0, 0.5 * 2 ** (attempt - 1)))
@@ -313,46 +284,15 @@ async def send_reply_job(
 # --- the outbox sweep ---------------------------------------------------------------------
 
 
-class WorkerPorts:
+def effect_ports(deps: Deps) -> EffectPorts:
     """core.effects.Ports in the worker: sends take the sender's reserved (priority)
     tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
 
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
+    async def priority_token(channel: Channel, address: str) -> None:
+        provider = deps.dispatcher.provider(channel, address)
+        await deps.limiter.acquire(bucket_kind(channel, provider), Lane.PRIORITY)
 
-    async def _send(
-        self, channel: Channel, address: str, reply: Reply, sms_template: str | None = None
-    ) -> None:
-        deps = self.deps
-        provider = (
-            "dlt"
-            if channel is Channel.SMS and address.startswith(deps.settings.dlt_prefixes)
-            else ("telegram" if channel is Channel.TELEGRAM else "twilio")
-        )
-        await deps.limiter.acquire(bucket_kind(channel.value, provider), Lane.PRIORITY)
-        await send_reply(
-            deps.senders, deps.settings, channel, address, reply,
-            key=f"vck:effect:{uuid.uuid4().hex}", sms_template=sms_template,
-        )  # fmt: skip
-
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
-        await self._send(channel, address, reply)
-
-    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
-        await self._send(Channel.SMS, phone, Reply(text), template)
-
-    async def schedule_publish(
-        self, announcement_id: uuid.UUID, publish_at: datetime | None
-    ) -> None:
-        await self.deps.queue.enqueue(
-            PUBLISH,
-            str(announcement_id),
-            job_id=publish_job_id(announcement_id),
-            defer_until=publish_at,
-        )
-
-    async def forget_conversations(self, keys: list[str]) -> None:
-        await self.deps.redis.delete(*keys)
+    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_token)
 
 
 async def purge_expired(deps: Deps) -> int:
@@ -366,7 +306,7 @@ async def purge_expired(deps: Deps) -> int:
 async def deliver_effects(deps: Deps) -> int:
     """Cron: effects their writer did not deliver (it crashed after its commit, or a
     provider refused for now)."""
-    delivered = await effects.deliver_due(deps.engine, deps.settings, WorkerPorts(deps))
+    delivered = await effects.deliver_due(deps.engine, deps.settings, effect_ports(deps))
     if delivered:
         log.info("outbox: delivered %d effects", delivered)
     return delivered

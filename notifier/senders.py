@@ -1,5 +1,6 @@
-"""The provider senders the worker uses, and how one delivery (or one queued reply) is
-rendered and handed to its provider.
+"""How one delivery of an announcement is rendered and handed to its provider (the
+providers are core.outbound's :class:`Senders`; a queued reply goes through its
+:class:`Dispatcher`).
 
 Every send carries an idempotency key (the adapters' ``idempotency_key``, sent as the
 ``Idempotency-Key`` header) derived from the delivery — the same for every attempt of
@@ -9,54 +10,15 @@ answers a repeat with the original message instead of sending twice.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from core.announcements import Content
-from core.channels.base import Channel, Reply, SendError, SendResult
-from core.channels.dlt import DltSender
-from core.channels.telegram import TelegramSender
-from core.channels.twilio import TwilioSender
-from core.config import Settings
+from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
+from core.outbound import Senders
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Senders:
-    twilio: TwilioSender
-    telegram: TelegramSender
-    dlt: DltSender
-    twilio_status_url: str
-    dlt_status_url: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Senders:
-        """The adapters open their HTTP sessions on first use, inside the event loop."""
-        base = settings.public_base_url.rstrip("/")
-        return cls(
-            TwilioSender(settings),
-            TelegramSender(settings),
-            DltSender(settings),
-            f"{base}/webhooks/twilio/status",
-            f"{base}/webhooks/dlt/status",
-        )
-
-    async def close(self) -> None:
-        for sender in (self.twilio, self.telegram, self.dlt):
-            with contextlib.suppress(Exception):
-                await sender.close()
-
-
-def bucket_kind(channel: str, provider: str) -> str:
-    """Which token bucket a message takes from (core.ratelimit.bucket_specs)."""
-    if channel == "whatsapp":
-        return "whatsapp"
-    if channel == "telegram":
-        return "telegram"
-    return "sms_dlt" if provider == "dlt" else "sms_twilio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +40,9 @@ class Outgoing:
 
 class TemplateMissing(SendError):
     def __init__(self, what: str) -> None:
-        super().__init__(f"no approved template: {what}", code="template", permanent=True)
+        super().__init__(
+            f"no approved template: {what}", code="template", outcome=Outcome.PERMANENT
+        )
 
 
 def _variables(content: Content, language: str, mapping: dict[str, Any]) -> dict[str, str]:
@@ -136,38 +100,3 @@ async def send_delivery(
         status_callback=senders.twilio_status_url,
         idempotency_key=key,
     )
-
-
-async def send_reply(
-    senders: Senders,
-    settings: Settings,
-    channel: Channel,
-    address: str,
-    reply: Reply,
-    *,
-    key: str,
-    sms_template: str | None = None,
-) -> SendResult:
-    """A message to one person through the priority lane (not an announcement).
-    SMS to Indian numbers goes through the DLT provider with the template registered for
-    ``sms_template`` (``settings.dlt_template_ids``), else the reply template."""
-    if channel is Channel.TELEGRAM:
-        return await senders.telegram.send(
-            address, reply, button_label=reply.button, idempotency_key=key
-        )
-    if channel is Channel.SMS and address.startswith(settings.dlt_prefixes):
-        template_id = (
-            settings.dlt_template_ids[sms_template]
-            if sms_template
-            else settings.dlt_reply_template_id
-        )
-        return await senders.dlt.send(
-            address,
-            reply.as_plain_text(),
-            template_id=template_id,
-            custom_field=key,
-            idempotency_key=key,
-        )
-    if channel in (Channel.WHATSAPP, Channel.SMS):
-        return await senders.twilio.send_text(channel, address, reply, idempotency_key=key)
-    raise SendError(f"no provider sends to {channel}", code="channel", permanent=True)

@@ -33,14 +33,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.announcements import Content
-from core.channels import twilio
 from core.channels.base import Channel, SendError, SendResult
 from core.db import transaction
 from core.deliveries import reconcile_early
+from core.delivery_policy import Decision, decide
 from core.fanout import fallback_route
+from core.routing import bucket_kind
 from core.services import addresses
 from notifier.bootstrap import Capacity, Deps
-from notifier.senders import Outgoing, bucket_kind, send_delivery
+from notifier.senders import Outgoing, send_delivery
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ class BatchSender:
                 if outcome.result is not None and outcome.delivery.provider != "telegram":
                     sent[outcome.delivery.provider].append(outcome.result.provider_message_id)
             for provider, ids in sent.items():
-                await reconcile_early(session, provider, ids, now)
+                await reconcile_early(session, provider, ids, now, policy=self.deps.policy)
         for kind, seconds in holds.items():
             await self.deps.limiter.hold(kind, seconds)
 
@@ -343,16 +344,22 @@ class BatchSender:
         error = outcome.error
         assert error is not None
         row["code"], row["reason"] = error.code, str(error)[:500]
-        code = int(error.code) if error.code and error.code.isdigit() else None
-        if error.opted_out:
+        decision = decide(
+            error.outcome,
+            d.channel,
+            attempts=d.attempts,
+            max_attempts=self.deps.options.max_attempts,
+            via_template=d.via_template,
+        )
+        if decision is Decision.OPT_OUT:
             opt_outs.append((d.channel, d.address))
             self.stats["opted_out"] += 1
             return row
-        if d.channel == "whatsapp" and code == twilio.OUTSIDE_WINDOW_CODE and not d.via_template:
+        if decision is Decision.AS_TEMPLATE:
             row |= {"status": "queued", "via_template": True, "reset": True, "tier": True}
             self.stats["to_template"] += 1
             return row
-        if error.unreachable and d.channel == "whatsapp":
+        if decision is Decision.REROUTE:
             route = await fallback_route(
                 session, self.announcement_id, d.member_id, policy=self.deps.policy
             )
@@ -364,13 +371,13 @@ class BatchSender:
                 }  # fmt: skip
                 self.stats["fallback"] += 1
                 return row
-        if error.permanent:
+        if error.permanent:  # failed, or no other channel to reroute to
             self.stats["failed"] += 1
             return row
         if error.retry_after:
             kind = bucket_kind(d.channel, d.provider)
             holds[kind] = max(holds.get(kind, 0.0), error.retry_after)
-        if d.attempts >= self.deps.options.max_attempts:
+        if decision is not Decision.RETRY:
             row["reason"] = f"gave up after {d.attempts} attempts: {row['reason']}"
             self.stats["failed"] += 1
             return row

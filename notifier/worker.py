@@ -7,6 +7,9 @@ separate processes: ``vck worker --lane bulk`` / ``--lane priority``):
   batch, job id ``send:<announcement>:<batch>``), plus the crons;
 - ``vck:queue:priority``: replies and notices to one person. It polls every 20 ms and
   its sends take the token buckets' reserved share, so they never wait behind a batch.
+
+Jobs are enqueued through core.jobs (which writes arq's structures without importing
+arq, so the web process never loads it); this module only serves them.
 """
 
 from __future__ import annotations
@@ -22,90 +25,22 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from arq import ArqRedis, Retry, create_pool
 from arq.connections import RedisSettings
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.cron import cron
-from arq.jobs import serialize_job
 from arq.worker import Worker, func
 from redis.asyncio import Redis
 
 from core import aio
-from core.channels.base import Channel, Reply
 from core.config import Settings, load_settings
+from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, PUBLISH, SEND_BATCH, SEND_REPLY
 from notifier import jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
 
 log = logging.getLogger(__name__)
 
-BULK_QUEUE = "vck:queue:bulk"
-PRIORITY_QUEUE = "vck:queue:priority"
 LANES = ("bulk", "priority")
-JOB_EXPIRES_MS = 3 * 86_400_000
-
-_ENQUEUE = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1
-"""
-
-
-class ArqQueue:
-    """:class:`notifier.bootstrap.JobQueue` on arq."""
-
-    def __init__(self, redis: ArqRedis) -> None:
-        self.redis = redis
-        self._enqueue = redis.register_script(_ENQUEUE)
-
-    async def enqueue(
-        self,
-        function: str,
-        *args: Any,
-        job_id: str | None = None,
-        defer_until: datetime | None = None,
-        priority: bool = False,
-    ) -> bool:
-        job = await self.redis.enqueue_job(
-            function,
-            *args,
-            _job_id=job_id,
-            _defer_until=defer_until,
-            _queue_name=PRIORITY_QUEUE if priority else BULK_QUEUE,
-            _expires=JOB_EXPIRES_MS / 1000,
-        )
-        return job is not None
-
-    async def enqueue_many(self, function: str, jobs_: list[tuple[str, tuple[Any, ...]]]) -> int:
-        """arq's enqueue_job, for many jobs in one pipelined round trip (a state-wide
-        announcement has a couple of thousand batches)."""
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        new = 0
-        for start in range(0, len(jobs_), 1000):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for job_id, args in jobs_[start : start + 1000]:
-                    await self._enqueue(
-                        keys=[job_key_prefix + job_id, result_key_prefix + job_id, BULK_QUEUE],
-                        args=[serialize_job(function, args, {}, None, now_ms), JOB_EXPIRES_MS,
-                              now_ms, job_id],
-                        client=pipe,
-                    )  # fmt: skip
-                new += sum(int(x) for x in await pipe.execute())
-        return new
-
-    async def states(self, job_ids: list[str]) -> list[str]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.exists(job_key_prefix + job_id)
-                pipe.exists(in_progress_key_prefix + job_id)
-            flags = await pipe.execute()
-        out = []
-        for i in range(0, len(flags), 2):
-            exists, running = flags[i], flags[i + 1]
-            out.append("running" if running else "queued" if exists else "absent")
-        return out
 
 
 def _arq(result: Any) -> Any:
@@ -172,8 +107,8 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
     timeout = options.job_timeout_seconds
     return Worker(
         functions=[
-            func(publish_announcement, name=jobs.PUBLISH, max_tries=5, keep_result=86_400),
-            func(send_batch, name=jobs.SEND_BATCH, max_tries=1_000_000, keep_result=0),
+            func(publish_announcement, name=PUBLISH, max_tries=5, keep_result=86_400),
+            func(send_batch, name=SEND_BATCH, max_tries=1_000_000, keep_result=0),
         ],
         cron_jobs=[
             cron(publish_due, second=_every(10), run_at_startup=True, timeout=timeout),
@@ -197,7 +132,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
 def priority_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
     options = deps.options
     return Worker(
-        functions=[func(send_reply, name=jobs.SEND_REPLY, max_tries=options.max_attempts)],
+        functions=[func(send_reply, name=SEND_REPLY, max_tries=options.max_attempts)],
         cron_jobs=[cron(deliver_effects, second=_every(5), run_at_startup=True, timeout=120)],
         queue_name=PRIORITY_QUEUE,
         redis_pool=pool,
@@ -222,8 +157,7 @@ async def serve(
     """Run the workers of ``lanes`` until SIGTERM/SIGINT (or, with ``burst``, until
     their queues are empty)."""
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    queue_pool = await create_pool(redis_settings, default_queue_name=BULK_QUEUE)
-    deps = build(settings, ArqQueue(queue_pool), options=options)
+    deps = build(settings, options=options)
     workers: list[Worker] = []
     if "bulk" in lanes:
         workers.append(bulk_worker(deps, await create_pool(redis_settings), burst=burst))
@@ -248,7 +182,6 @@ async def serve(
             with contextlib.suppress(Exception):
                 await worker.close()
         await deps.close()
-        await queue_pool.aclose()
 
 
 def run(lanes: tuple[str, ...] = LANES, *, burst: bool = False) -> None:
@@ -285,26 +218,7 @@ def _die_with_parent() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-# --- what the bot and the CLI call -------------------------------------------------------
-
-
-def _arq_redis(redis: Redis) -> ArqRedis:
-    if isinstance(redis, ArqRedis):
-        return redis
-    return ArqRedis(connection_pool=redis.connection_pool)
-
-
-async def schedule_publish(
-    redis: Redis, announcement_id: Any, publish_at: datetime | None = None
-) -> bool:
-    """Publish at ``publish_at`` (after the announcement's transaction committed). The
-    worker's cron publishes due announcements anyway; this makes it on time."""
-    return await ArqQueue(_arq_redis(redis)).enqueue(
-        jobs.PUBLISH,
-        str(announcement_id),
-        job_id=jobs.publish_job_id(announcement_id),
-        defer_until=publish_at,
-    )
+# --- benchmarks -------------------------------------------------------------------------
 
 
 async def publish_result(redis: Redis, announcement_id: Any) -> Any:
@@ -316,54 +230,3 @@ async def publish_result(redis: Redis, announcement_id: Any) -> Any:
         if raw is not None:
             return json.loads(raw)
         await asyncio.sleep(0.05)
-
-
-async def enqueue_batch(redis: Redis, announcement_id: Any, batch: int) -> bool:
-    """Make sure a batch is being sent (after a status callback re-queued a row)."""
-    return await ArqQueue(_arq_redis(redis)).enqueue(
-        jobs.SEND_BATCH,
-        str(announcement_id),
-        batch,
-        job_id=jobs.batch_job_id(announcement_id, batch),
-    )
-
-
-async def enqueue_reply(
-    redis: Redis,
-    channel: Channel | str,
-    address: str,
-    reply: Reply | str,
-    *,
-    sms_template: str | None = None,
-    key: str | None = None,
-) -> bool:
-    """Send ``reply`` to one person through the priority lane. ``key`` makes it
-    idempotent (the same key is enqueued and sent once); ``sms_template`` names the DLT
-    template (``settings.dlt_template_ids``) for SMS to Indian numbers, e.g. ``otp_ta``."""
-    if isinstance(reply, str):
-        reply = Reply(reply)
-    key = key or uuid4().hex
-    return await ArqQueue(_arq_redis(redis)).enqueue(
-        jobs.SEND_REPLY,
-        Channel(channel).value,
-        address,
-        jobs.reply_payload(reply),
-        f"vck:reply:{key}",
-        sms_template,
-        job_id=f"reply:{key}",
-        priority=True,
-    )
-
-
-class QueuedOutbox:
-    """The bot's ``Outbox`` (bot/outbox.py) through the priority lane: messages to people
-    other than the one writing (OTP codes, officials told of a signup)."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
-        await enqueue_reply(self.redis, channel, address, reply)
-
-    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
-        await enqueue_reply(self.redis, Channel.SMS, phone, text, sms_template=template)

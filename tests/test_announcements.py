@@ -13,11 +13,15 @@ from core import announcements
 from core.announcements import Created, Refusal, Refused, fill_dlt_template, sms_preview
 from core.channels.errors import DeliveryStatus as ProviderStatus
 from core.config import Settings
-from core.deliveries import apply_status, report, report_for
+from core.deliveries import apply_status, reconcile_early, report, report_for
 from core.fanout import FanoutPolicy, publish
+from core.models import MessageStatusEvent
 from core.services.officials import ANNOUNCE
 from tests.factories import make_member, make_official, make_tree
 from tests.test_fanout import NOW, address
+
+POLICY = FanoutPolicy()
+"""The default policy: +91 numbers go by DLT, the membership phone is a fallback."""
 
 TAMIL_SMS = "நாளை காலை 10 மணிக்கு மாவட்டக் கூட்டம்"
 
@@ -170,25 +174,35 @@ async def test_status_callbacks_move_forward_only(
 ) -> None:
     aid, _ = await _sent_row(session, settings)
     later = NOW + timedelta(minutes=1)
-    assert (await apply_status(session, "twilio", "SM1", ProviderStatus.READ, None, later)).changed
+    assert (
+        await apply_status(
+            session, "twilio", "SM1", ProviderStatus.READ, None, later, policy=POLICY
+        )
+    ).changed
     assert await _status(session, aid) == "read"
     for stale in (ProviderStatus.DELIVERED, ProviderStatus.SENT, ProviderStatus.QUEUED):
-        assert not (await apply_status(session, "twilio", "SM1", stale, None, later)).changed
+        assert not (
+            await apply_status(session, "twilio", "SM1", stale, None, later, policy=POLICY)
+        ).changed
     failed = await apply_status(
-        session, "twilio", "SM1", ProviderStatus.UNDELIVERED, "30008", later
+        session, "twilio", "SM1", ProviderStatus.UNDELIVERED, "30008", later, policy=POLICY
     )
     assert not failed.changed
     assert await _status(session, aid) == "read"
-    unknown = await apply_status(session, "twilio", "SM-unknown", "delivered", None, later)
+    unknown = await apply_status(
+        session, "twilio", "SM-unknown", "delivered", None, later, policy=POLICY
+    )
     assert not unknown.matched
 
 
 async def test_a_failure_callback_is_final(session: AsyncSession, settings: Settings) -> None:
     aid, _ = await _sent_row(session, settings)
     later = NOW + timedelta(minutes=1)
-    await apply_status(session, "twilio", "SM1", "undelivered", "30008", later)
+    await apply_status(session, "twilio", "SM1", "undelivered", "30008", later, policy=POLICY)
     assert await _status(session, aid) == "failed"
-    assert not (await apply_status(session, "twilio", "SM1", "delivered", None, later)).changed
+    assert not (
+        await apply_status(session, "twilio", "SM1", "delivered", None, later, policy=POLICY)
+    ).changed
     code = await session.scalar(
         text("SELECT error_code FROM announcement_deliveries WHERE announcement_id = :a"),
         {"a": aid},
@@ -200,7 +214,7 @@ async def test_whatsapp_unreachable_callback_reroutes_to_sms(
     session: AsyncSession, settings: Settings
 ) -> None:
     aid, _member = await _sent_row(session, settings)
-    applied = await apply_status(session, "twilio", "SM1", "failed", "63024", NOW)
+    applied = await apply_status(session, "twilio", "SM1", "failed", "63024", NOW, policy=POLICY)
     assert applied.requeued == (aid, 0)
     row = (
         await session.execute(
@@ -213,6 +227,24 @@ async def test_whatsapp_unreachable_callback_reroutes_to_sms(
     ).one()
     # No Telegram, no SMS address of their own: the membership phone (+91 → DLT).
     assert tuple(row) == ("queued", "sms", "dlt", "whatsapp_unreachable")
+
+
+async def test_an_early_callback_is_applied_with_the_configured_policy(
+    session: AsyncSession, settings: Settings
+) -> None:
+    """A callback stored before the sender recorded the message id: applied later with
+    the configured policy (here: no phone fallback), not the default one."""
+    aid, _member = await _sent_row(session, settings)
+    session.add(
+        MessageStatusEvent(
+            provider="twilio", provider_message_id="SM1", status="failed",
+            error_code="63024", payload={}, received_at=NOW,
+        )
+    )  # fmt: skip
+    await session.flush()
+    no_fallback = FanoutPolicy(phone_fallback=False)
+    assert await reconcile_early(session, "twilio", ["SM1"], NOW, policy=no_fallback) == 1
+    assert await _status(session, aid) == "failed"
 
 
 async def test_report_counts_by_status_channel_and_district(

@@ -200,9 +200,7 @@ async def test_choices_become_a_numbered_inline_keyboard(
 async def test_a_location_request_is_a_one_time_location_button(
     sender: TelegramSender, fake: FakeTelegram
 ) -> None:
-    await sender.send(
-        CHAT, Reply("இருப்பிடம்?", ask_location=True), button_label="📍 இருப்பிடத்தைப் பகிர்"
-    )
+    await sender.send(CHAT, Reply("இருப்பிடம்?", ask_location=True, button="📍 இருப்பிடத்தைப் பகிர்"))
     markup = fake.sent[0]["reply_markup"]
     assert markup["keyboard"] == [[{"text": "📍 இருப்பிடத்தைப் பகிர்", "request_location": True}]]
     assert markup["one_time_keyboard"] is True
@@ -211,17 +209,9 @@ async def test_a_location_request_is_a_one_time_location_button(
 async def test_a_contact_request_is_a_contact_button(
     sender: TelegramSender, fake: FakeTelegram
 ) -> None:
-    await sender.send(CHAT, Reply("Phone?", ask_contact=True), button_label="Share my number")
+    await sender.send(CHAT, Reply("Phone?", ask_contact=True, button="Share my number"))
     markup = fake.sent[0]["reply_markup"]
     assert markup["keyboard"] == [[{"text": "Share my number", "request_contact": True}]]
-
-
-async def test_the_button_label_can_come_with_the_reply(
-    sender: TelegramSender, fake: FakeTelegram
-) -> None:
-    await sender.send(CHAT, Reply("இருப்பிடம்?", ask_location=True, button="📍 பகிர்"))
-    keyboard = fake.sent[0]["reply_markup"]["keyboard"]
-    assert keyboard == [[{"text": "📍 பகிர்", "request_location": True}]]
 
 
 async def test_plain_text_has_no_keyboard(sender: TelegramSender, fake: FakeTelegram) -> None:

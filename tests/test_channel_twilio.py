@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 
-from core.channels.base import Channel, Choice, Reply, SendError
+from core.channels.base import Channel, Choice, Outcome, Reply, SendError
 from core.channels.errors import DeliveryStatus, MalformedPayload
 from core.channels.twilio import (
     RoutedHttpClient,
@@ -21,7 +20,7 @@ from core.channels.twilio import (
     parse_inbound,
     parse_status_callback,
     public_url,
-    to_twiml,
+    render_text,
     verify_signature,
 )
 from core.config import Settings, load_settings
@@ -207,6 +206,26 @@ def test_status_callbacks_map_to_delivery_statuses() -> None:
 
 
 @pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        ("21610", Outcome.OPTED_OUT),
+        ("63016", Outcome.OUTSIDE_WINDOW),
+        ("63024", Outcome.UNREACHABLE),
+        ("30008", Outcome.PERMANENT),
+        (None, Outcome.PERMANENT),
+    ],
+)
+def test_a_failed_callback_says_what_its_code_means(code: str | None, outcome: Outcome) -> None:
+    form = status_form("SM1", "undelivered", to="whatsapp:" + MEMBER, error_code=code)
+    assert parse_status_callback(form).outcome is outcome
+    assert parse_status_callback(status_form("SM1", "delivered", to=MEMBER)).outcome is None
+
+
+def test_outside_the_window_is_its_own_outcome_on_a_send() -> None:
+    assert classify(400, 63016, None).outcome is Outcome.OUTSIDE_WINDOW
+
+
+@pytest.mark.parametrize(
     "form",
     [
         {"MessageStatus": "delivered"},
@@ -223,27 +242,10 @@ def test_malformed_status_callbacks_are_refused(form: dict[str, str]) -> None:
 # --- rendering ----------------------------------------------------------------------
 
 
-def _twiml_body(xml: str) -> str:
-    root = ET.fromstring(xml)
-    assert root.tag == "Response"
-    (message,) = root.findall("Message")
-    return message.text or ""
-
-
-def test_twiml_carries_choices_as_a_numbered_list() -> None:
-    xml = to_twiml(Reply("சேர விரும்புகிறீர்களா?", YES_NO), Channel.SMS)
-    assert _twiml_body(xml) == "சேர விரும்புகிறீர்களா?\n\n1. ஆம்\n2. இல்லை"
-
-
-def test_twiml_escapes_markup_characters() -> None:
-    assert _twiml_body(to_twiml(Reply("A & B <C>"), Channel.WHATSAPP)) == "A & B <C>"
-
-
-def test_a_location_request_on_whatsapp_gets_the_callers_hint_line() -> None:
-    reply = Reply("உங்கள் இருப்பிடத்தைப் பகிரவும்", ask_location=True)
-    hint = "📎 → Location"
-    assert _twiml_body(to_twiml(reply, Channel.WHATSAPP, location_hint=hint)).endswith("\n" + hint)
-    assert hint not in _twiml_body(to_twiml(reply, Channel.SMS, location_hint=hint))
+def test_choices_go_as_a_numbered_list_in_the_text() -> None:
+    assert render_text(Reply("சேர விரும்புகிறீர்களா?", YES_NO), Channel.SMS) == (
+        "சேர விரும்புகிறீர்களா?\n\n1. ஆம்\n2. இல்லை"
+    )
 
 
 # --- sending ------------------------------------------------------------------------
@@ -372,18 +374,6 @@ async def test_quick_reply_creation_failure_falls_back_to_numbered_text(
     (sent,) = fake.sent
     assert sent["Body"] == "சேர?\n\n1. ஆம்\n2. இல்லை"
     assert "ContentSid" not in sent
-
-
-async def test_a_whatsapp_location_request_carries_the_hint(
-    sender: TwilioSender, fake: FakeTwilio
-) -> None:
-    await sender.send_text(
-        Channel.WHATSAPP,
-        MEMBER,
-        Reply("Where?", ask_location=True),
-        location_hint="Tap 📎 then Location",
-    )
-    assert fake.sent[0]["Body"] == "Where?\nTap 📎 then Location"
 
 
 def test_every_twilio_host_is_routed_to_the_configured_base_keeping_the_path() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from core import jobs as queue_jobs
 from core.channels.base import Channel
 from core.models import Announcement
 from fakes import twilio as fake_twilio
@@ -53,7 +54,7 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
         before = {k: len(v) for k, v in _sent(providers).items()}
         await jobs.publish_announcement(deps, str(announcement.id))
         for function, args in list(deps.queue.jobs.values()):
-            if function == jobs.SEND_BATCH:
+            if function == queue_jobs.SEND_BATCH:
                 result = await jobs.send_batch(deps, *args)
                 while isinstance(result, jobs.Again):
                     result = await jobs.send_batch(deps, *args)

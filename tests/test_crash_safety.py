@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tests.test_worker as worker_tests
 from core import announcements
 from core.config import Settings
-from notifier import schedule_publish
+from core.jobs import redis_jobs
 from tests.factories import make_tree
 from tests.test_worker import Fakes
 
@@ -165,7 +165,7 @@ async def test_sigkill_mid_fanout_then_restart_sends_each_exactly_once(
         fake.latency = 0.03  # messages in flight when the kill comes
     announcement_id, expected = await start_announcement(session, settings, 600)
     worker.start()
-    await schedule_publish(redis, announcement_id)
+    await redis_jobs(redis).schedule_publish(announcement_id)
 
     await wait_for(lambda: fakes.total() >= 150, 60, "the first sends")
     worker.kill(signal.SIGKILL)
@@ -206,7 +206,7 @@ async def test_provider_outage_then_everything_delivered_exactly_once(
     fakes.twilio.fail(times=30, status=429, retry_after=1)
     fakes.telegram.fail(times=10, status=500, delay=0.2)
     worker.start()
-    await schedule_publish(redis, announcement_id)
+    await redis_jobs(redis).schedule_publish(announcement_id)
     await wait_for(lambda: _done(session, announcement_id), 90, "every row sent")
     worker.kill(signal.SIGTERM)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.outbox import RecordingOutbox
 from core import effects
-from core.channels.base import Channel, Reply, SendError
+from core.channels.base import Channel, Outcome, Reply, SendError
 from core.models import OutboxEffect
 from core.services import otp
 
@@ -70,7 +70,7 @@ async def test_a_refusal_for_now_waits_and_is_retried(engine, session_factory, s
 
 async def test_a_permanent_refusal_is_given_up(engine, session_factory, settings) -> None:
     row = await _notice(session_factory)
-    gone = Refusing(SendError("blocked", code="21610", permanent=True))
+    gone = Refusing(SendError("blocked", code="21610", outcome=Outcome.OPTED_OUT))
     assert await effects.deliver(engine, settings, gone, [row]) == 0
     assert await _rows(session_factory) == []
 

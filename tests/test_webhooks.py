@@ -7,14 +7,14 @@ from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from sqlalchemy import func, select
 
-from core.channels.base import Channel
+from core.channels.base import Channel, Choice, Reply
+from core.jobs import PRIORITY_QUEUE
 from core.models import ChannelAddress, Message, MessageStatusEvent
 from fakes import dlt as fake_dlt
 from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
 from notifier import jobs
 from notifier.bootstrap import build
-from notifier.worker import PRIORITY_QUEUE
 from tests.memory_queue import MemoryQueue
 
 PHONE = "+919840300001"
@@ -170,6 +170,34 @@ async def test_a_reply_the_provider_refuses_for_now_goes_out_later_through_the_p
     assert result["state"] == "sent"
     sent = [s for s in providers.twilio.sent if s["To"] == f"whatsapp:{phone}"]
     assert len(sent) == 1
+
+
+async def test_a_list_of_people_refused_for_now_is_still_sent_as_text_not_a_template(
+    providers, bot, client, redis
+) -> None:
+    """A reply listing people (``stored_choices=False``) that Twilio refuses for now
+    keeps every field on the priority lane: sent later, it is numbered text, and no
+    permanent WhatsApp quick-reply template is created from the names."""
+    phone = "+919840012347"
+    people = (Choice("m1", "Anbu"), Choice("m2", "Bharathi"))
+    reply = Reply("Whom do you verify?", people, list_button="People", stored_choices=False)
+    providers.twilio.fail(seconds=30, status=429, retry_after=1)
+    await bot.outbox.send(Channel.WHATSAPP, phone, reply)
+    (queued,) = await redis.zrange(PRIORITY_QUEUE, 0, -1)
+    job = deserialize_job(await redis.get(job_key_prefix + queued.decode()))
+    channel, address, payload, key, sms_template = job.args
+    assert Reply.from_dict(payload) == reply
+
+    providers.twilio.reset()
+    deps = build(bot.settings, MemoryQueue())
+    try:
+        result = await jobs.send_reply_job(deps, channel, address, payload, key, sms_template)
+    finally:
+        await deps.close()
+    assert result["state"] == "sent"
+    (sent,) = [s for s in providers.twilio.sent if s["To"] == f"whatsapp:{phone}"]
+    assert "ContentSid" not in sent and "1. Anbu" in sent["Body"]
+    assert providers.twilio.contents == []
 
 
 async def test_an_otp_sms_the_dlt_provider_refuses_for_now_waits_with_its_template(

@@ -14,20 +14,22 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import announcements
-from core.channels.base import Channel, Reply
+from core import jobs as queue_jobs
+from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
+from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, redis_jobs
 from core.services import addresses
 from fakes.dlt import FakeDlt
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier import jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
-from notifier.senders import send_reply
-from notifier.worker import BULK_QUEUE, PRIORITY_QUEUE, ArqQueue, enqueue_reply
 from tests.factories import Tree, make_member, make_tree
 from tests.memory_queue import MemoryQueue
 from tests.test_fanout import address
@@ -172,7 +174,7 @@ async def drain(deps: Deps, announcement_id: uuid.UUID) -> list[Any]:
     queue = deps.queue
     assert isinstance(queue, MemoryQueue)
     for _job_id, (function, args) in sorted(queue.jobs.items()):
-        if function != jobs.SEND_BATCH or args[0] != str(announcement_id):
+        if function != queue_jobs.SEND_BATCH or args[0] != str(announcement_id):
             continue
         result = await jobs.send_batch(deps, *args)
         while isinstance(result, jobs.Again):
@@ -206,11 +208,7 @@ async def test_publish_enqueues_one_job_per_batch(
         member = await make_member(session, unit=tree.booth_a1)
         await address(session, member, "sms")
     settings = notifier_settings.model_copy(update={"fanout_batch_size": 2})
-    from arq import create_pool
-    from arq.connections import RedisSettings
-
-    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    deps = build(settings, ArqQueue(pool))
+    deps = build(settings)
     try:
         aid, summary = await publish(deps, session, tree.booth_a1.code)
         assert (summary["rows"], summary["batches"], summary["enqueued"]) == (5, 3, 3)
@@ -221,7 +219,6 @@ async def test_publish_enqueues_one_job_per_batch(
         assert await redis.zcard(BULK_QUEUE) == 3
     finally:
         await deps.close()
-        await pool.aclose()
 
 
 async def test_every_member_once_on_their_channel_and_language(
@@ -448,16 +445,37 @@ async def test_a_send_left_in_flight_by_a_dead_worker_is_not_repeated(
 async def test_priority_replies_have_their_own_queue(
     deps: Deps, fakes: Fakes, redis: aioredis.Redis
 ) -> None:
-    assert await enqueue_reply(redis, Channel.SMS, "+919811100090", "Your code is 123456",
-                               sms_template="otp_en", key="otp-1")  # fmt: skip
-    assert not await enqueue_reply(redis, Channel.SMS, "+919811100090", "again", key="otp-1")
+    queue = redis_jobs(redis)
+    assert await queue.enqueue_reply(Channel.SMS, "+919811100090", "Your code is 123456",
+                                     sms_template="otp_en", key="otp-1")  # fmt: skip
+    assert not await queue.enqueue_reply(Channel.SMS, "+919811100090", "again", key="otp-1")
     assert await redis.zcard(PRIORITY_QUEUE) == 1 and await redis.zcard(BULK_QUEUE) == 0
     result = await jobs.send_reply_job(
-        deps, "sms", "+919811100090", jobs.reply_payload(Reply("Your code is 123456")),
+        deps, "sms", "+919811100090", Reply("Your code is 123456").to_dict(),
         "vck:reply:otp-1", "otp_en",
     )  # fmt: skip
     assert isinstance(result, dict) and result["state"] == "sent"
     assert fakes.dlt.sent[0]["DltTemplateId"] == deps.settings.dlt_template_ids["otp_en"]
+
+
+async def test_a_queued_reply_keeps_every_field(redis: aioredis.Redis) -> None:
+    """A reply the providers refused for now goes through the priority lane as plain
+    data: a list of people (``stored_choices=False``) must come back as one, or the
+    worker would turn it into a permanent WhatsApp template."""
+    reply = Reply(
+        "Who do you verify?",
+        (Choice("m1", "Anbu"), Choice("m2", "Bharathi"), Choice("m3", "Chitra")),
+        ask_location=True,
+        ask_contact=True,
+        button="Share",
+        list_button="People",
+        stored_choices=False,
+    )
+    queue = redis_jobs(redis)
+    assert await queue.enqueue_reply(Channel.WHATSAPP, "+919811100091", reply, key="verify-1")
+    job = deserialize_job(await redis.get(job_key_prefix + "reply:verify-1"))
+    assert job.function == queue_jobs.SEND_REPLY
+    assert Reply.from_dict(job.args[2]) == reply
 
 
 async def test_the_sweep_enqueues_batches_no_live_job_owns(
@@ -475,7 +493,7 @@ async def test_the_sweep_enqueues_batches_no_live_job_owns(
     assert await jobs.sweep(deps) == 0  # a live job holds the batch
     await redis.delete(jobs.lease_key(aid, 0))
     assert await jobs.sweep(deps) == 1
-    assert list(queue.jobs) == [jobs.batch_job_id(aid, 0)]
+    assert list(queue.jobs) == [queue_jobs.batch_job_id(aid, 0)]
 
 
 async def test_a_send_in_flight_when_the_announcement_expired_is_still_completed(
@@ -518,8 +536,6 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
     for channel, address_, fake in sends:
         before = len(fake.sent)
         for _ in range(2):
-            await send_reply(
-                deps.senders, deps.settings, channel, address_, Reply("hello"), key=f"k-{address_}"
-            )
+            await deps.dispatcher.send(channel, address_, Reply("hello"), key=f"k-{address_}")
         assert len(fake.sent) == before + 1, (channel, address_)
     assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)

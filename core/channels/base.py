@@ -11,8 +11,9 @@ import contextlib
 import enum
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Sent with a message's provider request, the same on every attempt of that message: a
@@ -120,6 +121,21 @@ class Reply:
         lines += [f"{n}. {choice.label}" for n, choice in enumerate(self.choices, 1)]
         return "\n".join(lines)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The reply as plain data (for the job queue), every field of it: written from
+        the dataclass's own fields, so a field added later cannot be dropped on the way."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["choices"] = [[c.id, c.label] for c in self.choices]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """The reply :meth:`to_dict` wrote; fields it lacks take their defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in data.items() if name in known}
+        values["choices"] = tuple(Choice(i, label) for i, label in data.get("choices", ()))
+        return cls(**values)
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -127,34 +143,49 @@ class SendResult:
     parts: int = 1
 
 
+class Outcome(enum.StrEnum):
+    """What a provider's refusal means, in no provider's words. Each adapter maps its own
+    error codes (on a send and in a status callback) to one of these; what happens next
+    is core.delivery_policy's to decide."""
+
+    RETRY = "retry"
+    """Not now (throttled, a 5xx, a timeout): the same message may go later."""
+    OUTSIDE_WINDOW = "outside_window"
+    """WhatsApp free text outside the 24-hour window: only an approved template goes."""
+    UNREACHABLE = "unreachable"
+    """This address cannot receive on this channel: try another channel."""
+    OPTED_OUT = "opted_out"
+    """The recipient told the provider to stop (STOP, a blocked bot)."""
+    PERMANENT = "permanent"
+    """This message will never go (bad template, bad request)."""
+
+
 class SendError(Exception):
-    """A send that failed. ``permanent`` failures are stored with the provider's code;
-    others are retried (honouring ``retry_after`` seconds when the provider gave it).
-    ``unreachable`` means "this member cannot be reached on this channel": try another."""
+    """A send that failed, with the adapter's :class:`Outcome` and the provider's code
+    (stored with a failed delivery); ``retry_after`` seconds when the provider gave it."""
 
     def __init__(
         self,
         message: str,
         *,
         code: str | None = None,
-        permanent: bool = False,
-        unreachable: bool = False,
-        opted_out: bool = False,
+        outcome: Outcome = Outcome.RETRY,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
-        self.permanent = permanent or unreachable or opted_out
-        self.unreachable = unreachable
-        self.opted_out = opted_out
+        self.outcome = outcome
         self.retry_after = retry_after
 
+    @property
+    def permanent(self) -> bool:
+        """Sending the same message again will not help."""
+        return self.outcome is not Outcome.RETRY
 
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """A reply addressed to someone on a channel."""
+    @property
+    def unreachable(self) -> bool:
+        return self.outcome is Outcome.UNREACHABLE
 
-    channel: Channel
-    address: str
-    reply: Reply
-    extra: dict[str, str] = field(default_factory=dict)
+    @property
+    def opted_out(self) -> bool:
+        return self.outcome is Outcome.OPTED_OUT

@@ -27,6 +27,7 @@ from core.channels.base import (
     IDEMPOTENCY_HEADER,
     Channel,
     InboundMessage,
+    Outcome,
     SendError,
     SendResult,
 )
@@ -84,18 +85,26 @@ def _int(value: object) -> int | None:
         return None
 
 
+def status_outcome(error_code: str | None) -> Outcome:
+    """What a failed delivery report means: the DLT provider's codes (DND, rejections)
+    all end the message, and none says "another channel" or "opted out"."""
+    return Outcome.PERMANENT
+
+
 def classify(status: int, code: object, retry_after: str | None, message: str = "") -> SendError:
     """Map the provider's HTTP status and error code to a :class:`SendError`.
 
     ``status`` 0 means no answer (timeout or connection failure)."""
     number = _int(code)
     if number is not None and 600 <= number <= 639:
-        return SendError(f"dlt {number}: {dlt_reason(number)}", code=str(number), permanent=True)
+        return SendError(
+            f"dlt {number}: {dlt_reason(number)}", code=str(number), outcome=Outcome.PERMANENT
+        )
     label = str(code) if code not in (None, "") else str(status or "timeout")
     text = f"dlt: HTTP {status} {message}".strip()
     if status in (0, 408, 429) or status >= 500:
         return SendError(text, code=label, retry_after=parse_retry_after(retry_after))
-    return SendError(text, code=label, permanent=True)
+    return SendError(text, code=label, outcome=Outcome.PERMANENT)
 
 
 # --- inbound -------------------------------------------------------------------------
@@ -190,6 +199,9 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
         error_code=code,
         address=e164(to) if to else None,
         detail=params.get("DetailedStatus") or None,
+        outcome=status_outcome(code)
+        if status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
+        else None,
     )
 
 

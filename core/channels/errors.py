@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from core.channels.base import Outcome
+
 
 class MalformedPayload(ValueError):
     """A webhook body that is not what the provider sends (missing ids, wrong types).
@@ -46,6 +48,9 @@ class StatusUpdate:
     """The recipient, E.164 without any channel prefix."""
     detail: str | None = None
     """The provider's own words for the outcome (DLT ``DetailedStatus``)."""
+    outcome: Outcome | None = None
+    """What the provider's code means (the adapter's ``status_outcome``), for a failed
+    or undelivered message, or any message that carries an error code."""
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -44,6 +44,7 @@ from core.channels.base import (
     Contact,
     InboundMessage,
     Location,
+    Outcome,
     Reply,
     SendError,
     SendResult,
@@ -154,12 +155,10 @@ def callback_query_id(data: Mapping[str, Any]) -> str | None:
 # --- rendering -----------------------------------------------------------------------
 
 
-def reply_markup(
-    reply: Reply, *, button_label: str | None = None
-) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     """Choices as an inline keyboard (one numbered button per row, callback data = choice
     id); a location or contact request as a one-time reply-keyboard button whose
-    (translated) label the caller gives (``button_label``, else ``reply.button``)."""
+    (translated) label is ``reply.button``."""
     if reply.choices:
         return InlineKeyboardMarkup(
             [
@@ -168,12 +167,11 @@ def reply_markup(
             ]
         )
     if reply.ask_location or reply.ask_contact:
-        button_label = button_label or reply.button
-        if not button_label:
+        if not reply.button:
             log.warning("telegram: location/contact request without a button label")
             return None
         button = KeyboardButton(
-            button_label,
+            reply.button,
             request_location=reply.ask_location or None,
             request_contact=reply.ask_contact or None,
         )
@@ -198,21 +196,23 @@ def classify_error(exc: TelegramError) -> SendError:
         return SendError(f"telegram: {exc.message}", code="429", retry_after=_retry_seconds(exc))
     if isinstance(exc, Forbidden):
         if "blocked" in text:
-            return SendError(f"telegram: {exc.message}", code="403", opted_out=True)
-        return SendError(f"telegram: {exc.message}", code="403", unreachable=True)
+            return SendError(f"telegram: {exc.message}", code="403", outcome=Outcome.OPTED_OUT)
+        return SendError(f"telegram: {exc.message}", code="403", outcome=Outcome.UNREACHABLE)
     if isinstance(exc, BadRequest):
         if "chat not found" in text or "user not found" in text:
-            return SendError(f"telegram: {exc.message}", code="400", unreachable=True)
-        return SendError(f"telegram: {exc.message}", code="400", permanent=True)
+            return SendError(f"telegram: {exc.message}", code="400", outcome=Outcome.UNREACHABLE)
+        return SendError(f"telegram: {exc.message}", code="400", outcome=Outcome.PERMANENT)
     if isinstance(exc, ChatMigrated):
         return SendError(
-            f"telegram: chat migrated to {exc.new_chat_id}", code="migrated", unreachable=True
+            f"telegram: chat migrated to {exc.new_chat_id}",
+            code="migrated",
+            outcome=Outcome.UNREACHABLE,
         )
     if isinstance(exc, TimedOut):
         return SendError("telegram: timed out", code="timeout")
     if isinstance(exc, NetworkError):
         return SendError(f"telegram: {exc.message}", code="network")
-    return SendError(f"telegram: {exc.message}", code="error", permanent=True)
+    return SendError(f"telegram: {exc.message}", code="error", outcome=Outcome.PERMANENT)
 
 
 # --- sending -------------------------------------------------------------------------
@@ -297,7 +297,6 @@ class TelegramSender:
         chat_id: int | str,
         reply: Reply,
         *,
-        button_label: str | None = None,
         idempotency_key: str | None = None,
     ) -> SendResult:
         """Send ``reply``; ``provider_message_id`` is ``"<chat id>:<message id>"``."""
@@ -306,7 +305,7 @@ class TelegramSender:
                 message = await self.bot.send_message(
                     chat_id=chat_id,
                     text=reply.as_plain_text(),
-                    reply_markup=reply_markup(reply, button_label=button_label),
+                    reply_markup=reply_markup(reply),
                 )
         except TelegramError as exc:
             raise classify_error(exc) from exc

@@ -32,12 +32,12 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
-from twilio.twiml.messaging_response import MessagingResponse
 
 from core.channels.base import (
     Channel,
     InboundMessage,
     Location,
+    Outcome,
     Reply,
     SendError,
     SendResult,
@@ -182,32 +182,24 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
     if error_code is not None and not error_code.isdigit():
         raise MalformedPayload("ErrorCode is not a number")
     to = params.get("To") or ""
+    failed = status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
     return StatusUpdate(
         provider=PROVIDER,
         provider_message_id=sid,
         status=status,
         error_code=error_code,
         address=to.removeprefix(WHATSAPP_PREFIX) or None,
+        outcome=status_outcome(error_code) if failed or error_code else None,
     )
 
 
 # --- rendering -----------------------------------------------------------------------
 
 
-def render_text(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
-    """The reply as text: choices as a numbered list; on WhatsApp a location request
-    gets the caller's (translated) ``location_hint`` as a last line."""
-    text = reply.as_plain_text()
-    if reply.ask_location and channel == Channel.WHATSAPP and location_hint:
-        text = f"{text}\n{location_hint}" if text else location_hint
-    return text
-
-
-def to_twiml(reply: Reply, channel: Channel, *, location_hint: str | None = None) -> str:
-    """A TwiML ``<Response><Message>`` answering the webhook in place."""
-    response = MessagingResponse()
-    response.message(render_text(reply, channel, location_hint=location_hint))
-    return str(response)
+def render_text(reply: Reply, channel: Channel) -> str:
+    """The reply as text on either Twilio channel: choices as a numbered list (which
+    WhatsApp's native buttons keep, see :meth:`TwilioSender.send_text`)."""
+    return reply.as_plain_text()
 
 
 # --- errors --------------------------------------------------------------------------
@@ -221,6 +213,19 @@ UNREACHABLE_CODES = frozenset({21211, 21217, 21612, 21614, 30003, 30005, 30006, 
 THROTTLED_CODES = frozenset({20429, 63018, 130429, 131056})
 
 
+def status_outcome(error_code: str | None) -> Outcome:
+    """What a failed or undelivered status callback's ``ErrorCode`` means. A callback
+    reports the end of one message, so it is never :attr:`Outcome.RETRY`."""
+    code = int(error_code) if error_code and error_code.isdigit() else None
+    if code in OPTED_OUT_CODES:
+        return Outcome.OPTED_OUT
+    if code == OUTSIDE_WINDOW_CODE:
+        return Outcome.OUTSIDE_WINDOW
+    if code in UNREACHABLE_CODES:
+        return Outcome.UNREACHABLE
+    return Outcome.PERMANENT
+
+
 def classify(status: int, code: int | None, retry_after: str | None) -> SendError:
     """Map an HTTP status and Twilio error code to a :class:`SendError`.
 
@@ -228,14 +233,14 @@ def classify(status: int, code: int | None, retry_after: str | None) -> SendErro
     label = str(code) if code else str(status or "timeout")
     message = f"twilio: HTTP {status}, code {code}"
     if code in OPTED_OUT_CODES:
-        return SendError(message, code=label, opted_out=True)
+        return SendError(message, code=label, outcome=Outcome.OPTED_OUT)
     if code == OUTSIDE_WINDOW_CODE:
-        return SendError(message, code=label, permanent=True)
+        return SendError(message, code=label, outcome=Outcome.OUTSIDE_WINDOW)
     if code in UNREACHABLE_CODES:
-        return SendError(message, code=label, unreachable=True)
+        return SendError(message, code=label, outcome=Outcome.UNREACHABLE)
     if code in THROTTLED_CODES or status in (0, 408, 429) or status >= 500:
         return SendError(message, code=label, retry_after=parse_retry_after(retry_after))
-    return SendError(message, code=label, permanent=True)
+    return SendError(message, code=label, outcome=Outcome.PERMANENT)
 
 
 # --- the HTTP client the SDK talks through -------------------------------------------
@@ -386,7 +391,6 @@ class TwilioSender:
         reply: Reply,
         status_callback: str | None = None,
         *,
-        location_hint: str | None = None,
         idempotency_key: str | None = None,
     ) -> SendResult:
         """Send a reply as free-form text. On WhatsApp, 1–3 choices go as native quick
@@ -395,7 +399,7 @@ class TwilioSender:
         creation failures fall back to plain text.
         ``idempotency_key`` goes with the message (not with a quick reply's content)."""
         to, from_ = self._route(channel, address)
-        body = render_text(reply, channel, location_hint=location_hint)
+        body = render_text(reply, channel)
         content_sid = None
         if channel == Channel.WHATSAPP and has_native_choices(reply):
             content_sid = await self.interactive_content(reply)

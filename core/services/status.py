@@ -9,8 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import deliveries
-from core.channels import twilio
-from core.channels.base import Channel
+from core.channels.base import Channel, Outcome
 from core.channels.errors import StatusUpdate
 from core.fanout import FanoutPolicy
 from core.models import Message, MessageStatusEvent
@@ -45,12 +44,12 @@ async def record_status(
     payload: dict[str, Any],
     now: datetime,
     secret: str,
-    policy: FanoutPolicy | None = None,
+    policy: FanoutPolicy,
 ) -> deliveries.StatusApplied:
     """Store the callback (:func:`pseudonymised` with ``secret``), move the conversation
     message and the announcement delivery it describes forward, and honour a
-    provider-side STOP. The caller enqueues ``applied.requeued`` (a batch to send
-    again) after committing."""
+    provider-side STOP (the adapter's :attr:`Outcome.OPTED_OUT`, e.g. Twilio 21610).
+    The caller enqueues ``applied.requeued`` (a batch to send again) after committing."""
     session.add(
         MessageStatusEvent(
             provider=update_.provider,
@@ -69,7 +68,7 @@ async def record_status(
         )
         .values(status=update_.status.value, error_code=update_.error_code, updated_at=now)
     )
-    if _replied_stop(update_) and update_.address:
+    if update_.outcome is Outcome.OPTED_OUT and update_.address:
         await addresses.opt_out(session, channel, update_.address, now=now)
     return await deliveries.apply_status(
         session,
@@ -79,16 +78,6 @@ async def record_status(
         update_.error_code,
         now,
         error_reason=update_.detail,
+        outcome=update_.outcome,
         policy=policy,
-    )
-
-
-def _replied_stop(update_: StatusUpdate) -> bool:
-    """Twilio 21610: the recipient replied STOP to the provider itself."""
-    code = update_.error_code
-    return (
-        update_.provider == twilio.PROVIDER
-        and code is not None
-        and code.isdigit()
-        and int(code) in twilio.OPTED_OUT_CODES
     )

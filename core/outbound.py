@@ -1,0 +1,181 @@
+"""The outbound path for a message to one person: a reply, an OTP code, a notice to an
+official. Every process sends it the same way:
+
+- :class:`Senders`, the provider adapters, built once per process at bootstrap;
+- :class:`Dispatcher`, "send this reply to this (channel, address) now, with this
+  idempotency key", through the provider core.routing picks. The bot calls it inline;
+  the notifier's priority lane calls it for what was queued;
+- :class:`NowOrQueued`, the bot's outbox for replies to the member writing: the
+  dispatcher at once, else — when a provider refuses for now (429 while an announcement
+  drains at full rate, a 5xx, a timeout) — the priority lane with the same idempotency
+  key and every field of the reply. A reply is late at worst, never lost; a permanent
+  refusal is raised;
+- :class:`EffectPorts`, how a step's effects (core/effects.py: OTP codes, notices to
+  officials, publishing) leave: the dispatcher at once, else they wait in the outbox
+  table for the worker's sweep, never on a queue.
+
+Announcements go through the same :class:`Senders` with their own rendering
+(notifier/senders.py: templates, per-delivery status callbacks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import uuid4
+
+from redis.asyncio import Redis
+
+from core import routing
+from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
+from core.channels.dlt import DltSender
+from core.channels.telegram import TelegramSender
+from core.channels.twilio import TwilioSender
+from core.config import Settings
+from core.jobs import Jobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Senders:
+    twilio: TwilioSender
+    telegram: TelegramSender
+    dlt: DltSender
+    twilio_status_url: str
+    dlt_status_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Senders:
+        """The adapters open their HTTP sessions on first use, inside the event loop."""
+        base = settings.public_base_url.rstrip("/")
+        return cls(
+            TwilioSender(settings),
+            TelegramSender(settings),
+            DltSender(settings),
+            f"{base}/webhooks/twilio/status",
+            f"{base}/webhooks/dlt/status",
+        )
+
+    async def close(self) -> None:
+        for sender in (self.twilio, self.telegram, self.dlt):
+            with contextlib.suppress(Exception):
+                await sender.close()
+
+
+class Dispatcher:
+    """Sends a reply to one person now, through the provider that carries its channel
+    to its address. SMS to DLT numbers goes with the template registered for
+    ``sms_template`` (``settings.dlt_template_ids``), else the reply template."""
+
+    def __init__(self, senders: Senders, settings: Settings) -> None:
+        self.senders = senders
+        self.settings = settings
+
+    def provider(self, channel: Channel, address: str) -> str:
+        return routing.provider_for(channel, address, self.settings.dlt_prefixes)
+
+    async def send(
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        *,
+        key: str,
+        sms_template: str | None = None,
+    ) -> SendResult:
+        """Raises :class:`SendError` as the adapter classified the provider's answer."""
+        provider = self.provider(channel, address)
+        if provider == routing.TELEGRAM:
+            return await self.senders.telegram.send(address, reply, idempotency_key=key)
+        if provider == routing.DLT:
+            template_id = (
+                self.settings.dlt_template_ids[sms_template]
+                if sms_template
+                else self.settings.dlt_reply_template_id
+            )
+            return await self.senders.dlt.send(
+                address,
+                reply.as_plain_text(),
+                template_id=template_id,
+                custom_field=key,
+                idempotency_key=key,
+            )
+        if provider == routing.TWILIO:
+            return await self.senders.twilio.send_text(channel, address, reply, idempotency_key=key)
+        raise SendError(
+            f"no provider sends to {channel}", code="channel", outcome=Outcome.PERMANENT
+        )
+
+
+class NowOrQueued:
+    """The bot's outbox (bot/outbox.py): the dispatcher at once, else the priority lane."""
+
+    def __init__(self, dispatcher: Dispatcher, jobs: Jobs) -> None:
+        self.dispatcher = dispatcher
+        self.jobs = jobs
+
+    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
+        await self._now_or_later(channel, address, reply)
+
+    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
+        await self._now_or_later(Channel.SMS, phone, Reply(text), sms_template=template)
+
+    async def _now_or_later(
+        self, channel: Channel, address: str, reply: Reply, *, sms_template: str | None = None
+    ) -> None:
+        key = uuid4().hex  # the priority lane sends it as "vck:reply:<key>" too
+        try:
+            await self.dispatcher.send(
+                channel, address, reply, key=f"vck:reply:{key}", sms_template=sms_template
+            )
+        except SendError as exc:
+            if exc.permanent:
+                raise
+            log.info("%s refused a message for now (%s): queued to retry", channel.value, exc.code)
+            await self.jobs.enqueue_reply(
+                channel, address, reply, sms_template=sms_template, key=key
+            )
+
+
+class EffectPorts:
+    """How a conversation step's effects leave the process (core.effects.Ports), in the
+    bot and in the worker alike. A send the provider refuses raises, so the effect stays
+    in the outbox and the worker's sweep tries again: an OTP code is never put on a
+    queue. ``before_send`` lets the worker take the sender's priority token first."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        jobs: Jobs,
+        redis: Redis,
+        before_send: Callable[[Channel, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.jobs = jobs
+        self.redis = redis
+        self.before_send = before_send
+
+    async def send(
+        self, channel: Channel, address: str, reply: Reply, sms_template: str | None = None
+    ) -> None:
+        if self.before_send is not None:
+            await self.before_send(channel, address)
+        await self.dispatcher.send(
+            channel, address, reply, key=f"vck:effect:{uuid4().hex}", sms_template=sms_template
+        )
+
+    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
+        await self.send(Channel.SMS, phone, Reply(text), template)
+
+    async def schedule_publish(
+        self, announcement_id: uuid.UUID, publish_at: datetime | None
+    ) -> None:
+        await self.jobs.schedule_publish(announcement_id, publish_at)
+
+    async def forget_conversations(self, keys: list[str]) -> None:
+        await self.redis.delete(*keys)
