@@ -8,13 +8,13 @@ the conversation engine, and answered on the same channel.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -24,6 +24,7 @@ from core import places
 from core.channels import dlt, telegram, twilio
 from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
+from core.channels.forms import parse_form
 from core.fanout import FanoutPolicy
 from core.services import status
 
@@ -67,10 +68,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except MalformedPayload as exc:
         bot.metrics.errors.labels("malformed").inc()
+        _log_refusal(request.path, 400, str(exc))
         return web.json_response({"error": "malformed payload", "detail": str(exc)}, status=400)
     except web.HTTPException as exc:
         if exc.status in (413, 415):
             bot.metrics.errors.labels("malformed").inc()
+            _log_refusal(request.path, exc.status, exc.reason)
             return web.json_response(
                 {"error": exc.reason}, status=400 if exc.status == 415 else 413
             )
@@ -81,19 +84,25 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise
 
 
+def _log_refusal(path: str, status: int, reason: str) -> None:
+    """One line per refused request, never a traceback: hostile input is expected, not a
+    fault. The reason stops at its first colon, where details (a phone number, what a
+    library disliked) begin, and is cut short, so senders cannot write into the log."""
+    reason = reason.split(":", 1)[0][:80]
+    log.warning("refused %s on %s: %r", status, path, reason)
+
+
 def _refuse(bot: Bot, kind: str) -> web.Response:
     bot.metrics.errors.labels(kind).inc()
+    _log_refusal("a webhook", 403, kind)
     return web.json_response({"error": "signature check failed"}, status=403)
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def _form(request: web.Request) -> MultiDictProxy[str]:
+    """The form fields, decoded as UTF-8 whatever charset the (unsigned) header names."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise MalformedPayload("expected a form-encoded body")
-    try:
-        form = await request.post()
-    except ValueError as exc:
-        raise MalformedPayload("unreadable form body") from exc
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return parse_form(await request.read())
 
 
 async def _handle(bot: Bot, message: InboundMessage) -> list[Reply]:
@@ -148,7 +157,7 @@ async def twilio_status(request: web.Request) -> web.Response:
         return _refuse(bot, "twilio_signature")
     update = twilio.parse_status_callback(params)
     channel = Channel.WHATSAPP if params.get("From", "").startswith("whatsapp:") else Channel.SMS
-    await _apply_status(bot, update, channel, params)
+    await _apply_status(bot, update, channel, dict(params))
     return web.Response(status=204)
 
 
@@ -174,10 +183,7 @@ async def telegram_update(request: web.Request) -> web.Response:
     secret = bot.settings.telegram_webhook_secret.get_secret_value()
     if not telegram.verify_secret(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
         return _refuse(bot, "telegram_secret")
-    try:
-        data = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPayload("body is not JSON") from exc
+    data = telegram.load_update(await request.read())
     message = telegram.parse_update(data, received_at=datetime.now(UTC))
     if message is None:
         return web.json_response({"ok": True, "ignored": True})
@@ -193,7 +199,7 @@ async def telegram_update(request: web.Request) -> web.Response:
 # --- the Indian DLT SMS provider ---------------------------------------------------------
 
 
-async def _dlt_form(request: web.Request) -> dict[str, str]:
+async def _dlt_form(request: web.Request) -> MultiDictProxy[str]:
     bot = request.app[BOT_KEY]
     body = await request.read()
     secret = bot.settings.dlt_webhook_secret.get_secret_value()
@@ -220,7 +226,7 @@ async def dlt_status(request: web.Request) -> web.Response:
         params = await _dlt_form(request)
     except web.HTTPForbidden:
         return _refuse(bot, "dlt_signature")
-    await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, params)
+    await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, dict(params))
     return web.Response(status=204)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import logging
 import unicodedata
 import warnings
@@ -60,10 +61,22 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def verify_secret(expected: str, header_value: str | None) -> bool:
-    """True when the webhook's secret-token header equals the configured secret."""
-    if not expected or not header_value:
+    """True when the webhook's secret-token header equals the configured secret.
+
+    Telegram allows only ``A-Z a-z 0-9 _ -`` in the secret, so a header that is not
+    ASCII (a 0xFF byte arrives as a lone surrogate) is refused, not encoded."""
+    if not expected or not header_value or not header_value.isascii():
         return False
-    return hmac.compare_digest(expected.encode(), header_value.encode())
+    return hmac.compare_digest(expected.encode(), header_value.encode("ascii"))
+
+
+def load_update(body: bytes) -> Any:
+    """The JSON of a webhook body, as bytes: Telegram sends UTF-8 whatever the header says.
+    Nesting deep enough to exhaust the parser's recursion is malformed, not a fault."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise MalformedPayload("body is not JSON") from exc
 
 
 def _text(value: str | None) -> str:
@@ -84,7 +97,16 @@ def _de_json(data: object) -> Update:
         raise MalformedPayload("update_id must be an integer")
     try:
         update = Update.de_json(dict(data), bot=None)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    # The library trusts Telegram's types: a date of 1e20 overflows, a deep object
+    # recurses, a string where an object belongs meets an attribute that is not there.
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         raise MalformedPayload(f"not a Telegram update: {exc}") from exc
     if update is None:
         raise MalformedPayload("not a Telegram update")
