@@ -38,7 +38,14 @@ MAX_BODY = 64 * 1024
 
 
 def make_app(bot: Bot) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[errors_middleware],
+        # Providers never compress webhooks. Inflating a bad gzip body fails again when
+        # aiohttp drains what the handler left unread, logged with a traceback in its own
+        # loop; left compressed, the bytes simply fail the signature or the parser.
+        handler_args={"auto_decompress": False},
+    )
     app[BOT_KEY] = bot
     app.router.add_post("/webhooks/twilio", twilio_inbound)
     app.router.add_post("/webhooks/twilio/status", twilio_status)

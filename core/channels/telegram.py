@@ -52,6 +52,7 @@ from core.channels.base import (
     request_headers,
 )
 from core.channels.errors import MalformedPayload
+from core.channels.inbound_checks import well_formed
 from core.config import Settings
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,10 @@ def _text(value: str | None) -> str:
     return unicodedata.normalize("NFC", (value or "").strip())
 
 
-def _phone(raw: str) -> str:
+def _phone(raw: object) -> str:
     """Telegram sends contact numbers without '+' (``919876543210``)."""
+    if not isinstance(raw, str):
+        raise MalformedPayload("a contact's phone number is a string")
     digits = "".join(ch for ch in raw if ch.isdigit())
     return "+" + digits
 
@@ -119,6 +122,22 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
 
     ``provider_message_id`` is the ``update_id`` (Telegram redelivers by update id)."""
     update = _de_json(data)
+    try:
+        message = _inbound(update, received_at)
+    # The objects were built unchecked: a chat left out is None, a name that is a number
+    # breaks ``full_name``. Reading them is where a malformed update shows.
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise MalformedPayload(f"not a Telegram update: {type(exc).__name__}") from exc
+    return None if message is None else well_formed(message)
+
+
+def _chat_id(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedPayload("a chat id is an integer")
+    return str(value)
+
+
+def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
     common = {
         "channel": Channel.TELEGRAM,
         "provider": PROVIDER,
@@ -130,7 +149,7 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         return InboundMessage(
             **common,  # type: ignore[arg-type]
-            address=str(chat_id),
+            address=_chat_id(chat_id),
             choice_id=query.data or None,
             sender_user_id=query.from_user.id,
             profile_name=query.from_user.full_name or None,
@@ -155,7 +174,7 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
         return None  # service messages and media in groups are not talk to the bot
     return InboundMessage(
         **common,  # type: ignore[arg-type]
-        address=str(message.chat.id),
+        address=_chat_id(message.chat.id),
         text=text,
         location=location,
         contact=contact,
