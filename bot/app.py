@@ -19,6 +19,7 @@ from sqlalchemy import text
 from twilio.twiml.messaging_response import MessagingResponse
 
 import notifier
+from bot import flood
 from bot.bootstrap import Bot
 from core import places
 from core.channels import dlt, telegram, twilio
@@ -115,6 +116,10 @@ async def _form(request: web.Request) -> MultiDictProxy[str]:
 async def _handle(bot: Bot, message: InboundMessage) -> list[Reply]:
     started = time.perf_counter()
     channel = message.channel.value
+    verdict = await flood.admit(bot.redis, bot.settings, message)
+    if verdict is not flood.Verdict.ANSWER:  # a flood: not stored, at most one reply
+        bot.metrics.flooded.labels(channel, verdict.value).inc()
+        return [flood.slow_down_reply()] if verdict is flood.Verdict.SLOW_DOWN else []
     replies = await bot.conversation.handle(message)
     if replies:
         bot.metrics.inbound.labels(channel).inc()
