@@ -92,7 +92,6 @@ async def app_client(base_settings: Settings, template_db: str) -> AsyncIterator
         yield client
     for fake in fakes:
         await fake.stop()
-    await recreate_database(base_settings.database_url, name)  # leave it empty
 
 
 def _signature(config: Settings, provider: str, path_qs: str, body: bytes) -> bytes:
@@ -156,6 +155,25 @@ async def test_no_webhook_answers_5xx_or_logs_an_error(
     assert status < 500
     loud = [r for r in caplog.records[logged:] if r.levelno >= logging.ERROR or r.exc_info]
     assert not loud, [r.getMessage() for r in loud]
+
+
+async def test_what_the_properties_found_gets_a_4xx(
+    app_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Telegram message without a chat, or with a chat id that is text, and a body that
+    claims to be gzip: once 500s or an aiohttp traceback, now refused with one line."""
+    config = app_client.server.app[BOT_KEY].settings
+    secret = config.telegram_webhook_secret.get_secret_value().encode()
+    no_chat = b'{"update_id": 1, "message": {"message_id": 1, "date": 1, "text": "hi"}}'
+    text_id = b'{"update_id": 2, "message": {"message_id": 1, "date": 1, "chat": {"id": "x",'
+    text_id += b' "type": "private"}, "text": "hi"}}'
+    for body in (no_chat, text_id):
+        headers = {SIGNATURE_HEADERS["telegram"]: secret, b"Content-Type": b"application/json"}
+        assert await _post(app_client, "/webhooks/telegram", headers, body) == 400
+    gzip = {b"Content-Type": b"application/x-www-form-urlencoded", b"Content-Encoding": b"gzip"}
+    assert await _post(app_client, "/webhooks/dlt", gzip, b"not gzip at all") == 403
+    assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["bot.app"] * 3
+    assert not any(r.exc_info for r in caplog.records)
 
 
 # --- the parsers: a value or MalformedPayload, nothing else ---------------------------------
