@@ -8,21 +8,23 @@ the conversation engine, and answered on the same channel.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot import flood
 from bot.bootstrap import Bot
 from bot.ops import Ops
 from core import places
 from core.channels import dlt, telegram, twilio
 from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
+from core.channels.forms import parse_form
 from core.fanout import FanoutPolicy
 from core.services import status
 
@@ -38,7 +40,14 @@ MAX_BODY = 64 * 1024
 
 def make_app(bot: Bot, *, reuse_port: bool = False) -> web.Application:
     """The webhook app; ``reuse_port`` when several processes share the ports."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[errors_middleware],
+        # Providers never compress webhooks. Inflating a bad gzip body fails again when
+        # aiohttp drains what the handler left unread, logged with a traceback in its own
+        # loop; left compressed, the bytes simply fail the signature or the parser.
+        handler_args={"auto_decompress": False},
+    )
     app[BOT_KEY] = bot
     app[OPS_KEY] = ops = Ops(bot)
     app.router.add_post("/webhooks/twilio", twilio_inbound)
@@ -68,10 +77,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except MalformedPayload as exc:
         bot.metrics.errors.labels("malformed").inc()
+        _log_refusal(request.path, 400, str(exc))
         return web.json_response({"error": "malformed payload", "detail": str(exc)}, status=400)
     except web.HTTPException as exc:
         if exc.status in (413, 415):
             bot.metrics.errors.labels("malformed").inc()
+            _log_refusal(request.path, exc.status, exc.reason)
             return web.json_response(
                 {"error": exc.reason}, status=400 if exc.status == 415 else 413
             )
@@ -82,24 +93,34 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise
 
 
+def _log_refusal(path: str, status: int, reason: str) -> None:
+    """One line per refused request, never a traceback: hostile input is expected, not a
+    fault. The reason stops at its first colon, where details (a phone number, what a
+    library disliked) begin, and is cut short, so senders cannot write into the log."""
+    reason = reason.split(":", 1)[0][:80]
+    log.warning("refused %s on %s: %r", status, path, reason)
+
+
 def _refuse(bot: Bot, kind: str) -> web.Response:
     bot.metrics.errors.labels(kind).inc()
+    _log_refusal("a webhook", 403, kind)
     return web.json_response({"error": "signature check failed"}, status=403)
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def _form(request: web.Request) -> MultiDictProxy[str]:
+    """The form fields, decoded as UTF-8 whatever charset the (unsigned) header names."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise MalformedPayload("expected a form-encoded body")
-    try:
-        form = await request.post()
-    except ValueError as exc:
-        raise MalformedPayload("unreadable form body") from exc
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return parse_form(await request.read())
 
 
 async def _handle(bot: Bot, message: InboundMessage) -> list[Reply]:
     started = time.perf_counter()
     channel = message.channel.value
+    verdict = await flood.admit(bot.redis, bot.settings, message)
+    if verdict is not flood.Verdict.ANSWER:  # a flood: not stored, at most one reply
+        bot.metrics.flooded.labels(channel, verdict.value).inc()
+        return [flood.slow_down_reply()] if verdict is flood.Verdict.SLOW_DOWN else []
     replies = await bot.conversation.handle(message)
     if replies:
         bot.metrics.inbound.labels(channel).inc()
@@ -149,7 +170,7 @@ async def twilio_status(request: web.Request) -> web.Response:
         return _refuse(bot, "twilio_signature")
     update = twilio.parse_status_callback(params)
     channel = Channel.WHATSAPP if params.get("From", "").startswith("whatsapp:") else Channel.SMS
-    await _apply_status(bot, update, channel, params)
+    await _apply_status(bot, update, channel, dict(params))
     return web.Response(status=204)
 
 
@@ -176,10 +197,7 @@ async def telegram_update(request: web.Request) -> web.Response:
     secret = bot.settings.telegram_webhook_secret.get_secret_value()
     if not telegram.verify_secret(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
         return _refuse(bot, "telegram_secret")
-    try:
-        data = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPayload("body is not JSON") from exc
+    data = telegram.load_update(await request.read())
     message = telegram.parse_update(data, received_at=datetime.now(UTC))
     if message is None:
         return web.json_response({"ok": True, "ignored": True})
@@ -195,7 +213,7 @@ async def telegram_update(request: web.Request) -> web.Response:
 # --- the Indian DLT SMS provider ---------------------------------------------------------
 
 
-async def _dlt_form(request: web.Request) -> dict[str, str]:
+async def _dlt_form(request: web.Request) -> MultiDictProxy[str]:
     bot = request.app[BOT_KEY]
     body = await request.read()
     secret = bot.settings.dlt_webhook_secret.get_secret_value()
@@ -222,5 +240,5 @@ async def dlt_status(request: web.Request) -> web.Response:
         params = await _dlt_form(request)
     except web.HTTPForbidden:
         return _refuse(bot, "dlt_signature")
-    await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, params)
+    await _apply_status(bot, dlt.parse_status_callback(params), Channel.SMS, dict(params))
     return web.Response(status=204)

@@ -22,6 +22,12 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.flooded = Counter(
+            "vck_inbound_flooded",
+            "Inbound messages over a sender's limit: slowed (one reply) or dropped",
+            ["channel", "verdict"],
+            registry=self.registry,
+        )
         self.replies = Counter("vck_replies", "Replies sent", ["channel"], registry=self.registry)
         self.errors = Counter(
             "vck_errors", "Requests refused or failed", ["kind"], registry=self.registry

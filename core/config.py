@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     twiml_reply_deadline_seconds: float = 10.0
     """Twilio waits 15 s for a webhook's answer. A reply ready later than this (or after
     Twilio hung up) goes through the REST API instead of the TwiML it would never read."""
+    inbound_limit_messages: int = 20
+    """Messages one address may send per window; the next gets one "please slow down",
+    the rest of the window is dropped (0 turns the limit off)."""
+    inbound_limit_window_seconds: float = 10.0
 
     # --- OTP (FACTS.md) ------------------------------------------------------------------
     otp_ttl_minutes: int = 5

@@ -3,6 +3,11 @@ bodies answered with 400 (never 500), status callbacks stored, health and metric
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from urllib.parse import urlencode
+
 from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from sqlalchemy import func, select
@@ -225,3 +230,83 @@ async def test_a_reply_ready_after_twilio_stopped_waiting_goes_through_the_rest_
     await bot.drain()
     sent = [s for s in providers.twilio.sent if s["To"] == sender]
     assert len(sent) == 1 and "Choose your language" in sent[0]["Body"]
+
+
+# --- hostile input: a 4xx and one log line, never a 500 or a traceback ------------------
+
+
+def one_line_logged(caplog) -> bool:
+    """The request left exactly one line in the bot's log, and nothing anywhere at ERROR
+    or with a traceback."""
+    ours = [r for r in caplog.records if r.name == "bot.app"]
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    return len(ours) == 1 and not loud
+
+
+async def test_a_bogus_charset_cannot_break_the_twilio_routes(member, client, bot, caplog) -> None:
+    """The charset is not signed and Twilio always sends UTF-8: read the body as UTF-8."""
+    bogus = {"Content-Type": "application/x-www-form-urlencoded; charset=x-vck-bogus"}
+    for path in ("/webhooks/twilio", "/webhooks/twilio/status"):
+        caplog.clear()
+        response = await client.post(path, data="a=b", headers=bogus)
+        assert response.status == 403 and one_line_logged(caplog), path
+
+    sms = "+14155550177"  # Twilio SMS: the reply comes back as TwiML
+    form = fake_twilio.inbound_form(sms, "வணக்கம்")
+    token = bot.settings.twilio_auth_token.get_secret_value()
+    signature = fake_twilio.sign(token, bot.settings.public_base_url + "/webhooks/twilio", form)
+    response = await client.post(
+        "/webhooks/twilio",
+        data=urlencode(form),
+        headers={**bogus, "X-Twilio-Signature": signature},
+    )
+    assert response.status == 200 and "Choose your language" in await response.text()
+    latin1 = {"Content-Type": "application/x-www-form-urlencoded; charset=latin-1"}
+    again = fake_twilio.inbound_form(sms, "வணக்கம்")
+    signature = fake_twilio.sign(token, bot.settings.public_base_url + "/webhooks/twilio", again)
+    response = await client.post(
+        "/webhooks/twilio",
+        data=urlencode(again),
+        headers={**latin1, "X-Twilio-Signature": signature},
+    )
+    assert response.status == 200  # decoded as latin-1, the Tamil would not match the signature
+
+
+async def test_a_non_ascii_dlt_signature_is_refused(client, caplog) -> None:
+    body, headers = fake_dlt.signed_request("wrong", fake_dlt.inbound_sms_form(PHONE, "hi"))
+    for path in ("/webhooks/dlt", "/webhooks/dlt/status"):
+        caplog.clear()
+        response = await client.post(
+            path, data=body, headers={**headers, fake_dlt.SIGNATURE_HEADER: "é"}
+        )
+        assert response.status == 403 and one_line_logged(caplog), path
+
+
+async def test_a_telegram_secret_header_that_is_not_utf8_is_refused(client, caplog) -> None:
+    """A 0xFF byte reaches the handler as a lone surrogate; aiohttp's client cannot even
+    send it, so the request is written by hand."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"POST /webhooks/telegram HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"X-Telegram-Bot-Api-Secret-Token: \xff\r\nConnection: close\r\n\r\n{}"
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"403" and one_line_logged(caplog)
+
+
+async def test_hostile_json_with_the_telegram_secret_gets_400(bot, client, caplog) -> None:
+    secret = bot.settings.telegram_webhook_secret.get_secret_value()
+    headers = {
+        "Content-Type": "application/json; charset=x-vck-bogus",
+        "X-Telegram-Bot-Api-Secret-Token": secret,
+    }
+    deep = "[" * 32_000 + "]" * 32_000  # valid JSON, as deep as fits in 64 KB
+    response = await client.post("/webhooks/telegram", data=deep, headers=headers)
+    assert response.status == 400 and one_line_logged(caplog)
+
+    caplog.clear()
+    far_future = fake_telegram.text_update(8, 555000999, "hi", date=1e20)
+    response = await client.post("/webhooks/telegram", data=json.dumps(far_future), headers=headers)
+    assert response.status == 400 and one_line_logged(caplog)

@@ -140,10 +140,10 @@ def verify_webhook(
 ) -> bool:
     """True when ``X-VCK-Signature`` (optionally ``sha256=``-prefixed) is the HMAC of the
     raw body. Pass the raw body whenever you have it."""
-    if not secret or not signature_header:
-        return False
-    given = signature_header.strip().removeprefix("sha256=").lower()
-    return hmac.compare_digest(sign(secret, params_or_body), given)
+    if not secret or not signature_header or not signature_header.isascii():
+        return False  # a hex digest is ASCII; compare_digest raises on other text
+    given = signature_header.strip().removeprefix("sha256=").lower().encode("ascii")
+    return hmac.compare_digest(sign(secret, params_or_body).encode("ascii"), given)
 
 
 def parse_inbound(

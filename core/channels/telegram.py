@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import logging
 import unicodedata
 import warnings
@@ -52,6 +53,7 @@ from core.channels.base import (
     request_headers,
 )
 from core.channels.errors import MalformedPayload
+from core.channels.inbound_checks import well_formed
 from core.config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,18 +63,32 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def verify_secret(expected: str, header_value: str | None) -> bool:
-    """True when the webhook's secret-token header equals the configured secret."""
-    if not expected or not header_value:
+    """True when the webhook's secret-token header equals the configured secret.
+
+    Telegram allows only ``A-Z a-z 0-9 _ -`` in the secret, so a header that is not
+    ASCII (a 0xFF byte arrives as a lone surrogate) is refused, not encoded."""
+    if not expected or not header_value or not header_value.isascii():
         return False
-    return hmac.compare_digest(expected.encode(), header_value.encode())
+    return hmac.compare_digest(expected.encode(), header_value.encode("ascii"))
+
+
+def load_update(body: bytes) -> Any:
+    """The JSON of a webhook body, as bytes: Telegram sends UTF-8 whatever the header says.
+    Nesting deep enough to exhaust the parser's recursion is malformed, not a fault."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise MalformedPayload("body is not JSON") from exc
 
 
 def _text(value: str | None) -> str:
     return unicodedata.normalize("NFC", (value or "").strip())
 
 
-def _phone(raw: str) -> str:
+def _phone(raw: object) -> str:
     """Telegram sends contact numbers without '+' (``919876543210``)."""
+    if not isinstance(raw, str):
+        raise MalformedPayload("a contact's phone number is a string")
     digits = "".join(ch for ch in raw if ch.isdigit())
     return "+" + digits
 
@@ -85,7 +101,16 @@ def _de_json(data: object) -> Update:
         raise MalformedPayload("update_id must be an integer")
     try:
         update = Update.de_json(dict(data), bot=None)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    # The library trusts Telegram's types: a date of 1e20 overflows, a deep object
+    # recurses, a string where an object belongs meets an attribute that is not there.
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         raise MalformedPayload(f"not a Telegram update: {exc}") from exc
     if update is None:
         raise MalformedPayload("not a Telegram update")
@@ -98,6 +123,22 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
 
     ``provider_message_id`` is the ``update_id`` (Telegram redelivers by update id)."""
     update = _de_json(data)
+    try:
+        message = _inbound(update, received_at)
+    # The objects were built unchecked: a chat left out is None, a name that is a number
+    # breaks ``full_name``. Reading them is where a malformed update shows.
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise MalformedPayload(f"not a Telegram update: {type(exc).__name__}") from exc
+    return None if message is None else well_formed(message)
+
+
+def _chat_id(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedPayload("a chat id is an integer")
+    return str(value)
+
+
+def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
     common = {
         "channel": Channel.TELEGRAM,
         "provider": PROVIDER,
@@ -109,7 +150,7 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         return InboundMessage(
             **common,  # type: ignore[arg-type]
-            address=str(chat_id),
+            address=_chat_id(chat_id),
             choice_id=query.data or None,
             sender_user_id=query.from_user.id,
             profile_name=query.from_user.full_name or None,
@@ -134,7 +175,7 @@ def parse_update(data: dict[str, Any], *, received_at: datetime) -> InboundMessa
         return None  # service messages and media in groups are not talk to the bot
     return InboundMessage(
         **common,  # type: ignore[arg-type]
-        address=str(message.chat.id),
+        address=_chat_id(message.chat.id),
         text=text,
         location=location,
         contact=contact,

@@ -72,8 +72,9 @@ def verify_signature(
     auth_token: str, url: str, params: Mapping[str, str], signature: str | None
 ) -> bool:
     """True when ``X-Twilio-Signature`` matches ``url`` (see :func:`public_url`) and the
-    form ``params``; a missing signature never matches."""
-    if not signature or not auth_token:
+    form ``params``; a missing signature never matches, nor one that is not ASCII (a
+    base64 digest is)."""
+    if not signature or not auth_token or not signature.isascii():
         return False
     # A MultiDict: the validator reads repeated fields with ``getall``; on a plain dict
     # it finds each value by catching two exceptions, a third of a webhook's CPU.
