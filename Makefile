@@ -32,7 +32,7 @@ seed: migrate  ## load the Tamil Nadu demo data (idempotent)
 demo: seed  ## services, migrations, demo data, server and worker, then a console chat
 	@scripts/demo.sh
 
-lint: install  ## ruff (lint and format check) and mypy on core
+lint: install  ## ruff (lint and format check) and mypy on core, bot, notifier and cli
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy

@@ -171,6 +171,7 @@ class Engine:
         lock = conversation_lock(message.channel, message.address)
         async with self.db.connect() as connection:
             pg = (await connection.get_raw_connection()).driver_connection
+            assert pg is not None
             # Session-level, so it outlives the commit until the state is saved. Should
             # the connection break, the lock ends with its database session.
             await pg.execute(
@@ -280,7 +281,7 @@ class Engine:
         """A member writing from a number-based channel never seen before: their consent
         was given when they joined; remember this address for them."""
         member = await members.find_by_phone(ctx.session, ctx.message.address)
-        if member is None:
+        if member is None or member.phone is None:
             return
         ctx.member = member
         ctx.language = Language(member.language or ctx.language)

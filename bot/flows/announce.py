@@ -102,9 +102,11 @@ async def now(ctx: Context, picked: str) -> Outcome:
 async def answer_at(ctx: Context, answer: Answer) -> Outcome:
     match = MOMENT.match(ascii_digits(answer.text))
     try:
-        day, month, year, hour, minute = (int(g) for g in match.groups()) if match else ()
+        if match is None:
+            raise ValueError("not dd/mm/yyyy hh:mm")
+        day, month, year, hour, minute = (int(g) for g in match.groups())
         moment = datetime(year, month, day, hour, minute, tzinfo=INDIA)
-    except (TypeError, ValueError):
+    except ValueError:
         return Retry(_("Please write the time like 15/08/2027 18:30."))
     if moment <= ctx.now or moment > ctx.now + timedelta(days=365):
         return Retry(_("Please choose a time in the coming year."))

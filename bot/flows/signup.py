@@ -167,6 +167,7 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
         now=ctx.now,
     )
     member = result.member
+    assert member.phone is not None  # just joined with it
     ctx.address = await addresses.link_member(
         ctx.session,
         ctx.message.channel,

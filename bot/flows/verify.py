@@ -43,6 +43,8 @@ CONFIRM = (Choice("verify", N_("Verify")), Choice("back", N_("Back")))
 
 async def summary(ctx: Context) -> str:
     pending = await members.membership_summary(ctx.session, uuid.UUID(ctx.data["member_id"]))
+    if pending is None:  # erased since the list was shown
+        return _("This member's details are no longer here.")
     return _(
         "Name: {name}\nNumber: {number}\nUnit: {unit}\nJoined: {joined}\n\nVerify this member?"
     ).format(
@@ -66,6 +68,8 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
 
 async def tell_member(ctx: Context, member_id: uuid.UUID) -> None:
     summary = await members.membership_summary(ctx.session, member_id)
+    if summary is None:
+        return
     text = in_language(
         summary.language,
         N_("Good news! Your party membership {number} has been verified. It is now active."),
