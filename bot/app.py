@@ -26,6 +26,7 @@ from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
 from core.channels.forms import parse_form
 from core.fanout import FanoutPolicy
+from core.i18n import N_, Language, in_language
 from core.services import status
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,10 @@ async def telegram_update(request: web.Request) -> web.Response:
     message = telegram.parse_update(data, received_at=datetime.now(UTC))
     if message is None:
         return web.json_response({"ok": True, "ignored": True})
+    if not message.private_chat:  # nothing stored, no conversation: one polite answer
+        bot.metrics.errors.labels("group_chat").inc()
+        await bot.send_now(message.channel, message.address, private_only_reply())
+        return web.json_response({"ok": True, "ignored": True})
     replies = await _handle(bot, message)
     for reply in replies:
         await bot.send_now(message.channel, message.address, reply)
@@ -208,6 +213,17 @@ async def telegram_update(request: web.Request) -> web.Response:
     if callback_id and replies:
         await bot.senders.telegram.answer_callback(callback_id)
     return web.json_response({"ok": True})
+
+
+PRIVATE_ONLY = N_(
+    "I talk with members one to one. Please write to me in a private chat, not in a group."
+)
+
+
+def private_only_reply() -> Reply:
+    """The answer in a Telegram group (security review M4), in Tamil then English: the
+    group has no language of its own."""
+    return Reply("\n".join(in_language(language, PRIVATE_ONLY) for language in Language))
 
 
 # --- the Indian DLT SMS provider ---------------------------------------------------------

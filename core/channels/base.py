@@ -85,6 +85,9 @@ class InboundMessage:
     """The provider itself acted on this message: True when it opted the sender out of
     further messages (Twilio SMS keywords such as CANCEL or QUIT), False when it opted
     them back in. The conversation must then treat it as STOP or START."""
+    private_chat: bool = True
+    """False for a Telegram group: everyone in it would share one conversation and one
+    identity (anyone could press an official's buttons), so the bot does not talk there."""
 
 
 @dataclass(frozen=True, slots=True)

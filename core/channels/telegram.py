@@ -151,6 +151,7 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
         return InboundMessage(
             **common,  # type: ignore[arg-type]
             address=_chat_id(chat_id),
+            private_chat=query.message is None or query.message.chat.type == "private",
             choice_id=query.data or None,
             sender_user_id=query.from_user.id,
             profile_name=query.from_user.full_name or None,
@@ -176,6 +177,7 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
     return InboundMessage(
         **common,  # type: ignore[arg-type]
         address=_chat_id(message.chat.id),
+        private_chat=message.chat.type == "private",
         text=text,
         location=location,
         contact=contact,
