@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, membership, report, verify
+from bot.flows import common, membership, report, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 
@@ -21,6 +21,10 @@ WORDS = {
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு"),
 }
 JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
+# A fresh SMS code first (security review M3): on SMS the sender's number is the only
+# proof of who they are, and these act on other people or cannot be undone.
+VERIFY_AFTER_STEP_UP = Call("stepup", then=("verify", "pick"))
+ERASE_AFTER_STEP_UP = Call("stepup", then=("privacy", "confirm"))
 
 
 async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -57,8 +61,12 @@ async def picked(ctx: Context, choice: str) -> Outcome:
             then=JOIN_AFTER_LINK.then,
             say=_("First, let us confirm your phone number."),
         )
-    if choice == "verify" and not await verify.pending_choices(ctx):
-        return Done(_("No one is waiting for verification in your area."))
+    if choice == "verify":
+        if not await verify.pending_choices(ctx):
+            return Done(_("No one is waiting for verification in your area."))
+        return await stepup.require(ctx, *VERIFY_AFTER_STEP_UP.then)
+    if choice == "privacy" and await ctx.permissions():  # their position ends too
+        return await stepup.require(ctx, *ERASE_AFTER_STEP_UP.then)
     if choice == "report" and not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
     return Goto(flow=OPENS[choice])
@@ -88,6 +96,8 @@ FLOW = Flow(
             goes_to=(
                 END,
                 JOIN_AFTER_LINK,
+                VERIFY_AFTER_STEP_UP,
+                ERASE_AFTER_STEP_UP,
                 "signup:name",
                 "link:contact",
                 "language:choose",
