@@ -10,20 +10,31 @@ from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Permis
 from bot.flows import reach
 from core.channels.base import Choice
 from core.i18n import N_, _, format_day, in_language
-from core.services import members, officials
+from core.services import access_log, members, officials
 
 PAGE = 9
 CONFIRM_WORDS = {"verify": ("verify", "yes", "ஆம்", "சரிபார்"), "back": ("back", "பின்")}
 
 
 async def pending_choices(ctx: Context) -> tuple[Choice, ...]:
-    pending = await ctx.once(
-        "verify.pending", lambda: members.pending_in_scope(ctx.session, ctx.member_id, limit=PAGE)
-    )
+    pending = await ctx.once("verify.pending", lambda: _pending_logged(ctx))
     return tuple(
         Choice(str(p.member_id), f"{p.name} · {p.membership_number} · {p.unit_name}")
         for p in pending
     )
+
+
+async def _pending_logged(ctx: Context) -> list[members.PendingMember]:
+    """The list of signups waiting, with the read logged (once per message)."""
+    pending = await members.pending_in_scope(ctx.session, ctx.member_id, limit=PAGE)
+    await access_log.record(
+        ctx.session,
+        ctx.member_id,
+        (p.member_id for p in pending),
+        access_log.Read.VERIFICATION_LIST,
+        now=ctx.now,
+    )
+    return pending
 
 
 async def pick(ctx: Context, picked: str) -> Outcome:
@@ -45,6 +56,13 @@ async def summary(ctx: Context) -> str:
     pending = await members.membership_summary(ctx.session, uuid.UUID(ctx.data["member_id"]))
     if pending is None:  # erased since the list was shown
         return _("This member's details are no longer here.")
+    await access_log.record(
+        ctx.session,
+        ctx.member_id,
+        [uuid.UUID(ctx.data["member_id"])],
+        access_log.Read.MEMBER_DETAILS,
+        now=ctx.now,
+    )
     return _(
         "Name: {name}\nNumber: {number}\nUnit: {unit}\nJoined: {joined}\n\nVerify this member?"
     ).format(

@@ -24,7 +24,13 @@ from core.models.events import (
 )
 from core.models.finance import Donation, DonationCampaign, PaymentStatus
 from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
-from core.models.messaging import ChannelAddress, Message, MessageStatusEvent, OutboxEffect
+from core.models.messaging import (
+    AccessLogEntry,
+    ChannelAddress,
+    Message,
+    MessageStatusEvent,
+    OutboxEffect,
+)
 from core.models.notifications import (
     AnnouncementDelivery,
     AnnouncementStatus,
@@ -42,6 +48,7 @@ from core.models.voting import (
 )
 
 __all__ = [
+    "AccessLogEntry",
     "Announcement",
     "AnnouncementDelivery",
     "AnnouncementScope",

@@ -101,3 +101,17 @@ class OutboxEffect(Base):
     that wrote it delivers it first; after a failed try, when to try again."""
     last_error: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime | None] = created_at()
+
+
+class AccessLogEntry(Base):
+    """An official read another member's personal details (FACTS.md: "log access"):
+    who, whose, what and when — ids only (core/services/access_log.py)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("idx_access_log_member", "member_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    official_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    what: Mapped[str] = mapped_column(String(32))
+    read_at: Mapped[datetime]

@@ -74,6 +74,10 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("elections", "created_by"): "keep",
     ("election_candidates", "approved_by"): "keep",
     ("grievances", "assigned_to"): "keep",
+    # Evidence of who read whose details (core/services/access_log.py): ids only, kept
+    # for both the reader and the member read.
+    ("access_log", "official_id"): "keep",
+    ("access_log", "member_id"): "keep",
     # Kept by law or for the integrity of a party election: records of donations
     # (Income-tax Act s. 13A; DPDP s. 8(7) allows retention a law requires), candidates
     # who stood, and who voted (never whom: ballots are anonymous). The member's own
