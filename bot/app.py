@@ -233,7 +233,10 @@ async def _dlt_form(request: web.Request) -> MultiDictProxy[str]:
     bot = request.app[BOT_KEY]
     body = await request.read()
     secret = bot.settings.dlt_webhook_secret.get_secret_value()
-    if not dlt.verify_webhook(secret, body, request.headers.get(dlt.SIGNATURE_HEADER)):
+    headers = request.headers
+    if not dlt.verify_webhook(
+        secret, body, headers.get(dlt.SIGNATURE_HEADER), headers.get(dlt.TIMESTAMP_HEADER)
+    ):
         raise web.HTTPForbidden()
     return await _form(request)
 

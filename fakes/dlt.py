@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from core.channels.dlt import DLT_REJECTIONS, SIGNATURE_HEADER, e164, sign
+from core.channels.dlt import DLT_REJECTIONS, SIGNATURE_HEADER, TIMESTAMP_HEADER, e164, sign
 from core.channels.sms_text import segments
 from core.config import Settings
 from fakes.common import Failure, FakeProvider, basic_auth_ok, run_main
@@ -73,12 +74,17 @@ def inbound_sms_form(
     }
 
 
-def signed_request(secret: str, form: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
-    """The raw body and headers (content type, ``X-VCK-Signature``) for posting ``form``."""
+def signed_request(
+    secret: str, form: Mapping[str, str], *, timestamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The raw body and headers (content type, ``X-VCK-Timestamp``, ``X-VCK-Signature``)
+    the signing proxy forwards for ``form``, signed now unless ``timestamp`` is given."""
     raw = urlencode(dict(form)).encode()
+    stamp = int(time.time()) if timestamp is None else timestamp
     return raw, {
         "Content-Type": "application/x-www-form-urlencoded",
-        SIGNATURE_HEADER: sign(secret, raw),
+        TIMESTAMP_HEADER: str(stamp),
+        SIGNATURE_HEADER: sign(secret, raw, stamp),
     }
 
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from core.channels.base import Channel, SendError
 from core.channels.dlt import (
+    REPLAY_WINDOW_SECONDS,
     DltSender,
     classify,
     parse_inbound,
@@ -253,22 +254,40 @@ def test_malformed_inbound_sms_is_refused(broken: dict[str, str]) -> None:
 
 def test_a_webhook_signed_with_the_shared_secret_is_accepted() -> None:
     raw, headers = signed_request(SECRET, inbound_sms_form(MEMBER, "வணக்கம்"))
-    assert verify_webhook(SECRET, raw, headers["X-VCK-Signature"])
-    assert verify_webhook(SECRET, raw, "sha256=" + headers["X-VCK-Signature"].upper())
+    stamp = headers["X-VCK-Timestamp"]
+    assert verify_webhook(SECRET, raw, headers["X-VCK-Signature"], stamp)
+    assert verify_webhook(SECRET, raw, "sha256=" + headers["X-VCK-Signature"].upper(), stamp)
 
 
 def test_a_tampered_unsigned_or_foreign_webhook_is_refused() -> None:
     raw, headers = signed_request(SECRET, inbound_sms_form(MEMBER, "1"))
-    signature = headers["X-VCK-Signature"]
-    assert not verify_webhook(SECRET, raw.replace(b"Body=1", b"Body=2"), signature)
-    assert not verify_webhook(SECRET, raw, None)
-    assert not verify_webhook("other-secret", raw, signature)
-    assert not verify_webhook("", raw, signature)
+    signature, stamp = headers["X-VCK-Signature"], headers["X-VCK-Timestamp"]
+    assert not verify_webhook(SECRET, raw.replace(b"Body=1", b"Body=2"), signature, stamp)
+    assert not verify_webhook(SECRET, raw, None, stamp)
+    assert not verify_webhook(SECRET, raw, signature, None)
+    assert not verify_webhook("other-secret", raw, signature, stamp)
+    assert not verify_webhook("", raw, signature, stamp)
+    # The timestamp is signed: moving it to now does not revive an old signature.
+    assert not verify_webhook(SECRET, raw, signature, str(int(stamp) + 1))
+
+
+def test_a_replayed_webhook_outside_the_window_is_refused() -> None:
+    signed_at = 1_800_000_000
+    raw, headers = signed_request(SECRET, inbound_sms_form(MEMBER, "1"), timestamp=signed_at)
+    signature, stamp = headers["X-VCK-Signature"], headers["X-VCK-Timestamp"]
+    window = REPLAY_WINDOW_SECONDS
+    assert verify_webhook(SECRET, raw, signature, stamp, now=signed_at + window)
+    assert verify_webhook(SECRET, raw, signature, stamp, now=signed_at - window)  # skew
+    assert not verify_webhook(SECRET, raw, signature, stamp, now=signed_at + window + 1)
+    for odd in ("", "-5", "1e9", "١٨٠٠٠٠٠٠٠٠", " 1800000000x", "9" * 40):
+        assert not verify_webhook(SECRET, raw, signature, odd, now=signed_at)
 
 
 def test_parsed_fields_can_be_verified_in_canonical_form() -> None:
     form = inbound_sms_form(MEMBER, "hi")
-    assert verify_webhook(SECRET, form, dlt_sign(SECRET, dict(reversed(form.items()))))
+    stamp = "1800000000"
+    signature = dlt_sign(SECRET, dict(reversed(form.items())), stamp)
+    assert verify_webhook(SECRET, form, signature, stamp, now=1_800_000_000)
 
 
 # --- delivery reports --------------------------------------------------------------

@@ -252,7 +252,9 @@ async def test_dlt_delivery_reports_are_signed_and_parse(receiver: Receiver) -> 
         await fake.stop()
     reports = []
     for _, headers, raw in receiver.posts:
-        assert dlt.verify_webhook("s3cret", raw, headers.get("X-VCK-Signature"))
+        assert dlt.verify_webhook(
+            "s3cret", raw, headers.get("X-VCK-Signature"), headers.get("X-VCK-Timestamp")
+        )
         reports.append(dlt.parse_status_callback(_form(raw)))
     by_address = {r.address: r for r in reports}
     assert by_address[MEMBER].status == DeliveryStatus.SENT

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +100,8 @@ def _signature(config: Settings, provider: str, path_qs: str, body: bytes) -> by
     if provider == "telegram":
         return config.telegram_webhook_secret.get_secret_value().encode()
     if provider == "dlt":
-        return dlt.sign(config.dlt_webhook_secret.get_secret_value(), body).encode()
+        stamp = int(time.time())
+        return dlt.sign(config.dlt_webhook_secret.get_secret_value(), body, stamp).encode()
     try:
         fields = MultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
     except ValueError:
@@ -142,6 +144,8 @@ async def test_no_webhook_answers_5xx_or_logs_an_error(
     signing = data.draw(st.sampled_from(["signed", "signed", "unsigned", "garbage"]), "signing")
     if signing == "signed":
         headers[SIGNATURE_HEADERS[provider]] = _signature(config, provider, path_qs, body)
+        if provider == "dlt":  # signed at this second (_signature)
+            headers[dlt.TIMESTAMP_HEADER.encode()] = str(int(time.time())).encode()
     elif signing == "garbage":
         headers[SIGNATURE_HEADERS[provider]] = data.draw(header_values, label="signature")
     encoding = data.draw(st.sampled_from([None, b"gzip", b"deflate", b"br"]) | header_values)

@@ -5,15 +5,20 @@ sent as ``From``) and the approved template id; Tamil text goes as
 ``EncodingType=unicode``. DLT rejections (codes 600–632) surface as permanent failures
 with the code and its meaning.
 
-Webhook authenticity: Exotel does not sign its callbacks. We configure the provider (or
-the reverse proxy in front of us) to add ``X-VCK-Signature``, the hex HMAC-SHA256 of the
-raw request body keyed with ``dlt_webhook_secret``, and refuse any callback without it.
+Webhook authenticity: Exotel does not sign its callbacks. The reverse proxy in front of
+us (or the provider, where it can) adds ``X-VCK-Timestamp`` (Unix seconds, when it
+signed) and ``X-VCK-Signature``, the hex HMAC-SHA256 keyed with ``dlt_webhook_secret`` of
+``"<timestamp>." + raw body``. We refuse a callback without both, with a wrong
+signature, or signed more than :data:`REPLAY_WINDOW_SECONDS` from now: a captured
+callback cannot be replayed later. What the proxy itself must check before it signs
+(it vouches for what it signs) is in docs/dlt-webhooks.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -43,6 +48,10 @@ from core.config import Settings
 
 PROVIDER = "dlt"
 SIGNATURE_HEADER = "X-VCK-Signature"
+TIMESTAMP_HEADER = "X-VCK-Timestamp"
+REPLAY_WINDOW_SECONDS = 300
+"""How far a callback's signing time may be from ours (clock skew and queueing
+included): older ones are replays."""
 
 DLT_REJECTIONS: dict[int, str] = {
     600: "ENTITY_NOT_FOUND: no record for this entity id",
@@ -126,24 +135,38 @@ def canonical_form(params: Mapping[str, str]) -> bytes:
     return urlencode(sorted(params.items())).encode()
 
 
-def sign(secret: str, body: bytes | str | Mapping[str, str]) -> str:
-    """Hex HMAC-SHA256 of the raw body (or of :func:`canonical_form` for a mapping)."""
+def sign(secret: str, body: bytes | str | Mapping[str, str], timestamp: int | str) -> str:
+    """Hex HMAC-SHA256 of ``"<timestamp>." + raw body`` (or of :func:`canonical_form` for
+    a mapping)."""
     if isinstance(body, Mapping):
         body = canonical_form(body)
     elif isinstance(body, str):
         body = body.encode()
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def verify_webhook(
-    secret: str, params_or_body: bytes | str | Mapping[str, str], signature_header: str | None
+    secret: str,
+    params_or_body: bytes | str | Mapping[str, str],
+    signature_header: str | None,
+    timestamp_header: str | None,
+    *,
+    now: float | None = None,
 ) -> bool:
     """True when ``X-VCK-Signature`` (optionally ``sha256=``-prefixed) is the HMAC of the
-    raw body. Pass the raw body whenever you have it."""
-    if not secret or not signature_header or not signature_header.isascii():
+    timestamp and the raw body, and ``X-VCK-Timestamp`` is within the replay window of
+    ``now``. Pass the raw body whenever you have it."""
+    if not secret or not signature_header or not timestamp_header:
+        return False
+    if not signature_header.isascii() or not timestamp_header.isascii():
         return False  # a hex digest is ASCII; compare_digest raises on other text
+    stamp = timestamp_header.strip()
+    if not stamp.isdigit() or len(stamp) > 12:
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > REPLAY_WINDOW_SECONDS:
+        return False
     given = signature_header.strip().removeprefix("sha256=").lower().encode("ascii")
-    return hmac.compare_digest(sign(secret, params_or_body).encode("ascii"), given)
+    return hmac.compare_digest(sign(secret, params_or_body, stamp).encode("ascii"), given)
 
 
 def parse_inbound(
