@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import flood
+from bot import asked, flood
 from bot.bootstrap import Bot
 from bot.ops import Ops
 from core import places
@@ -122,7 +122,7 @@ async def _handle(bot: Bot, message: InboundMessage) -> list[Reply]:
     if verdict is not flood.Verdict.ANSWER:  # a flood: not stored, at most one reply
         bot.metrics.flooded.labels(channel, verdict.value).inc()
         return [flood.slow_down_reply()] if verdict is flood.Verdict.SLOW_DOWN else []
-    replies = await bot.conversation.handle(message)
+    replies = await bot.conversation.handle(await asked.fresh(bot.redis, bot.settings, message))
     if replies:
         bot.metrics.inbound.labels(channel).inc()
         bot.metrics.replies.labels(channel).inc(len(replies))
@@ -159,6 +159,11 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     response = MessagingResponse()
     for reply in twiml_replies:
         response.message(twilio.render_text(reply, message.channel))
+    if twiml_replies and message.channel is Channel.WHATSAPP:  # plain text: no buttons now
+        await asked.shown(
+            bot.redis, bot.settings, message.channel, message.address, buttons=False,
+            message_id=None,
+        )  # fmt: skip
     return web.Response(text=str(response), content_type="application/xml")
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import asked
 from bot.engine import Engine
 from bot.metrics import Metrics
+from core.channels import twilio
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import Timeouts, make_engine, make_redis, make_session_factory
@@ -36,9 +38,19 @@ class Bot:
 
     async def send_now(self, channel: Channel, address: str, reply: Reply) -> None:
         """Send a reply to the member who wrote, recording a failure instead of raising:
-        the member's message was handled and committed either way."""
+        the member's message was handled and committed either way. Which message now
+        carries the buttons is remembered (bot/asked.py)."""
         try:
-            await self.outbox.send(channel, address, reply)
+            sent = await self.outbox.send(channel, address, reply)
+            if channel in (Channel.WHATSAPP, Channel.TELEGRAM):
+                buttons = (
+                    twilio.has_native_choices(reply)
+                    if channel is Channel.WHATSAPP
+                    else bool(reply.choices)
+                )
+                await asked.shown(
+                    self.redis, self.settings, channel, address, buttons=buttons, message_id=sent
+                )
         except Exception:
             self.metrics.errors.labels("reply_send").inc()
             log.exception("reply to %s could not be sent", channel.value)

@@ -119,18 +119,19 @@ class NowOrQueued:
         self.dispatcher = dispatcher
         self.jobs = jobs
 
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
-        await self._now_or_later(channel, address, reply)
+    async def send(self, channel: Channel, address: str, reply: Reply) -> str | None:
+        """The provider's id of the message when it went now; None when queued."""
+        return await self._now_or_later(channel, address, reply)
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         await self._now_or_later(Channel.SMS, phone, Reply(text), sms_template=template)
 
     async def _now_or_later(
         self, channel: Channel, address: str, reply: Reply, *, sms_template: str | None = None
-    ) -> None:
+    ) -> str | None:
         key = uuid4().hex  # the priority lane sends it as "vck:reply:<key>" too
         try:
-            await self.dispatcher.send(
+            sent = await self.dispatcher.send(
                 channel, address, reply, key=f"vck:reply:{key}", sms_template=sms_template
             )
         except SendError as exc:
@@ -140,6 +141,8 @@ class NowOrQueued:
             await self.jobs.enqueue_reply(
                 channel, address, reply, sms_template=sms_template, key=key
             )
+            return None
+        return sent.provider_message_id
 
 
 class EffectPorts:

@@ -76,10 +76,12 @@ def inbound_form(
     label: str | None = None,
     button_text: str | None = None,
     button_payload: str | None = None,
+    replied_to: str | None = None,
     **extra: str,
 ) -> dict[str, str]:
     """The form Twilio posts for an inbound message. ``from_`` with ``whatsapp:`` makes
-    a WhatsApp message (WaId, ProfileName, MessageType); otherwise an SMS."""
+    a WhatsApp message (WaId, ProfileName, MessageType); otherwise an SMS. A button
+    press names the message the button was on (``replied_to``: its MessageSid)."""
     sid = sid or new_sid("SM")
     whatsapp = from_.startswith("whatsapp:")
     form = {
@@ -116,6 +118,9 @@ def inbound_form(
             form["ButtonText"] = button_text or body
             form["ButtonPayload"] = button_payload or ""
             form["Body"] = body or (button_text or "")
+            if replied_to is not None:
+                form["OriginalRepliedMessageSid"] = replied_to
+                form["OriginalRepliedMessageSender"] = form["To"]
         form["MessageType"] = kind
     else:
         form.update(FromCountry="IN", FromState="", FromCity="", FromZip="")

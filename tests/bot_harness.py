@@ -88,6 +88,8 @@ class Member:
             extra.update(latitude=location[0], longitude=location[1])
         if button:
             extra.update(button_payload=button, button_text=text or button)
+            if self.last.get("sid"):  # pressed under the bot's last message
+                extra.update(replied_to=self.last["sid"])
         form = fake_twilio.inbound_form(sender, text, **extra)
         before = len(self.providers.twilio.sent)
         first = await self._twilio_round(form)
@@ -133,8 +135,11 @@ class Member:
         update_id = next(_ids)
         if location:
             update = fake_telegram.location_update(update_id, chat_id, *location)
-        elif button:
-            update = fake_telegram.callback_update(update_id, chat_id, button)
+        elif button:  # pressed under the bot's last message
+            pressed_on = int(self.last.get("message_id", 1))
+            update = fake_telegram.callback_update(
+                update_id, chat_id, button, message_id=pressed_on
+            )
         elif contact:
             update = fake_telegram.contact_update(
                 update_id, chat_id, contact, contact_user_id=contact_user_id

@@ -85,6 +85,10 @@ class InboundMessage:
     """The provider itself acted on this message: True when it opted the sender out of
     further messages (Twilio SMS keywords such as CANCEL or QUIT), False when it opted
     them back in. The conversation must then treat it as STOP or START."""
+    replied_to: str | None = None
+    """For a button press, the provider's id of the message the button was on (Twilio
+    ``OriginalRepliedMessageSid``; Telegram ``"<chat id>:<message id>"``): a button
+    from an earlier screen is recognised as stale (bot/asked.py)."""
     private_chat: bool = True
     """False for a Telegram group: everyone in it would share one conversation and one
     identity (anyone could press an official's buttons), so the bot does not talk there."""

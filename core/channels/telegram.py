@@ -153,6 +153,11 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
             address=_chat_id(chat_id),
             private_chat=query.message is None or query.message.chat.type == "private",
             choice_id=query.data or None,
+            replied_to=(
+                f"{query.message.chat.id}:{query.message.message_id}"
+                if query.message is not None
+                else None
+            ),
             sender_user_id=query.from_user.id,
             profile_name=query.from_user.full_name or None,
         )

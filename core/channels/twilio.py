@@ -150,6 +150,7 @@ def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> Inboun
         text=text,
         location=location,
         choice_id=choice,
+        replied_to=(params.get("OriginalRepliedMessageSid") or None) if choice else None,
         profile_name=_text(params.get("ProfileName")) or None,
         provider_opt_out=_sms_opt_out(params, text) if channel is Channel.SMS else None,
     )
