@@ -383,6 +383,8 @@ class Engine:
             ctx.session, ctx.message.channel, ctx.message.address, now=ctx.now
         )
         return Reply(
+            # TRANSLATORS: keywords (table: GLOBAL_WORDS) in quotes, as typed. May go by
+            # SMS: 70 Tamil characters fit one part, longer ones take a part per 67.
             _("Done. You will not get any more announcements here. Send START to get them again.")
         )
 

@@ -34,7 +34,7 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     scopes = await official.says("அறிவிப்பு")
     assert "TN.CHN" in scopes and "TN.VPM" not in scopes
     assert "தமிழில் தலைப்பு" in await official.says("1")  # Chennai district
-    assert "தமிழில் அறிவிப்பு?" in await official.says("மாவட்டக் கூட்டம்")
+    assert "தமிழில் அறிவிப்பை எழுதுங்கள்" in await official.says("மாவட்டக் கூட்டம்")
     assert "ஆங்கிலத்தில் தலைப்பு" in await official.says("ஞாயிறு காலை 10 மணிக்கு அம்பேத்கர் அரங்கில் கூட்டம்.")
     assert "SMS" in await official.says("தவிர்")  # Tamil only
     assert "எப்போது" in await official.says("ஞாயிறு காலை 10 மணி கூட்டம்")
@@ -101,7 +101,7 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     assert delivered == "delivered"
 
     await official.says("0")
-    assert "எந்த அறிவிப்பு" in await official.says("அறிக்கை")
+    assert "எந்த அறிவிப்பு" in await official.says("நிலவரம்")
     report = await official.says("1")
     assert f"பெறுநர்கள்: {len(chennai)}" in report and "வழி வாரியாக" in report
 
@@ -146,5 +146,5 @@ async def test_an_official_whose_position_ends_mid_announcement_is_shown_the_men
     )
     await session.commit()
     menu = await official.says("மாவட்டக் கூட்டம்")
-    assert "என்ன செய்ய விரும்புகிறீர்கள்?" in menu and "தமிழில் அறிவிப்பு?" not in menu
+    assert "என்ன செய்ய விரும்புகிறீர்கள்?" in menu and "தமிழில் அறிவிப்பை எழுதுங்கள்" not in menu
     assert "அறிவிப்பு அனுப்ப" not in menu  # "Send an announcement" is gone too

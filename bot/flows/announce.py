@@ -90,7 +90,12 @@ async def answer_sms(ctx: Context, answer: Answer) -> Outcome:
     return Goto("when")
 
 
-WHEN = (Choice("now", N_("Send now")), Choice("later", N_("At a time I choose")))
+WHEN = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("now", N_("Send now")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("later", N_("At a time I choose")),
+)
 STEP_UP = Call("stepup", then=("announce", "confirm"))
 
 
@@ -112,7 +117,12 @@ async def answer_at(ctx: Context, answer: Answer) -> Outcome:
     return await stepup.require(ctx, *STEP_UP.then)
 
 
-CONFIRM = (Choice("send", N_("Send")), Choice("cancel", N_("Cancel")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("send", N_("Send")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("cancel", N_("Cancel")),
+)
 
 
 async def summary(ctx: Context) -> str:
@@ -170,6 +180,7 @@ async def send(ctx: Context, picked: str) -> Outcome:
         effects.Kind.PUBLISH, effects.publish(result.announcement_id, result.publish_at)
     )
     return Done(
+        # TRANSLATORS: the quoted menu item (table: menu) is the label, as translated.
         _(
             "Your announcement is on its way. Choose 'Announcement reports' in the menu "
             "to see who has received it."
@@ -184,6 +195,7 @@ FLOW = Flow(
     states={
         "scope": Ask(ask_scope, choices=scope_choices, answer=answer_scope, goes_to=("title_ta",)),
         "title_ta": Ask(
+            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
             N_("The title in Tamil? Send SKIP to write only in English."),
             parse=title,
             hint=N_("Please send the title as text."),
@@ -199,6 +211,7 @@ FLOW = Flow(
             next="title_en",
         ),
         "title_en": Ask(
+            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
             N_("The title in English? Send SKIP to leave English out."),
             answer=english_or_tamil,
             parse=title,
@@ -215,6 +228,7 @@ FLOW = Flow(
             next="sms",
         ),
         "sms": Ask(
+            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
             N_(
                 "Members without WhatsApp or Telegram get an SMS. Send a short SMS text, "
                 "or SKIP to use the title."

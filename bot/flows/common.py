@@ -16,12 +16,16 @@ def is_skip(text: str) -> bool:
 def help_text(ctx: Context) -> str:
     if ctx.message.channel is Channel.SMS and ctx.message.provider == "twilio":
         # Twilio itself opts out anyone who texts CANCEL: not a word to offer here.
+        # TRANSLATORS: keywords (table: GLOBAL_WORDS) in quotes, as typed; Tamil lists the
+        # English ones too (phones without a Tamil keyboard). Goes by SMS.
         return _(
             "Reply with the number of your choice. "
             "You can send these words at any time: MENU or 0 to leave what you are doing "
             "and see the main menu, LANGUAGE to change the language, "
             "STOP to get no more announcements, START to get them again."
         )
+    # TRANSLATORS: keywords (table: GLOBAL_WORDS) in quotes, as typed; Tamil lists the
+    # English ones too (phones without a Tamil keyboard).
     return _(
         "Reply with the number of your choice. "
         "You can send these words at any time: MENU or 0 for the main menu, "

@@ -18,6 +18,8 @@ async def chosen(ctx: Context, picked: str) -> Outcome:
         ctx.session, ctx.message.channel, ctx.message.address, picked, now=ctx.now
     )
     with use_language(ctx.language):
+        # TRANSLATORS: said in the language just chosen, so each language names itself:
+        # the Tamil says "in Tamil".
         return Done(_("Done. I will write to you in English from now on."))
 
 

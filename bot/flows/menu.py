@@ -16,7 +16,7 @@ WORDS = {
     "language": ("language", "lang", "மொழி"),
     "verify": ("verify", "சரிபார்", "சரிபார்ப்பு"),
     "announce": ("announce", "announcement", "அறிவிப்பு"),
-    "report": ("report", "reports", "அறிக்கை"),
+    "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு"),
 }
@@ -27,19 +27,28 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
     choices: list[Choice] = []
     if ctx.member is None:
         if ctx.message.channel is Channel.TELEGRAM and ctx.phone is None:
+            # TRANSLATORS: a WhatsApp list item: at most 21 characters.
             choices.append(Choice("link", _("Link my phone number")))
+        # TRANSLATORS: a WhatsApp list item: at most 21 characters.
         choices.append(Choice("join", _("Join the party")))
     else:
+        # TRANSLATORS: a WhatsApp list item: at most 21 characters.
         choices.append(Choice("membership", _("My membership")))
         permissions = await ctx.permissions()
         if "verify_members" in permissions:
+            # TRANSLATORS: a WhatsApp list item: at most 21 characters.
             choices.append(Choice("verify", _("Verify new members")))
         if "announce" in permissions:
+            # TRANSLATORS: a WhatsApp list item: at most 21 characters.
             choices.append(Choice("announce", _("Send an announcement")))
         if permissions & {"announce", "view_reports"}:
+            # TRANSLATORS: a WhatsApp list item: at most 21 characters.
             choices.append(Choice("report", _("Announcement reports")))
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     choices.append(Choice("language", _("Change language")))
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     choices.append(Choice("help", _("Help")))
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     choices.append(Choice("privacy", _("Delete my details")))
     return tuple(choices)
 
@@ -83,6 +92,7 @@ FLOW = Flow(
             choices=menu_choices,
             words=WORDS,
             hint=N_("Sorry, I did not understand that."),
+            # TRANSLATORS: the WhatsApp list button: at most 20 characters.
             list_button=N_("Choose"),
             then=picked,
             goes_to=(

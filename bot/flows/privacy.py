@@ -11,7 +11,12 @@ from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 from core.services import members, privacy
 
-CONFIRM = (Choice("delete", N_("Yes, delete them")), Choice("keep", N_("No, keep them")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("delete", N_("Yes, delete them")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("keep", N_("No, keep them")),
+)
 
 CONFIRM_WORDS = {
     "delete": ("yes", "delete", "ஆம்", "நீக்கு", "நீக்குங்கள்"),

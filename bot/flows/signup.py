@@ -19,9 +19,13 @@ from core.i18n import INDIA, N_, _, format_day, in_language
 from core.services import addresses, members, officials
 
 GENDERS = (
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("male", N_("Male")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("female", N_("Female")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("transgender", N_("Transgender")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("unspecified", N_("Prefer not to say")),
 )
 GENDER_WORDS = {
@@ -30,14 +34,22 @@ GENDER_WORDS = {
     "transgender": ("transgender", "trans", "திருநர்", "மூன்றாம் பாலினம்"),
     "unspecified": ("skip", "தவிர்", "சொல்ல விரும்பவில்லை"),
 }
-PLACES = (Choice("pincode", N_("Send my PIN code")), Choice("location", N_("Share my location")))
+PLACES = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("pincode", N_("Send my PIN code")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("location", N_("Share my location")),
+)
 PLACE_WORDS = {
-    "pincode": ("pin", "pincode", "pin code", "அஞ்சல் குறியீடு"),
+    "pincode": ("pin", "pincode", "pin code", "பின்கோடு", "பின் கோடு", "அஞ்சல் குறியீடு"),
     "location": ("location", "இருப்பிடம்"),
 }
 CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("confirm", N_("Confirm and join")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("restart", N_("Start again")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("cancel", N_("Cancel")),
 )
 CONFIRM_WORDS = {
@@ -183,6 +195,8 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
             _("You are already a member. Your membership number is {number}.").format(number=number)
         )
     for official in await members.officials_to_notify(ctx.session, d["unit_id"]):
+        # TRANSLATORS: the quoted menu item (table: menu) is the label, as translated.
+        # Goes by SMS to officials without WhatsApp or Telegram.
         note = N_(
             "New member waiting for verification: {name} ({number}), {unit}. "
             "Open the menu and choose 'Verify new members'."
@@ -247,6 +261,7 @@ FLOW = Flow(
             goes_to=("voter_id",),
         ),
         "voter_id": Ask(
+            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
             N_(
                 "If you have a voter ID card, send its number (for example ABC1234567). "
                 "Otherwise send SKIP."
@@ -258,6 +273,7 @@ FLOW = Flow(
             next="email",
         ),
         "email": Ask(
+            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
             N_("If you want, send your email address. Otherwise send SKIP."),
             parse=validation.parse_email,
             hint=N_("That does not look like an email address, for example name@example.com."),

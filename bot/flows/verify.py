@@ -38,7 +38,12 @@ async def nobody_left(ctx: Context, answer: Answer) -> Outcome | None:
     return None
 
 
-CONFIRM = (Choice("verify", N_("Verify")), Choice("back", N_("Back")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("verify", N_("Verify")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("back", N_("Back")),
+)
 
 
 async def summary(ctx: Context) -> str:
@@ -68,6 +73,8 @@ async def tell_member(ctx: Context, member_id: uuid.UUID) -> None:
     summary = await members.membership_summary(ctx.session, member_id)
     text = in_language(
         summary.language,
+        # TRANSLATORS: goes by SMS: 70 Tamil characters fit one part, longer ones take
+        # a part per 67.
         N_("Good news! Your party membership {number} has been verified. It is now active."),
     ).format(number=summary.membership_number)
     await reach.tell(ctx, member_id, text)

@@ -25,7 +25,12 @@ LANGUAGE_WORDS = {
     "en": ("english", "en", "ஆங்கிலம்", "eng"),
 }
 LANGUAGE_HINT = "1 = தமிழ், 2 = English"
-CONSENT = (Choice("agree", N_("I agree")), Choice("decline", N_("No, thank you")))
+CONSENT = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("agree", N_("I agree")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("decline", N_("No, thank you")),
+)
 CONSENT_WORDS = {
     "agree": ("yes", "agree", "ok", "ஆம்", "சரி", "ஒப்புக்கொள்கிறேன்"),
     "decline": ("no", "decline", "இல்லை", "வேண்டாம்"),
