@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.state import ConversationState as ConversationState
 from bot.state import StateStore as StateStore
+from bot.words import fold, is_skip
 from core.channels.base import Choice, Reply
 from core.i18n import N_, _
 from core.validation import parse_choice_number
@@ -102,13 +103,6 @@ Choices = Callable[["Context"], Awaitable[tuple[Choice, ...]]]
 Answerer = Callable[["Context", "Answer"], Awaitable[Outcome | None]]
 Then = Callable[["Context", Any], Awaitable[Outcome]]
 Fallback = Callable[["Context"], Outcome]
-
-SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
-
-
-def is_skip(text: str) -> bool:
-    return text.casefold().strip(" .!") in SKIP_WORDS
-
 
 # --- a state, declared ---------------------------------------------------------------
 
@@ -300,12 +294,12 @@ class Answer:
         number = parse_choice_number(self.text)
         if number is not None and 1 <= number <= len(choices):
             return choices[number - 1].id
-        folded = self.text.casefold().strip(" .!")
+        folded = fold(self.text)
         if not folded:
             return None
         for choice in choices:
-            if folded == choice.label.casefold().strip(" .!"):
+            if folded == fold(choice.label):
                 return choice.id
-            if folded in (w.casefold() for w in words.get(choice.id, ())):
+            if folded in (fold(w) for w in words.get(choice.id, ())):
                 return choice.id
         return None

@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
+from bot import words
 from bot.context import Context
 from bot.conversation import (
     END,
@@ -30,8 +31,14 @@ from core.i18n import INDIA, N_, _, format_moment, format_money
 from core.services import officials
 from core.validation import ascii_digits
 
-WHEN_WORDS = {"now": ("now", "இப்போது"), "later": ("later", "பிறகு")}
-SEND_WORDS = {"send": ("send", "yes", "அனுப்பு", "ஆம்"), "cancel": ("cancel", "ரத்து")}
+WHEN_WORDS = {
+    "now": ("now", "இப்போது", "இப்போதே", "உடனே", "udane", "ippo", "ippove"),
+    "later": ("later", "பிறகு", "அப்புறம்", "பின்னர்", "appuram"),
+}
+SEND_WORDS = {
+    "send": ("send", *words.YES, *words.FINE, "அனுப்பு", "அனுப்புங்கள்", "anuppu"),
+    "cancel": (*words.CANCEL, *words.NO),
+}
 MOMENT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s+(\d{1,2})[:.](\d{2})$")
 MAX_CHOICES = 9
 
@@ -180,7 +187,7 @@ async def send(ctx: Context, picked: str) -> Outcome:
         effects.Kind.PUBLISH, effects.publish(result.announcement_id, result.publish_at)
     )
     return Done(
-        # TRANSLATORS: the quoted menu item (table: menu) is the label, as translated.
+        # TRANSLATORS: the quoted menu item (table: menu.WORDS) is the label, as translated.
         _(
             "Your announcement is on its way. Choose 'Announcement reports' in the menu "
             "to see who has received it."
@@ -195,7 +202,7 @@ FLOW = Flow(
     states={
         "scope": Ask(ask_scope, choices=scope_choices, answer=answer_scope, goes_to=("title_ta",)),
         "title_ta": Ask(
-            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("The title in Tamil? Send SKIP to write only in English."),
             parse=title,
             hint=N_("Please send the title as text."),
@@ -211,7 +218,7 @@ FLOW = Flow(
             next="title_en",
         ),
         "title_en": Ask(
-            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("The title in English? Send SKIP to leave English out."),
             answer=english_or_tamil,
             parse=title,
@@ -228,7 +235,7 @@ FLOW = Flow(
             next="sms",
         ),
         "sms": Ask(
-            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_(
                 "Members without WhatsApp or Telegram get an SMS. Send a short SMS text, "
                 "or SKIP to use the title."

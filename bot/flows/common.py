@@ -1,4 +1,4 @@
-"""Pieces every flow shares: skip words and help."""
+"""Pieces every flow shares: help."""
 
 from __future__ import annotations
 
@@ -6,17 +6,11 @@ from bot.context import Context
 from core.channels.base import Channel
 from core.i18n import _
 
-SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
-
-
-def is_skip(text: str) -> bool:
-    return text.casefold().strip(" .!") in SKIP_WORDS
-
 
 def help_text(ctx: Context) -> str:
     if ctx.message.channel is Channel.SMS and ctx.message.provider == "twilio":
         # Twilio itself opts out anyone who texts CANCEL: not a word to offer here.
-        # TRANSLATORS: keywords (table: GLOBAL_WORDS) in quotes, as typed; Tamil lists the
+        # TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed; Tamil lists the
         # English ones too (phones without a Tamil keyboard). Goes by SMS.
         return _(
             "Reply with the number of your choice. "
@@ -24,7 +18,7 @@ def help_text(ctx: Context) -> str:
             "and see the main menu, LANGUAGE to change the language, "
             "STOP to get no more announcements, START to get them again."
         )
-    # TRANSLATORS: keywords (table: GLOBAL_WORDS) in quotes, as typed; Tamil lists the
+    # TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed; Tamil lists the
     # English ones too (phones without a Tamil keyboard).
     return _(
         "Reply with the number of your choice. "

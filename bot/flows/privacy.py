@@ -3,6 +3,7 @@ The graph: docs/flows/privacy.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Outcome
 from bot.state import StateStore
@@ -19,8 +20,8 @@ CONFIRM = (
 )
 
 CONFIRM_WORDS = {
-    "delete": ("yes", "delete", "ஆம்", "நீக்கு", "நீக்குங்கள்"),
-    "keep": ("no", "keep", "இல்லை", "வேண்டாம்", "வைத்திருங்கள்"),
+    "delete": (*words.YES, "delete", "நீக்கு", "நீக்குங்கள்", "neekku"),
+    "keep": (*words.NO, "keep", "வைத்திருங்கள்", "நீக்க வேண்டாம்"),
 }
 
 

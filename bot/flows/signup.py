@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from bot.flows import reach
@@ -29,10 +30,20 @@ GENDERS = (
     Choice("unspecified", N_("Prefer not to say")),
 )
 GENDER_WORDS = {
-    "male": ("male", "m", "man", "ஆண்"),
-    "female": ("female", "f", "woman", "பெண்"),
-    "transgender": ("transgender", "trans", "திருநர்", "மூன்றாம் பாலினம்"),
-    "unspecified": ("skip", "தவிர்", "சொல்ல விரும்பவில்லை"),
+    "male": ("male", "m", "man", "ஆண்", "ஆண்பால்", "aan"),
+    "female": ("female", "f", "woman", "பெண்", "பெண்பால்", "penn", "pen"),
+    "transgender": (
+        "transgender",
+        "trans",
+        "tg",
+        "திருநர்",
+        "மூன்றாம் பாலினம்",
+        "திருநங்கை",
+        "திருநம்பி",
+        "thirunangai",
+        "thirunambi",
+    ),
+    "unspecified": (*words.SKIP, "சொல்ல விரும்பவில்லை", "சொல்ல மாட்டேன்"),
 }
 PLACES = (
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
@@ -42,7 +53,7 @@ PLACES = (
 )
 PLACE_WORDS = {
     "pincode": ("pin", "pincode", "pin code", "பின்கோடு", "பின் கோடு", "அஞ்சல் குறியீடு"),
-    "location": ("location", "இருப்பிடம்"),
+    "location": ("location", "இருப்பிடம்", "லொகேஷன்", "இடம்"),
 }
 CONFIRM = (
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
@@ -53,9 +64,9 @@ CONFIRM = (
     Choice("cancel", N_("Cancel")),
 )
 CONFIRM_WORDS = {
-    "confirm": ("yes", "confirm", "ok", "ஆம்", "சரி", "உறுதி"),
-    "restart": ("restart", "again", "edit", "மீண்டும்", "திருத்து"),
-    "cancel": ("cancel", "no", "ரத்து", "வேண்டாம்"),
+    "confirm": (*words.YES, *words.FINE, "confirm", "உறுதி"),
+    "restart": ("restart", "again", "edit", *words.AGAIN, "திருத்து"),
+    "cancel": (*words.CANCEL, *words.NO),
 }
 
 
@@ -195,7 +206,7 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
             _("You are already a member. Your membership number is {number}.").format(number=number)
         )
     for official in await members.officials_to_notify(ctx.session, d["unit_id"]):
-        # TRANSLATORS: the quoted menu item (table: menu) is the label, as translated.
+        # TRANSLATORS: the quoted menu item (table: menu.WORDS) is the label, as translated.
         # Goes by SMS to officials without WhatsApp or Telegram.
         note = N_(
             "New member waiting for verification: {name} ({number}), {unit}. "
@@ -261,7 +272,7 @@ FLOW = Flow(
             goes_to=("voter_id",),
         ),
         "voter_id": Ask(
-            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_(
                 "If you have a voter ID card, send its number (for example ABC1234567). "
                 "Otherwise send SKIP."
@@ -273,7 +284,7 @@ FLOW = Flow(
             next="email",
         ),
         "email": Ask(
-            # TRANSLATORS: keywords (table: SKIP_WORDS) in quotes, as typed.
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("If you want, send your email address. Otherwise send SKIP."),
             parse=validation.parse_email,
             hint=N_("That does not look like an email address, for example name@example.com."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Permission
 from bot.flows import reach
@@ -13,7 +14,10 @@ from core.i18n import N_, _, format_day, in_language
 from core.services import members, officials
 
 PAGE = 9
-CONFIRM_WORDS = {"verify": ("verify", "yes", "ஆம்", "சரிபார்"), "back": ("back", "பின்")}
+CONFIRM_WORDS = {
+    "verify": ("verify", *words.YES, *words.FINE, "சரிபார்", "சரிபாருங்கள்"),
+    "back": words.BACK,
+}
 
 
 async def pending_choices(ctx: Context) -> tuple[Choice, ...]:

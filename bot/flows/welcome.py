@@ -7,6 +7,7 @@ here (:func:`start`), and MENU, CANCEL and LANGUAGE start it again rather than l
 
 from __future__ import annotations
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Goto, Outcome, Word
 from core.channels.base import Choice
@@ -21,8 +22,8 @@ GREETING = (
 )
 LANGUAGES = (Choice(Language.TAMIL.value, "தமிழ்"), Choice(Language.ENGLISH.value, "English"))
 LANGUAGE_WORDS = {
-    "ta": ("tamil", "ta", "tamizh", "thamizh"),
-    "en": ("english", "en", "ஆங்கிலம்", "eng"),
+    "ta": ("ta", *words.LANGUAGE_NAMES["ta"]),
+    "en": ("en", *words.LANGUAGE_NAMES["en"]),
 }
 LANGUAGE_HINT = "1 = தமிழ், 2 = English"
 CONSENT = (
@@ -32,8 +33,8 @@ CONSENT = (
     Choice("decline", N_("No, thank you")),
 )
 CONSENT_WORDS = {
-    "agree": ("yes", "agree", "ok", "ஆம்", "சரி", "ஒப்புக்கொள்கிறேன்"),
-    "decline": ("no", "decline", "இல்லை", "வேண்டாம்"),
+    "agree": (*words.YES, *words.FINE, "agree", "ஒப்புக்கொள்கிறேன்"),
+    "decline": (*words.NO, "decline"),
 }
 
 
