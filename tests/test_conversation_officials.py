@@ -40,7 +40,7 @@ async def test_an_official_verifies_a_pending_member_of_their_district_from_chat
 ) -> None:
     official = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
     menu = await official.says("hi")
-    assert "புதிய உறுப்பினர்களைச் சரிபார்க்க" in menu
+    assert "புதியவர் சரிபார்ப்பு" in menu
     pending = await official.says("2")  # verify new members
     assert "Deepa Ravi" in pending
     await official.says("1")

@@ -101,7 +101,7 @@ WHEN = (
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("now", N_("Send now")),
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
-    Choice("later", N_("At a time I choose")),
+    Choice("later", N_("Send later")),
 )
 STEP_UP = Call("stepup", then=("announce", "confirm"))
 

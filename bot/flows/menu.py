@@ -36,7 +36,7 @@ WORDS = {
         "என் விவரம்",
     ),
     "language": ("language", "lang", "மொழி"),
-    "verify": ("verify", "சரிபார்", "சரிபார்ப்பு"),
+    "verify": ("verify", "சரிபார்", "சரிபார்ப்பு", "புதிய உறுப்பினர்களைச் சரிபார்க்க"),
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "help": ("help", "உதவி"),
