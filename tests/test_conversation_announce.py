@@ -32,7 +32,7 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     official = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
     await official.says("வணக்கம்")
     scopes = await official.says("அறிவிப்பு")
-    assert "TN.CHN" in scopes and "TN.VPM" not in scopes
+    assert "சென்னை (TN.CHN)" in scopes and "TN.VPM" not in scopes  # the Tamil unit name
     assert "தமிழில் தலைப்பு" in await official.says("1")  # Chennai district
     assert "தமிழில் அறிவிப்பை எழுதுங்கள்" in await official.says("மாவட்டக் கூட்டம்")
     assert "ஆங்கிலத்தில் தலைப்பு" in await official.says("ஞாயிறு காலை 10 மணிக்கு அம்பேத்கர் அரங்கில் கூட்டம்.")
@@ -42,7 +42,8 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     assert "SMS" in asked
     code = CODE.search(providers.sms_to(CHENNAI_SECRETARY)[-1]).group(1)
     preview = await official.says(code)
-    assert "மாவட்டக் கூட்டம்" in preview and "Unicode (UCS-2)" in preview
+    assert "மாவட்டக் கூட்டம்" in preview and "தமிழ்/யூனிகோடு" in preview
+    assert "சென்னை (TN.CHN)" in preview
     assert "அனுப்பப்படுகிறது" in await official.says("1")
 
     announcement = await session.scalar(select(Announcement))

@@ -32,6 +32,8 @@ async def test_a_new_signup_is_announced_to_the_officials_of_its_district(
     assert len(notes) == 1
     text = notes[0]["Body"]
     assert "Nila Kannan" in text and "சரிபார்ப்புக்குக் காத்திருக்கிறார்" in text
+    # The member wrote in English; the official reads their unit in Tamil.
+    assert "விழுப்புரம்" in text and "Villupuram" not in text
     assert not [m for m in providers.twilio.sent if CHENNAI_SECRETARY in str(m.get("To"))]
 
 

@@ -27,7 +27,7 @@ from bot.conversation import (
 from bot.flows import stepup
 from core import announcements, effects
 from core.channels.base import Choice
-from core.i18n import INDIA, N_, _, format_moment, format_money
+from core.i18n import INDIA, N_, _, format_moment, format_money, local_name
 from core.services import officials
 from core.validation import ascii_digits
 
@@ -41,6 +41,12 @@ SEND_WORDS = {
 }
 MOMENT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s+(\d{1,2})[:.](\d{2})$")
 MAX_CHOICES = 9
+ENCODING_NAMES = {
+    # TRANSLATORS: an SMS encoding, as officials see it in the cost preview.
+    "GSM-7": N_("GSM-7 (160 characters fit one SMS)"),
+    # TRANSLATORS: an SMS encoding (any Tamil letter needs it), in the cost preview.
+    "UCS-2": N_("Unicode (70 characters fit one SMS)"),
+}
 
 
 async def scope_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -50,7 +56,7 @@ async def scope_choices(ctx: Context) -> tuple[Choice, ...]:
             ctx.session, ctx.member_id, officials.ANNOUNCE, limit=MAX_CHOICES
         ),
     )
-    return tuple(Choice(u.code, f"{u.name} ({u.code})") for u in units)
+    return tuple(Choice(u.code, f"{local_name(u.name, u.name_ta)} ({u.code})") for u in units)
 
 
 async def ask_scope(ctx: Context) -> str:
@@ -71,7 +77,7 @@ async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
     )
     if not units or units[0].code != code:
         return Retry(_("You can announce only to your own unit or to units below it."))
-    ctx.data.update(unit_code=units[0].code, unit_name=units[0].name)
+    ctx.data.update(unit_code=units[0].code, unit_name=local_name(units[0].name, units[0].name_ta))
     # Names this composition: confirming it twice (a stale state) finds the first one.
     ctx.data.setdefault("request_key", uuid.uuid4().hex)
     return Goto("title_ta")
@@ -147,7 +153,7 @@ async def summary(ctx: Context) -> str:
     lines.append(
         "\n"
         + _("SMS: {encoding}, {parts} part(s), about {cost} per member.").format(
-            encoding="Unicode (UCS-2)" if preview.encoding != "GSM-7" else "GSM-7",
+            encoding=_(ENCODING_NAMES.get(preview.encoding, ENCODING_NAMES["UCS-2"])),
             parts=preview.parts,
             cost=format_money(preview.cost_paise / 100),
         )
@@ -252,7 +258,10 @@ FLOW = Flow(
             goes_to=("confirm", STEP_UP, END),
         ),
         "at": Ask(
-            N_("At what time? Write day/month/year hours:minutes, for example 15/08/2027 18:30."),
+            N_(
+                "At what time? Write day/month/year hours:minutes on the 24-hour clock, "
+                "for example 15/08/2027 18:30 for 6:30 in the evening."
+            ),
             answer=answer_at,
             goes_to=("confirm", STEP_UP, END),
         ),

@@ -16,7 +16,8 @@ from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from bot.flows import reach
 from core import places, validation
 from core.channels.base import Choice
-from core.i18n import INDIA, N_, _, format_day, in_language
+from core.i18n import INDIA, N_, Language, _, format_day, in_language, local_name
+from core.models.org import OrganizationUnit
 from core.services import addresses, members, officials
 
 GENDERS = (
@@ -115,10 +116,18 @@ async def take_pincode(ctx: Context, pin: str) -> Outcome:
                 pin=pin
             )
         )
-    ctx.data.update(
-        pincode=pin, unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language)
-    )
+    ctx.data.update(pincode=pin, unit_id=str(unit.id), **unit_names(unit, ctx.language))
     return Goto("voter_id")
+
+
+def unit_names(unit: OrganizationUnit, language: Language) -> dict[str, str]:
+    """The unit's name for the member's summary, and both names for the notice to its
+    officials (each reads it in their own language)."""
+    return {
+        "unit_name": officials.unit_label(unit, language),
+        "unit_name_en": officials.unit_label(unit, Language.ENGLISH),
+        "unit_name_ta": officials.unit_label(unit, Language.TAMIL),
+    }
 
 
 async def take_location(ctx: Context, answer: Answer) -> Outcome:
@@ -138,9 +147,7 @@ async def take_location(ctx: Context, answer: Answer) -> Outcome:
     if unit is None:
         return Retry(_("We could not place that location. Please send your PIN code instead."))
     location = [answer.latitude, answer.longitude]
-    ctx.data.update(
-        unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language), location=location
-    )
+    ctx.data.update(unit_id=str(unit.id), location=location, **unit_names(unit, ctx.language))
     return Goto("voter_id")
 
 
@@ -212,10 +219,11 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
             "New member waiting for verification: {name} ({number}), {unit}. "
             "Open the menu and choose 'Verify new members'."
         )
-        text = in_language(official.language, note)
-        await reach.tell(
-            ctx, official.member_id, text.format(name=d["name"], number=number, unit=d["unit_name"])
+        unit = local_name(
+            d.get("unit_name_en", d["unit_name"]), d.get("unit_name_ta"), official.language
         )
+        text = in_language(official.language, note).format(name=d["name"], number=number, unit=unit)
+        await reach.tell(ctx, official.member_id, text)
     return Done(
         _(
             "Welcome to the party! Your membership number is {number}. "

@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Permission
 from bot.flows import reach
 from core.channels.base import Choice
-from core.i18n import N_, _, format_day, in_language
+from core.i18n import N_, _, format_day, in_language, local_name
 from core.services import members, officials
 
 PAGE = 9
@@ -25,7 +25,10 @@ async def pending_choices(ctx: Context) -> tuple[Choice, ...]:
         "verify.pending", lambda: members.pending_in_scope(ctx.session, ctx.member_id, limit=PAGE)
     )
     return tuple(
-        Choice(str(p.member_id), f"{p.name} · {p.membership_number} · {p.unit_name}")
+        Choice(
+            str(p.member_id),
+            f"{p.name} · {p.membership_number} · {local_name(p.unit_name, p.unit_name_ta)}",
+        )
         for p in pending
     )
 
@@ -57,7 +60,7 @@ async def summary(ctx: Context) -> str:
     ).format(
         name=pending.name,
         number=pending.membership_number,
-        unit=pending.unit_name,
+        unit=local_name(pending.unit_name, pending.unit_name_ta) if pending.unit_name else "-",
         joined=format_day(pending.joined_at.date()) if pending.joined_at else "-",
     )
 
