@@ -62,6 +62,8 @@ SKIP = (
 )  # fmt: skip
 """Leave an optional answer out ('இல்லை' in the catalog: "I have none")."""
 AGAIN = ("மீண்டும்", "மறுபடி", "மறுபடியும்", "திரும்ப", "marupadi", "thirumba")
+PRIVACY = ("privacy", "தனியுரிமை", "thaniyurimai", "thaniurimai")
+"""The full privacy notice, asked for at the short one sent by SMS."""
 BACK = ("back", "பின்", "பின்செல்", "பின்செல்ல", "திரும்ப", "பின்னால்")
 
 # --- languages -------------------------------------------------------------------------

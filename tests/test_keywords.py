@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from bot.conversation import Answer, Word
 from bot.engine import global_word
 from bot.flows import announce, menu, privacy, signup, verify, welcome
-from bot.words import is_skip, language_named
+from bot.words import PRIVACY, fold, is_skip, language_named
 from core.channels.base import Choice
 from core.i18n import LOCALES_DIR, Language, _, use_language
 
@@ -38,6 +38,7 @@ TABLES: dict[str, Callable[[str], bool]] = {
     "engine.GLOBAL_WORDS": lambda text: global_word(text) is not None,
     "words.SKIP": is_skip,
     "menu.WORDS": menu_item,
+    "words.PRIVACY": lambda text: fold(text) in PRIVACY,
 }
 
 

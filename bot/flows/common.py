@@ -7,6 +7,11 @@ from core.channels.base import Channel
 from core.i18n import _
 
 
+def on_sms(ctx: Context, chat: str, sms: str) -> str:
+    """``sms`` on SMS, where a shorter sentence costs fewer parts; ``chat`` elsewhere."""
+    return sms if ctx.message.channel is Channel.SMS else chat
+
+
 def help_text(ctx: Context) -> str:
     if ctx.message.channel is Channel.SMS and ctx.message.provider == "twilio":
         # Twilio itself opts out anyone who texts CANCEL: not a word to offer here.

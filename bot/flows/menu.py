@@ -128,6 +128,7 @@ FLOW = Flow(
             hint=N_("Sorry, I did not understand that."),
             # TRANSLATORS: the WhatsApp list button: at most 20 characters.
             list_button=N_("Choose"),
+            sms="",  # by SMS the numbered list alone: it fits one part
             then=picked,
             goes_to=(
                 END,

@@ -14,6 +14,7 @@ from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from bot.flows import reach
+from bot.flows.common import on_sms
 from core import places, validation
 from core.channels.base import Choice
 from core.i18n import INDIA, N_, Language, _, format_day, in_language, local_name
@@ -171,6 +172,16 @@ async def summary(ctx: Context) -> str:
     )
 
 
+async def summary_sms(ctx: Context) -> str:
+    d, genders = ctx.data, {c.id: _(c.label) for c in GENDERS}
+    return _("Please check: {name}, {dob}, {gender}, {area}.").format(
+        name=d["name"],
+        dob=format_day(date.fromisoformat(d["dob"])),
+        gender=genders[d["gender"]],
+        area=d["unit_name"],
+    )
+
+
 async def confirmed(ctx: Context, picked: str) -> Outcome:
     if picked == "restart":
         ctx.data.clear()
@@ -224,12 +235,16 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
         )
         text = in_language(official.language, note).format(name=d["name"], number=number, unit=unit)
         await reach.tell(ctx, official.member_id, text)
-    return Done(
+    said = on_sms(
+        ctx,
         _(
             "Welcome to the party! Your membership number is {number}. "
             "A party official of your area will verify your membership soon."
-        ).format(number=number)
+        ),
+        # TRANSLATORS: by SMS, with the menu: keep it short.
+        _("Welcome! Your membership number is {number}."),
     )
+    return Done(said.format(number=number))
 
 
 FLOW = Flow(
@@ -248,6 +263,7 @@ FLOW = Flow(
         ),
         "dob": Ask(
             N_("What is your date of birth? Write it as day/month/year, for example 15/08/1990."),
+            sms=N_("Your date of birth? For example 15/08/1990."),
             answer=answer_dob,
             goes_to=("gender", END),
         ),
@@ -256,6 +272,9 @@ FLOW = Flow(
         ),
         "place": Ask(
             N_("Where do you live? This tells us which party unit you belong to."),
+            # TRANSLATORS: by SMS a location cannot be shared: the PIN code straight away.
+            sms=N_("Your area's PIN code? For example 605602."),
+            sms_choices=False,
             choices=PLACES,
             words=PLACE_WORDS,
             answer=place_typed,
@@ -285,6 +304,8 @@ FLOW = Flow(
                 "If you have a voter ID card, send its number (for example ABC1234567). "
                 "Otherwise send SKIP."
             ),
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed. By SMS.
+            sms=N_("Your voter ID number? If you have none, send SKIP."),
             parse=validation.parse_epic,
             hint=N_("A voter ID number has 3 letters and 7 digits, for example ABC1234567."),
             store="voter_id",
@@ -294,6 +315,8 @@ FLOW = Flow(
         "email": Ask(
             # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("If you want, send your email address. Otherwise send SKIP."),
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed. By SMS.
+            sms=N_("Your email address? If you have none, send SKIP."),
             parse=validation.parse_email,
             hint=N_("That does not look like an email address, for example name@example.com."),
             store="email",
@@ -301,7 +324,12 @@ FLOW = Flow(
             next="confirm",
         ),
         "confirm": Ask(
-            summary, choices=CONFIRM, words=CONFIRM_WORDS, then=confirmed, goes_to=("name", END)
+            summary,
+            sms=summary_sms,
+            choices=CONFIRM,
+            words=CONFIRM_WORDS,
+            then=confirmed,
+            goes_to=("name", END),
         ),
     },
 )
