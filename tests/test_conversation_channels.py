@@ -114,6 +114,10 @@ async def test_a_tamil_sms_signup_costs_at_most_15_sms_parts(member, providers) 
     assert segments(full_notice).parts > 3
     parts = [segments(body).parts for body in sent]
     assert sum(parts) <= 15, list(zip(parts, sent, strict=True))
+    # The help by SMS is the keywords alone, in both scripts (six parts with the menu before).
+    help_reply = await m.says("உதவி")
+    assert "'ரத்து'" in help_reply and "CANCEL" in help_reply
+    assert segments(help_reply).parts <= 4
 
 
 async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:
