@@ -42,7 +42,7 @@ format: install  ## apply ruff's fixes and formatting
 	@$(RUN) ruff format .
 
 i18n: install  ## extract sentences, update and compile the Tamil and English catalogs
-	@$(RUN) pybabel extract -F babel.cfg -o locales/messages.pot --no-location --omit-header --sort-output . >/dev/null
+	@$(RUN) pybabel extract -F babel.cfg -c TRANSLATORS: -o locales/messages.pot --no-location --omit-header --sort-output . >/dev/null
 	@$(RUN) pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching -w 100 >/dev/null
 	@$(RUN) pybabel compile -d locales -D messages --statistics
 

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.state import ConversationState as ConversationState
 from bot.state import StateStore as StateStore
-from core.channels.base import Choice, Reply
+from bot.words import fold, is_skip
+from core.channels.base import Channel, Choice, Reply
 from core.i18n import N_, _
 from core.validation import parse_choice_number
 
@@ -103,13 +104,6 @@ Answerer = Callable[["Context", "Answer"], Awaitable[Outcome | None]]
 Then = Callable[["Context", Any], Awaitable[Outcome]]
 Fallback = Callable[["Context"], Outcome]
 
-SKIP_WORDS = ("skip", "தவிர்", "வேண்டாம்", "no", "none", "இல்லை")
-
-
-def is_skip(text: str) -> bool:
-    return text.casefold().strip(" .!") in SKIP_WORDS
-
-
 # --- a state, declared ---------------------------------------------------------------
 
 
@@ -142,6 +136,11 @@ class Ask:
     button: str | None = None
     list_button: str | None = None
     stored_choices: bool = True
+    sms: str | Prompt | None = None
+    """A shorter prompt for SMS, where every 67 characters of Tamil cost another part."""
+    sms_choices: bool = True
+    """False: on SMS the choices are not listed (a location cannot be shared by SMS, so
+    the prompt asks for the PIN code straight away)."""
 
     def targets(self) -> tuple[Target, ...]:
         """Everywhere an answer to this question may lead."""
@@ -155,10 +154,12 @@ class Ask:
         return tuple(Choice(c.id, _(c.label)) for c in self.choices)
 
     async def reply(self, ctx: Context) -> Reply:
-        text = await self.prompt(ctx) if callable(self.prompt) else _(self.prompt)
+        on_sms = ctx.message.channel is Channel.SMS
+        prompt = self.sms if on_sms and self.sms is not None else self.prompt
+        text = await prompt(ctx) if callable(prompt) else _(prompt) if prompt else ""
         return Reply(
             text,
-            await self.options(ctx),
+            await self.options(ctx) if self.sms_choices or not on_sms else (),
             ask_location=self.ask_location,
             ask_contact=self.ask_contact,
             button=_(self.button) if self.button else None,
@@ -300,12 +301,12 @@ class Answer:
         number = parse_choice_number(self.text)
         if number is not None and 1 <= number <= len(choices):
             return choices[number - 1].id
-        folded = self.text.casefold().strip(" .!")
+        folded = fold(self.text)
         if not folded:
             return None
         for choice in choices:
-            if folded == choice.label.casefold().strip(" .!"):
+            if folded == fold(choice.label):
                 return choice.id
-            if folded in (w.casefold() for w in words.get(choice.id, ())):
+            if folded in (fold(w) for w in words.get(choice.id, ())):
                 return choice.id
         return None

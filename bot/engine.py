@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot import words
 from bot.context import Context, KnownAddress, KnownMember
 from bot.conversation import (
     Answer,
@@ -37,7 +38,7 @@ from bot.conversation import (
     Return,
     Word,
 )
-from bot.flows import FLOWS, MENU, common, welcome
+from bot.flows import FLOWS, MENU, common, language, welcome
 from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
@@ -86,25 +87,22 @@ per address, not one per message."""
 
 
 GLOBAL_WORDS: dict[str, Word] = {
-    "help": Word.HELP,
-    "உதவி": Word.HELP,
-    "menu": Word.MENU,
-    "0": Word.MENU,
-    "௦": Word.MENU,
-    "மெனு": Word.MENU,
-    "stop": Word.STOP,
-    "நிறுத்து": Word.STOP,
-    "start": Word.START,
-    "தொடங்கு": Word.START,
-    "language": Word.LANGUAGE,
-    "மொழி": Word.LANGUAGE,
-    "cancel": Word.CANCEL,
-    "ரத்து": Word.CANCEL,
+    word: meaning
+    for meaning, forms in (
+        (Word.HELP, words.HELP),
+        (Word.MENU, words.MENU),
+        (Word.STOP, words.STOP),
+        (Word.START, words.START),
+        (Word.LANGUAGE, words.LANGUAGE),
+        (Word.CANCEL, words.CANCEL),
+    )
+    for word in forms
 }
+"""Every form of every global word (:mod:`bot.words`), folded as typed text is."""
 
 
 def global_word(text: str) -> Word | None:
-    return GLOBAL_WORDS.get(text.casefold().strip(" .!?/"))
+    return GLOBAL_WORDS.get(words.fold(text, "/"))
 
 
 def conversation_lock(channel: Channel, address: str) -> int:
@@ -322,12 +320,30 @@ class Engine:
             fallback = own[word] if word in own else FALLBACKS[word]
             if fallback is not None:
                 return await self._resolve(ctx, fallback(ctx))
+        named = None if word or answer.choice_id else words.language_named(answer.text)
+        if named and not await self._takes_itself(ctx, answer, timed_out):
+            switched = await language.switch(ctx, named)
+            in_flow = conv.flow is not None and not timed_out
+            return await self._resolve(ctx, Retry(switched) if in_flow else Done(switched))
         if conv.flow is None or timed_out:
             said = None
             if timed_out:
                 said = _("We had not heard from you for a while, so we started again.")
             return await self._resolve(ctx, Done(said))
         return await self._answer(ctx, answer)
+
+    async def _takes_itself(self, ctx: Context, answer: Answer, timed_out: bool) -> bool:
+        """Whether the question asked takes ``answer`` as it is: a free-text answer (a
+        name, an announcement's text) or one of its choices ("English" to "Which
+        language?"). Anywhere else a language's name switches to it."""
+        conv = ctx.conv
+        if conv.flow is None or conv.state is None or timed_out:
+            return False
+        ask = FLOWS[conv.flow].question(conv.state)
+        if not ask.choices:
+            return True
+        with use_language(ctx.language):
+            return answer.pick(await ask.options(ctx), ask.words) is not None
 
     async def _answer(self, ctx: Context, answer: Answer) -> Reply:
         assert ctx.conv.flow and ctx.conv.state
@@ -384,6 +400,8 @@ class Engine:
             ctx.session, ctx.message.channel, ctx.message.address, now=ctx.now
         )
         return Reply(
+            # TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed. May go by
+            # SMS: 70 Tamil characters fit one part, longer ones take a part per 67.
             _("Done. You will not get any more announcements here. Send START to get them again.")
         )
 

@@ -241,6 +241,7 @@ class Report:
     """Wait for WhatsApp capacity the next day."""
     whatsapp_fallback: int
     """WhatsApp said "not reachable": went by Telegram or SMS instead."""
+    unit_name_ta: str | None = None
 
     def count(self, *statuses: str) -> int:
         return sum(self.by_status.get(s, 0) for s in statuses)
@@ -269,7 +270,7 @@ async def report(
         await session.execute(
             text(
                 "SELECT a.title, a.title_ta, a.status, a.publish_at, a.fanned_out_at,"
-                " u.code, u.name, u.path FROM announcements a"
+                " u.code, u.name, u.metadata->>'name_ta' AS name_ta, u.path FROM announcements a"
                 " JOIN organization_units u ON u.id = a.unit_id WHERE a.id = :a"
             ),
             {"a": announcement_id},
@@ -323,6 +324,7 @@ async def report(
         title=head.title_ta or head.title,
         unit_code=head.code,
         unit_name=head.name,
+        unit_name_ta=head.name_ta,
         status=str(head.status),
         publish_at=head.publish_at,
         fanned_out_at=head.fanned_out_at,

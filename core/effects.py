@@ -116,6 +116,8 @@ def code_text(settings: Settings, payload: dict[str, Any]) -> str:
     """The OTP SMS, rendered in the member's language with the code derived again."""
     code = otp.code_for(settings, uuid.UUID(payload["otp_id"]), payload["nonce"])
     with use_language(Language(payload["language"])):
+        # TRANSLATORS: the OTP SMS: one part, so at most 70 characters with the code filled
+        # in. It must match the DLT template (otp_ta) registered for it, word for word.
         return _(
             "{code} is your VCK Connect code. It is valid for {minutes} minutes. "
             "Do not share it with anyone."

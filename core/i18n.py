@@ -78,11 +78,35 @@ def format_day(value: date, language: Language | None = None) -> str:
 
 
 def format_moment(value: datetime, language: Language | None = None) -> str:
-    """A moment shown in Indian time, with the month in the member's language."""
+    """A moment shown in Indian time, with the month in the member's language:
+    26 நவம்பர் 2026, மாலை 6:35 / 26 November 2026, 6:35 PM."""
     lang = language or current_language()
-    return _babel_datetime(
-        value, format="d MMMM y, h:mm a", tzinfo=INDIA, locale=_BABEL_LOCALE[lang]
-    )
+    if lang is not Language.TAMIL:
+        return _babel_datetime(
+            value, format="d MMMM y, h:mm a", tzinfo=INDIA, locale=_BABEL_LOCALE[lang]
+        )
+    local = value.astimezone(INDIA)
+    day = _babel_date(local.date(), format="d MMMM y", locale=_BABEL_LOCALE[lang])
+    return f"{day}, {tamil_day_part(local.hour)} {local.hour % 12 or 12}:{local.minute:02d}"
+
+
+def tamil_day_part(hour: int) -> str:
+    """காலை / மதியம் / மாலை / இரவு, as people say the time. Not Babel's (CLDR's) periods,
+    which call 8 pm அந்தி மாலை, a literary word nobody uses for a meeting time."""
+    if 4 <= hour < 12:
+        return "காலை"
+    if 12 <= hour < 16:
+        return "மதியம்"
+    if 16 <= hour < 19:
+        return "மாலை"
+    return "இரவு"
+
+
+def local_name(name: str, name_ta: str | None, language: Language | str | None = None) -> str:
+    """A name kept in English with its Tamil form beside it (a unit's ``name_ta``), in
+    ``language``; the English one when there is no Tamil form."""
+    lang = Language(language) if language else current_language()
+    return (name_ta or name) if lang is Language.TAMIL else name
 
 
 def format_money(amount: Decimal | int | float, language: Language | None = None) -> str:

@@ -33,9 +33,9 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     official = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
     await official.says("வணக்கம்")
     scopes = await official.says("அறிவிப்பு")
-    assert "TN.CHN" in scopes and "TN.VPM" not in scopes
+    assert "சென்னை (TN.CHN)" in scopes and "TN.VPM" not in scopes  # the Tamil unit name
     assert "தமிழில் தலைப்பு" in await official.says("1")  # Chennai district
-    assert "தமிழில் அறிவிப்பு?" in await official.says("மாவட்டக் கூட்டம்")
+    assert "தமிழில் அறிவிப்பை எழுதுங்கள்" in await official.says("மாவட்டக் கூட்டம்")
     assert "ஆங்கிலத்தில் தலைப்பு" in await official.says("ஞாயிறு காலை 10 மணிக்கு அம்பேத்கர் அரங்கில் கூட்டம்.")
     assert "SMS" in await official.says("தவிர்")  # Tamil only
     assert "எப்போது" in await official.says("ஞாயிறு காலை 10 மணி கூட்டம்")
@@ -43,7 +43,8 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     assert "SMS" in asked
     code = CODE.search(providers.sms_to(CHENNAI_SECRETARY)[-1]).group(1)
     preview = await official.says(code)
-    assert "மாவட்டக் கூட்டம்" in preview and "Unicode (UCS-2)" in preview
+    assert "மாவட்டக் கூட்டம்" in preview and "தமிழ்/யூனிகோடு" in preview
+    assert "சென்னை (TN.CHN)" in preview
     assert "அனுப்பப்படுகிறது" in await official.says("1")
 
     announcement = await session.scalar(select(Announcement))
@@ -102,7 +103,7 @@ async def test_a_chennai_official_announces_to_their_district_and_only_it_receiv
     assert delivered == "delivered"
 
     await official.says("0")
-    assert "எந்த அறிவிப்பு" in await official.says("அறிக்கை")
+    assert "எந்த அறிவிப்பு" in await official.says("நிலவரம்")
     report = await official.says("1")
     assert f"பெறுநர்கள்: {len(chennai)}" in report and "வழி வாரியாக" in report
 
@@ -147,5 +148,5 @@ async def test_an_official_whose_position_ends_mid_announcement_is_shown_the_men
     )
     await session.commit()
     menu = await official.says("மாவட்டக் கூட்டம்")
-    assert "என்ன செய்ய விரும்புகிறீர்கள்?" in menu and "தமிழில் அறிவிப்பு?" not in menu
+    assert "என்ன செய்ய விரும்புகிறீர்கள்?" in menu and "தமிழில் அறிவிப்பை எழுதுங்கள்" not in menu
     assert "அறிவிப்பு அனுப்ப" not in menu  # "Send an announcement" is gone too

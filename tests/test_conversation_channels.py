@@ -12,6 +12,7 @@ from bot.engine import Engine
 from bot.outbox import RecordingOutbox
 from core.channels.base import Channel
 from core.channels.console import parse_console_line
+from core.channels.sms_text import segments
 from core.models import ChannelAddress, Member
 
 NUMBER = re.compile(r"VCK-[A-Z]{3}-\d{7}")
@@ -95,6 +96,28 @@ async def test_a_feature_phone_member_signs_up_by_sms_through_the_dlt_provider(
     assert last["EncodingType"] == "unicode" and last["DltEntityId"] and last["From"]
     assert not [s for s in providers.twilio.sent if s.get("To") == "+919840088888"]
     assert await session.scalar(select(Member).where(Member.phone == "+919840088888"))
+
+
+async def test_a_tamil_sms_signup_costs_at_most_15_sms_parts(member, providers) -> None:
+    # Every part is paid for, by the party and on a feature phone's patience: from the
+    # first message to the membership number, through the DLT provider's webhook.
+    phone = "+919840088889"
+    m = member(Channel.SMS, phone)
+    assert "மொழி" in await m.says("வணக்கம்")
+    assert "'தனியுரிமை'" in await m.says("1")  # the short notice, and how to get the full
+    assert "சேமித்து வைக்கும்" in await m.says("தனியுரிமை")  # the full notice
+    for text in ("ஆமா", "1", "முத்து வேல்", "10/10/1970", "1", "605602", "இல்லை", "இல்லை"):
+        await m.says(text)
+    assert NUMBER.search(await m.says("1"))
+    sent = [s["Body"] for s in providers.dlt.sent if s.get("To") == phone]
+    full_notice = sent.pop(2)  # asked for: not part of the signup's cost
+    assert segments(full_notice).parts > 3
+    parts = [segments(body).parts for body in sent]
+    assert sum(parts) <= 15, list(zip(parts, sent, strict=True))
+    # The help by SMS is the keywords alone, in both scripts (six parts with the menu before).
+    help_reply = await m.says("உதவி")
+    assert "'ரத்து'" in help_reply and "CANCEL" in help_reply
+    assert segments(help_reply).parts <= 4
 
 
 async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:

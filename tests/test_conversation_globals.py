@@ -152,3 +152,22 @@ async def test_the_whatsapp_main_menu_opens_as_a_list_in_the_members_language(
     assert picker["button"] == "தேர்வு செய்யுங்கள்"
     assert len(picker["button"]) <= 20  # WhatsApp's limit for the list button
     assert m.last["ContentSid"] == providers.twilio.contents[-1]["sid"]
+
+
+async def test_a_language_name_switches_language_outside_free_text(member, session) -> None:
+    m = member(Channel.WHATSAPP, "+919840200031")
+    await m.says("வணக்கம்")
+    assert "தனியுரிமை:" in await m.says("1")
+    switched = await m.says("'English'")  # at the privacy notice: re-asked in English
+    assert "write to you in English" in switched and "Privacy notice" in switched
+    assert await address_row(session, "whatsapp", "+919840200031") is None  # no consent yet
+    await m.says("aamaa")
+    assert "என்ன செய்ய" in await m.says("தமிழ்")  # at the menu
+    assert (await address_row(session, "whatsapp", "+919840200031")).language == "ta"
+
+
+async def test_a_language_name_is_an_ordinary_answer_to_a_free_text_question(member) -> None:
+    m = member(Channel.WHATSAPP, "+919840200032")
+    for text in ("hi", "2", "1", "1"):  # English, agree, join: "What is your full name?"
+        await m.says(text)
+    assert "date of birth" in await m.says("Tamil")  # a name, not a switch

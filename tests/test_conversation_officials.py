@@ -41,6 +41,8 @@ async def test_a_new_signup_is_announced_to_the_officials_of_its_district(
     assert len(notes) == 1
     text = notes[0]["Body"]
     assert "Nila Kannan" in text and "சரிபார்ப்புக்குக் காத்திருக்கிறார்" in text
+    # The member wrote in English; the official reads their unit in Tamil.
+    assert "விழுப்புரம்" in text and "Villupuram" not in text
     assert not [m for m in providers.twilio.sent if CHENNAI_SECRETARY in str(m.get("To"))]
 
 
@@ -49,7 +51,7 @@ async def test_an_official_verifies_a_pending_member_of_their_district_from_chat
 ) -> None:
     official = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
     menu = await official.says("hi")
-    assert "புதிய உறுப்பினர்களைச் சரிபார்க்க" in menu
+    assert "புதியவர் சரிபார்ப்பு" in menu
     asked = await official.says("2")  # verify new members: a fresh code first
     assert "SMS" in asked and "Deepa Ravi" not in asked
     pending = await step_up(official, providers)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.outbox import RecordingOutbox
 from core import effects
 from core.channels.base import Channel, Outcome, Reply, SendError
+from core.channels.sms_text import segments
 from core.models import OutboxEffect
 from core.services import otp
 
@@ -86,3 +87,12 @@ def test_an_otp_code_is_derived_from_its_row_and_nonce(settings) -> None:
         settings, {"otp_id": str(otp_id), "nonce": "n1", "language": "en", "phone": "+91"}
     )
     assert code in rendered
+
+
+def test_the_otp_sms_is_one_part_in_both_languages(settings) -> None:
+    # The OTP is sent at every login; a second part would double what each one costs.
+    for language in ("ta", "en"):
+        payload = {"otp_id": str(uuid.uuid4()), "nonce": "n1", "language": language}
+        rendered = effects.code_text(settings, payload)
+        assert segments(rendered).parts == 1, rendered
+    assert "OTP" in effects.code_text(settings, {**payload, "language": "ta"})

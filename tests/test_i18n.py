@@ -92,6 +92,16 @@ def test_dates_show_tamil_month_names_in_indian_time() -> None:
     assert moment.startswith("27 November 2026, 1:30")
 
 
+def test_tamil_times_say_the_part_of_the_day_not_am_or_pm() -> None:
+    # 13:05 UTC is 18:35 in Asia/Kolkata; 20:00 UTC is 01:30 the next night.
+    evening = format_moment(datetime(2026, 11, 26, 13, 5, tzinfo=UTC), Language.TAMIL)
+    assert evening == "26 நவம்பர் 2026, மாலை 6:35"
+    night = format_moment(datetime(2026, 11, 26, 20, 0, tzinfo=UTC), Language.TAMIL)
+    assert night == "27 நவம்பர் 2026, இரவு 1:30"
+    morning = format_moment(datetime(2026, 11, 27, 3, 0, tzinfo=UTC), Language.TAMIL)
+    assert morning.endswith("காலை 8:30") and "AM" not in morning and "PM" not in evening
+
+
 def test_money_uses_indian_grouping() -> None:
     assert format_money(Decimal("100000"), Language.ENGLISH) == "₹1,00,000.00"
     assert format_money(Decimal("2500000.5"), Language.TAMIL) == "₹25,00,000.50"

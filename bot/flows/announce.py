@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
+from bot import words
 from bot.context import Context
 from bot.conversation import (
     END,
@@ -26,14 +27,26 @@ from bot.conversation import (
 from bot.flows import stepup
 from core import announcements, effects
 from core.channels.base import Choice
-from core.i18n import INDIA, N_, _, format_moment, format_money
+from core.i18n import INDIA, N_, _, format_moment, format_money, local_name
 from core.services import officials
 from core.validation import ascii_digits
 
-WHEN_WORDS = {"now": ("now", "இப்போது"), "later": ("later", "பிறகு")}
-SEND_WORDS = {"send": ("send", "yes", "அனுப்பு", "ஆம்"), "cancel": ("cancel", "ரத்து")}
+WHEN_WORDS = {
+    "now": ("now", "இப்போது", "இப்போதே", "உடனே", "udane", "ippo", "ippove"),
+    "later": ("later", "பிறகு", "அப்புறம்", "பின்னர்", "appuram"),
+}
+SEND_WORDS = {
+    "send": ("send", *words.YES, *words.FINE, "அனுப்பு", "அனுப்புங்கள்", "anuppu"),
+    "cancel": (*words.CANCEL, *words.NO),
+}
 MOMENT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s+(\d{1,2})[:.](\d{2})$")
 MAX_CHOICES = 9
+ENCODING_NAMES = {
+    # TRANSLATORS: an SMS encoding, as officials see it in the cost preview.
+    "GSM-7": N_("GSM-7 (160 characters fit one SMS)"),
+    # TRANSLATORS: an SMS encoding (any Tamil letter needs it), in the cost preview.
+    "UCS-2": N_("Unicode (70 characters fit one SMS)"),
+}
 
 
 async def scope_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -43,7 +56,7 @@ async def scope_choices(ctx: Context) -> tuple[Choice, ...]:
             ctx.session, ctx.member_id, officials.ANNOUNCE, limit=MAX_CHOICES
         ),
     )
-    return tuple(Choice(u.code, f"{u.name} ({u.code})") for u in units)
+    return tuple(Choice(u.code, f"{local_name(u.name, u.name_ta)} ({u.code})") for u in units)
 
 
 async def ask_scope(ctx: Context) -> str:
@@ -64,7 +77,7 @@ async def answer_scope(ctx: Context, answer: Answer) -> Outcome:
     )
     if not units or units[0].code != code:
         return Retry(_("You can announce only to your own unit or to units below it."))
-    ctx.data.update(unit_code=units[0].code, unit_name=units[0].name)
+    ctx.data.update(unit_code=units[0].code, unit_name=local_name(units[0].name, units[0].name_ta))
     # Names this composition: confirming it twice (a stale state) finds the first one.
     ctx.data.setdefault("request_key", uuid.uuid4().hex)
     return Goto("title_ta")
@@ -90,7 +103,12 @@ async def answer_sms(ctx: Context, answer: Answer) -> Outcome:
     return Goto("when")
 
 
-WHEN = (Choice("now", N_("Send now")), Choice("later", N_("At a time I choose")))
+WHEN = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("now", N_("Send now")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("later", N_("Send later")),
+)
 STEP_UP = Call("stepup", then=("announce", "confirm"))
 
 
@@ -114,7 +132,12 @@ async def answer_at(ctx: Context, answer: Answer) -> Outcome:
     return await stepup.require(ctx, *STEP_UP.then)
 
 
-CONFIRM = (Choice("send", N_("Send")), Choice("cancel", N_("Cancel")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("send", N_("Send")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("cancel", N_("Cancel")),
+)
 
 
 async def summary(ctx: Context) -> str:
@@ -132,7 +155,7 @@ async def summary(ctx: Context) -> str:
     lines.append(
         "\n"
         + _("SMS: {encoding}, {parts} part(s), about {cost} per member.").format(
-            encoding="Unicode (UCS-2)" if preview.encoding != "GSM-7" else "GSM-7",
+            encoding=_(ENCODING_NAMES.get(preview.encoding, ENCODING_NAMES["UCS-2"])),
             parts=preview.parts,
             cost=format_money(preview.cost_paise / 100),
         )
@@ -172,6 +195,7 @@ async def send(ctx: Context, picked: str) -> Outcome:
         effects.Kind.PUBLISH, effects.publish(result.announcement_id, result.publish_at)
     )
     return Done(
+        # TRANSLATORS: the quoted menu item (table: menu.WORDS) is the label, as translated.
         _(
             "Your announcement is on its way. Choose 'Announcement reports' in the menu "
             "to see who has received it."
@@ -186,6 +210,7 @@ FLOW = Flow(
     states={
         "scope": Ask(ask_scope, choices=scope_choices, answer=answer_scope, goes_to=("title_ta",)),
         "title_ta": Ask(
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("The title in Tamil? Send SKIP to write only in English."),
             parse=title,
             hint=N_("Please send the title as text."),
@@ -201,6 +226,7 @@ FLOW = Flow(
             next="title_en",
         ),
         "title_en": Ask(
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("The title in English? Send SKIP to leave English out."),
             answer=english_or_tamil,
             parse=title,
@@ -217,6 +243,7 @@ FLOW = Flow(
             next="sms",
         ),
         "sms": Ask(
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_(
                 "Members without WhatsApp or Telegram get an SMS. Send a short SMS text, "
                 "or SKIP to use the title."
@@ -233,7 +260,10 @@ FLOW = Flow(
             goes_to=("confirm", STEP_UP, END),
         ),
         "at": Ask(
-            N_("At what time? Write day/month/year hours:minutes, for example 15/08/2027 18:30."),
+            N_(
+                "At what time? Write day/month/year hours:minutes on the 24-hour clock, "
+                "for example 15/08/2027 18:30 for 6:30 in the evening."
+            ),
             answer=answer_at,
             goes_to=("confirm", STEP_UP, END),
         ),

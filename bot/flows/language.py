@@ -10,15 +10,26 @@ from core.i18n import Language, _, use_language
 from core.services import addresses
 
 
-async def chosen(ctx: Context, picked: str) -> Outcome:
+async def switch(ctx: Context, picked: str) -> str:
+    """Speak ``picked`` from now on, and say so in it. It is kept for the address only
+    once consent is given ("English" typed at the privacy notice): before that nothing
+    about the person is stored."""
     ctx.language = Language(picked)
     ctx.conv.language = picked
-    # The member's language follows the address they write from.
-    ctx.address = await addresses.set_language(
-        ctx.session, ctx.message.channel, ctx.message.address, picked, now=ctx.now
-    )
+    consented = ctx.address is not None and ctx.address.consent_given_at is not None
+    if ctx.member is not None or consented:
+        # The member's language follows the address they write from.
+        ctx.address = await addresses.set_language(
+            ctx.session, ctx.message.channel, ctx.message.address, picked, now=ctx.now
+        )
     with use_language(ctx.language):
-        return Done(_("Done. I will write to you in English from now on."))
+        # TRANSLATORS: said in the language just chosen, so each language names itself:
+        # the Tamil says "in Tamil".
+        return _("Done. I will write to you in English from now on.")
+
+
+async def chosen(ctx: Context, picked: str) -> Outcome:
+    return Done(await switch(ctx, picked))
 
 
 FLOW = Flow(

@@ -10,15 +10,37 @@ from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 
 WORDS = {
-    "join": ("join", "signup", "sign up", "register", "சேர", "சேருங்கள்", "உறுப்பினராக"),
+    "join": (
+        "join",
+        "signup",
+        "sign up",
+        "register",
+        "சேர",
+        "சேர்",
+        "சேருங்கள்",
+        "சேரணும்",
+        "உறுப்பினராக",
+        "உறுப்பினர் ஆக",
+        "seru",
+        "sera",
+    ),
     "link": ("link", "login", "log in", "இணை", "உள்நுழை"),
-    "membership": ("membership", "my membership", "card", "உறுப்பினர்", "உறுப்பினர் விவரம்"),
+    "membership": (
+        "membership",
+        "my membership",
+        "card",
+        "உறுப்பினர்",
+        "உறுப்பினர் விவரம்",
+        "உறுப்பினர் அட்டை",
+        "அட்டை",
+        "என் விவரம்",
+    ),
     "language": ("language", "lang", "மொழி"),
-    "verify": ("verify", "சரிபார்", "சரிபார்ப்பு"),
+    "verify": ("verify", "சரிபார்", "சரிபார்ப்பு", "புதிய உறுப்பினர்களைச் சரிபார்க்க"),
     "announce": ("announce", "announcement", "அறிவிப்பு"),
-    "report": ("report", "reports", "அறிக்கை"),
+    "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "help": ("help", "உதவி"),
-    "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு"),
+    "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
 }
 JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
 # A fresh SMS code first (security review M3): on SMS the sender's number is the only
@@ -27,25 +49,46 @@ VERIFY_AFTER_STEP_UP = Call("stepup", then=("verify", "pick"))
 ERASE_AFTER_STEP_UP = Call("stepup", then=("privacy", "confirm"))
 
 
+LABELS = {
+    # TRANSLATORS: a Telegram button (Telegram only: no length limit).
+    "link": N_("Link my phone number"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "join": N_("Join the party"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "membership": N_("My membership"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "verify": N_("Verify new members"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "announce": N_("Send an announcement"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "report": N_("Announcement reports"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "language": N_("Change language"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "help": N_("Help"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "privacy": N_("Delete my details"),
+}
+"""The menu's items; which of them someone is shown depends on who they are."""
+
+
 async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
-    choices: list[Choice] = []
+    shown: list[str] = []
     if ctx.member is None:
         if ctx.message.channel is Channel.TELEGRAM and ctx.phone is None:
-            choices.append(Choice("link", _("Link my phone number")))
-        choices.append(Choice("join", _("Join the party")))
+            shown.append("link")
+        shown.append("join")
     else:
-        choices.append(Choice("membership", _("My membership")))
+        shown.append("membership")
         permissions = await ctx.permissions()
         if "verify_members" in permissions:
-            choices.append(Choice("verify", _("Verify new members")))
+            shown.append("verify")
         if "announce" in permissions:
-            choices.append(Choice("announce", _("Send an announcement")))
+            shown.append("announce")
         if permissions & {"announce", "view_reports"}:
-            choices.append(Choice("report", _("Announcement reports")))
-    choices.append(Choice("language", _("Change language")))
-    choices.append(Choice("help", _("Help")))
-    choices.append(Choice("privacy", _("Delete my details")))
-    return tuple(choices)
+            shown.append("report")
+    shown += ["language", "help", "privacy"]
+    return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
 async def picked(ctx: Context, choice: str) -> Outcome:
@@ -91,7 +134,9 @@ FLOW = Flow(
             choices=menu_choices,
             words=WORDS,
             hint=N_("Sorry, I did not understand that."),
+            # TRANSLATORS: the WhatsApp list button: at most 20 characters.
             list_button=N_("Choose"),
+            sms="",  # by SMS the numbered list alone: it fits one part
             then=picked,
             goes_to=(
                 END,

@@ -3,6 +3,7 @@ The graph: docs/flows/privacy.md (generated from :data:`FLOW`)."""
 
 from __future__ import annotations
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Outcome
 from bot.state import StateStore
@@ -11,11 +12,16 @@ from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 from core.services import members, privacy
 
-CONFIRM = (Choice("delete", N_("Yes, delete them")), Choice("keep", N_("No, keep them")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("delete", N_("Yes, delete them")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("keep", N_("No, keep them")),
+)
 
 CONFIRM_WORDS = {
-    "delete": ("yes", "delete", "ஆம்", "நீக்கு", "நீக்குங்கள்"),
-    "keep": ("no", "keep", "இல்லை", "வேண்டாம்", "வைத்திருங்கள்"),
+    "delete": (*words.YES, "delete", "நீக்கு", "நீக்குங்கள்", "neekku"),
+    "keep": (*words.NO, "keep", "வைத்திருங்கள்", "நீக்க வேண்டாம்"),
 }
 
 

@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Outcome, Permission
 from core import announcements, deliveries
 from core.channels.base import Choice
-from core.i18n import N_, Language, _, format_money, format_number
+from core.i18n import N_, Language, _, format_money, format_number, local_name
 
 LATEST = 5
 CHANNEL_NAMES = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS"}
@@ -40,11 +40,10 @@ async def picked(ctx: Context, announcement_id: str) -> Outcome:
 
 def describe(report: deliveries.Report, language: Language) -> str:
     n = format_number
+    unit = local_name(report.unit_name, report.unit_name_ta, language)
     lines = [
         _("Report: {title}").format(title=report.title),
-        _("To: {unit} and every unit below it").format(
-            unit=f"{report.unit_name} ({report.unit_code})"
-        ),
+        _("To: {unit} and every unit below it").format(unit=f"{unit} ({report.unit_code})"),
         _("Recipients: {total}").format(total=n(report.total)),
         _("Delivered: {delivered} · Sent: {sent} · Waiting: {waiting} · Failed: {failed}").format(
             delivered=n(report.count("delivered", "read")),

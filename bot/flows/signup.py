@@ -10,40 +10,65 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from bot.flows import reach
+from bot.flows.common import on_sms
 from core import places, validation
 from core.channels.base import Choice
-from core.i18n import INDIA, N_, _, format_day, in_language
+from core.i18n import INDIA, N_, Language, _, format_day, in_language, local_name
+from core.models.org import OrganizationUnit
 from core.services import addresses, members, officials
 
 GENDERS = (
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("male", N_("Male")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("female", N_("Female")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("transgender", N_("Transgender")),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     Choice("unspecified", N_("Prefer not to say")),
 )
 GENDER_WORDS = {
-    "male": ("male", "m", "man", "ஆண்"),
-    "female": ("female", "f", "woman", "பெண்"),
-    "transgender": ("transgender", "trans", "திருநர்", "மூன்றாம் பாலினம்"),
-    "unspecified": ("skip", "தவிர்", "சொல்ல விரும்பவில்லை"),
+    "male": ("male", "m", "man", "ஆண்", "ஆண்பால்", "aan"),
+    "female": ("female", "f", "woman", "பெண்", "பெண்பால்", "penn", "pen"),
+    "transgender": (
+        "transgender",
+        "trans",
+        "tg",
+        "திருநர்",
+        "மூன்றாம் பாலினம்",
+        "திருநங்கை",
+        "திருநம்பி",
+        "thirunangai",
+        "thirunambi",
+    ),
+    "unspecified": (*words.SKIP, "சொல்ல விரும்பவில்லை", "சொல்ல மாட்டேன்"),
 }
-PLACES = (Choice("pincode", N_("Send my PIN code")), Choice("location", N_("Share my location")))
+PLACES = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("pincode", N_("Send my PIN code")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("location", N_("Share my location")),
+)
 PLACE_WORDS = {
-    "pincode": ("pin", "pincode", "pin code", "அஞ்சல் குறியீடு"),
-    "location": ("location", "இருப்பிடம்"),
+    "pincode": ("pin", "pincode", "pin code", "பின்கோடு", "பின் கோடு", "அஞ்சல் குறியீடு"),
+    "location": ("location", "இருப்பிடம்", "லொகேஷன்", "இடம்"),
 }
 CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("confirm", N_("Confirm and join")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("restart", N_("Start again")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("cancel", N_("Cancel")),
 )
 CONFIRM_WORDS = {
-    "confirm": ("yes", "confirm", "ok", "ஆம்", "சரி", "உறுதி"),
-    "restart": ("restart", "again", "edit", "மீண்டும்", "திருத்து"),
-    "cancel": ("cancel", "no", "ரத்து", "வேண்டாம்"),
+    "confirm": (*words.YES, *words.FINE, "confirm", "உறுதி"),
+    "restart": ("restart", "again", "edit", *words.AGAIN, "திருத்து"),
+    "cancel": (*words.CANCEL, *words.NO),
 }
 
 
@@ -92,10 +117,18 @@ async def take_pincode(ctx: Context, pin: str) -> Outcome:
                 pin=pin
             )
         )
-    ctx.data.update(
-        pincode=pin, unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language)
-    )
+    ctx.data.update(pincode=pin, unit_id=str(unit.id), **unit_names(unit, ctx.language))
     return Goto("voter_id")
+
+
+def unit_names(unit: OrganizationUnit, language: Language) -> dict[str, str]:
+    """The unit's name for the member's summary, and both names for the notice to its
+    officials (each reads it in their own language)."""
+    return {
+        "unit_name": officials.unit_label(unit, language),
+        "unit_name_en": officials.unit_label(unit, Language.ENGLISH),
+        "unit_name_ta": officials.unit_label(unit, Language.TAMIL),
+    }
 
 
 async def take_location(ctx: Context, answer: Answer) -> Outcome:
@@ -115,9 +148,7 @@ async def take_location(ctx: Context, answer: Answer) -> Outcome:
     if unit is None:
         return Retry(_("We could not place that location. Please send your PIN code instead."))
     location = [answer.latitude, answer.longitude]
-    ctx.data.update(
-        unit_id=str(unit.id), unit_name=officials.unit_label(unit, ctx.language), location=location
-    )
+    ctx.data.update(unit_id=str(unit.id), location=location, **unit_names(unit, ctx.language))
     return Goto("voter_id")
 
 
@@ -138,6 +169,16 @@ async def summary(ctx: Context) -> str:
         area=d["unit_name"],
         voter_id=d.get("voter_id") or "-",
         email=d.get("email") or "-",
+    )
+
+
+async def summary_sms(ctx: Context) -> str:
+    d, genders = ctx.data, {c.id: _(c.label) for c in GENDERS}
+    return _("Please check: {name}, {dob}, {gender}, {area}.").format(
+        name=d["name"],
+        dob=format_day(date.fromisoformat(d["dob"])),
+        gender=genders[d["gender"]],
+        area=d["unit_name"],
     )
 
 
@@ -184,20 +225,27 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
             _("You are already a member. Your membership number is {number}.").format(number=number)
         )
     for official in await members.officials_to_notify(ctx.session, d["unit_id"]):
+        # TRANSLATORS: the quoted menu item (table: menu.WORDS) is the label, as translated.
+        # Goes by SMS to officials without WhatsApp or Telegram.
         note = N_(
             "New member waiting for verification: {name} ({number}), {unit}. "
             "Open the menu and choose 'Verify new members'."
         )
-        text = in_language(official.language, note)
-        await reach.tell(
-            ctx, official.member_id, text.format(name=d["name"], number=number, unit=d["unit_name"])
+        unit = local_name(
+            d.get("unit_name_en", d["unit_name"]), d.get("unit_name_ta"), official.language
         )
-    return Done(
+        text = in_language(official.language, note).format(name=d["name"], number=number, unit=unit)
+        await reach.tell(ctx, official.member_id, text)
+    said = on_sms(
+        ctx,
         _(
             "Welcome to the party! Your membership number is {number}. "
             "A party official of your area will verify your membership soon."
-        ).format(number=number)
+        ),
+        # TRANSLATORS: by SMS, with the menu: keep it short.
+        _("Welcome! Your membership number is {number}."),
     )
+    return Done(said.format(number=number))
 
 
 FLOW = Flow(
@@ -216,6 +264,7 @@ FLOW = Flow(
         ),
         "dob": Ask(
             N_("What is your date of birth? Write it as day/month/year, for example 15/08/1990."),
+            sms=N_("Your date of birth? For example 15/08/1990."),
             answer=answer_dob,
             goes_to=("gender", END),
         ),
@@ -224,6 +273,9 @@ FLOW = Flow(
         ),
         "place": Ask(
             N_("Where do you live? This tells us which party unit you belong to."),
+            # TRANSLATORS: by SMS a location cannot be shared: the PIN code straight away.
+            sms=N_("Your area's PIN code? For example 605602."),
+            sms_choices=False,
             choices=PLACES,
             words=PLACE_WORDS,
             answer=place_typed,
@@ -248,10 +300,13 @@ FLOW = Flow(
             goes_to=("voter_id",),
         ),
         "voter_id": Ask(
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_(
                 "If you have a voter ID card, send its number (for example ABC1234567). "
                 "Otherwise send SKIP."
             ),
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed. By SMS.
+            sms=N_("Your voter ID number? If you have none, send SKIP."),
             parse=validation.parse_epic,
             hint=N_("A voter ID number has 3 letters and 7 digits, for example ABC1234567."),
             store="voter_id",
@@ -259,7 +314,10 @@ FLOW = Flow(
             next="email",
         ),
         "email": Ask(
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed.
             N_("If you want, send your email address. Otherwise send SKIP."),
+            # TRANSLATORS: keywords (table: words.SKIP) in quotes, as typed. By SMS.
+            sms=N_("Your email address? If you have none, send SKIP."),
             parse=validation.parse_email,
             hint=N_("That does not look like an email address, for example name@example.com."),
             store="email",
@@ -267,7 +325,12 @@ FLOW = Flow(
             next="confirm",
         ),
         "confirm": Ask(
-            summary, choices=CONFIRM, words=CONFIRM_WORDS, then=confirmed, goes_to=("name", END)
+            summary,
+            sms=summary_sms,
+            choices=CONFIRM,
+            words=CONFIRM_WORDS,
+            then=confirmed,
+            goes_to=("name", END),
         ),
     },
 )

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import uuid
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Permission
 from bot.flows import reach
 from core.channels.base import Choice
-from core.i18n import N_, _, format_day, in_language
+from core.i18n import N_, _, format_day, in_language, local_name
 from core.services import access_log, members, officials
 
 PAGE = 9
-CONFIRM_WORDS = {"verify": ("verify", "yes", "ஆம்", "சரிபார்"), "back": ("back", "பின்")}
+CONFIRM_WORDS = {
+    "verify": ("verify", *words.YES, *words.FINE, "சரிபார்", "சரிபாருங்கள்"),
+    "back": words.BACK,
+}
 
 
 async def pending_choices(ctx: Context) -> tuple[Choice, ...]:
     pending = await ctx.once("verify.pending", lambda: _pending_logged(ctx))
     return tuple(
-        Choice(str(p.member_id), f"{p.name} · {p.membership_number} · {p.unit_name}")
+        Choice(
+            str(p.member_id),
+            f"{p.name} · {p.membership_number} · {local_name(p.unit_name, p.unit_name_ta)}",
+        )
         for p in pending
     )
 
@@ -49,7 +56,12 @@ async def nobody_left(ctx: Context, answer: Answer) -> Outcome | None:
     return None
 
 
-CONFIRM = (Choice("verify", N_("Verify")), Choice("back", N_("Back")))
+CONFIRM = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("verify", N_("Verify")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("back", N_("Back")),
+)
 
 
 async def summary(ctx: Context) -> str:
@@ -68,7 +80,7 @@ async def summary(ctx: Context) -> str:
     ).format(
         name=pending.name,
         number=pending.membership_number,
-        unit=pending.unit_name,
+        unit=local_name(pending.unit_name, pending.unit_name_ta) if pending.unit_name else "-",
         joined=format_day(pending.joined_at.date()) if pending.joined_at else "-",
     )
 
@@ -90,6 +102,8 @@ async def tell_member(ctx: Context, member_id: uuid.UUID) -> None:
         return
     text = in_language(
         summary.language,
+        # TRANSLATORS: goes by SMS: 70 Tamil characters fit one part, longer ones take
+        # a part per 67.
         N_("Good news! Your party membership {number} has been verified. It is now active."),
     ).format(number=summary.membership_number)
     await reach.tell(ctx, member_id, text)

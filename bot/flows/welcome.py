@@ -7,8 +7,10 @@ here (:func:`start`), and MENU, CANCEL and LANGUAGE start it again rather than l
 
 from __future__ import annotations
 
+from bot import words
 from bot.context import Context
-from bot.conversation import END, Ask, Done, Flow, Goto, Outcome, Word
+from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry, Word
+from bot.flows.common import on_sms
 from core.channels.base import Choice
 from core.i18n import N_, Language, _
 from core.services import addresses
@@ -19,17 +21,39 @@ GREETING = (
     "Welcome to VCK Connect, the Viduthalai Chiruthaigal Katchi helpline.\n\n"
     "மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:"
 )
+GREETING_SMS = "VCK Connect: மொழி / Choose your language:"
+"""The greeting by SMS: the bilingual welcome above costs four parts."""
 LANGUAGES = (Choice(Language.TAMIL.value, "தமிழ்"), Choice(Language.ENGLISH.value, "English"))
 LANGUAGE_WORDS = {
-    "ta": ("tamil", "ta", "tamizh", "thamizh"),
-    "en": ("english", "en", "ஆங்கிலம்", "eng"),
+    "ta": ("ta", *words.LANGUAGE_NAMES["ta"]),
+    "en": ("en", *words.LANGUAGE_NAMES["en"]),
 }
 LANGUAGE_HINT = "1 = தமிழ், 2 = English"
-CONSENT = (Choice("agree", N_("I agree")), Choice("decline", N_("No, thank you")))
+CONSENT = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("agree", N_("I agree")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("decline", N_("No, thank you")),
+)
 CONSENT_WORDS = {
-    "agree": ("yes", "agree", "ok", "ஆம்", "சரி", "ஒப்புக்கொள்கிறேன்"),
-    "decline": ("no", "decline", "இல்லை", "வேண்டாம்"),
+    "agree": (*words.YES, *words.FINE, "agree", "ஒப்புக்கொள்கிறேன்"),
+    "decline": (*words.NO, "decline"),
 }
+
+
+NOTICE = N_(
+    "Privacy notice: to serve you, VCK Connect keeps your phone number and the "
+    "details you choose to give us, such as your name, date of birth and area. "
+    "They are used only for party membership work. We never sell them. "
+    "You can ask us to delete them at any time.\n\nDo you agree?"
+)
+
+
+async def full_notice(ctx: Context, answer: Answer) -> Outcome | None:
+    """PRIVACY (தனியுரிமை) at the short SMS notice: the whole notice, then the question."""
+    if words.fold(answer.text) in words.PRIVACY:
+        return Retry(_(NOTICE).rsplit("\n\n", 1)[0])
+    return None
 
 
 def start(ctx: Context) -> Goto:
@@ -58,7 +82,8 @@ async def consented(ctx: Context, picked: str) -> Outcome:
     ctx.address = await addresses.set_language(
         ctx.session, channel, address, ctx.language, now=ctx.now
     )
-    return Done(_("Thank you. How can we help you today?"))
+    # By SMS the menu alone: the greeting would make it two parts.
+    return Done(on_sms(ctx, _("Thank you. How can we help you today?"), ""))
 
 
 FLOW = Flow(
@@ -67,6 +92,7 @@ FLOW = Flow(
     states={
         "language": Ask(
             GREETING,
+            sms=GREETING_SMS,
             choices=LANGUAGES,
             words=LANGUAGE_WORDS,
             hint=LANGUAGE_HINT,
@@ -74,12 +100,15 @@ FLOW = Flow(
             goes_to=("consent",),
         ),
         "consent": Ask(
-            N_(
-                "Privacy notice: to serve you, VCK Connect keeps your phone number and the "
-                "details you choose to give us, such as your name, date of birth and area. "
-                "They are used only for party membership work. We never sell them. "
-                "You can ask us to delete them at any time.\n\nDo you agree?"
+            NOTICE,
+            # TRANSLATORS: the privacy notice by SMS (three parts at most, with the two
+            # choices); keywords (table: words.PRIVACY) in quotes, as typed.
+            sms=N_(
+                "Privacy: your number and the details you give are used only for party "
+                "membership work. We never sell them; you can have them deleted at any time. "
+                "Send PRIVACY for the full notice. Do you agree?"
             ),
+            answer=full_notice,
             choices=CONSENT,
             words=CONSENT_WORDS,
             hint=N_("Please reply 1 if you agree, or 2 if you do not."),

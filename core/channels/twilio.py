@@ -477,7 +477,13 @@ class TwilioSender:
 
 def _numbered(n: int, label: str, limit: int) -> str:
     title = f"{n}. {label}"
-    return title if len(title) <= limit else title[: limit - 1] + "…"
+    if len(title) <= limit:
+        return title
+    cut = limit - 1
+    # Never inside a letter: a vowel sign or virama (கா, க்) goes with its consonant.
+    while cut > 0 and unicodedata.category(title[cut]) in ("Mn", "Mc"):
+        cut -= 1
+    return title[:cut] + "…"
 
 
 def _content_request(kind: str, key: tuple[Any, ...], reply: Reply) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class MembershipSummary:
     language: Language
     joined_at: datetime | None
     verified_at: datetime | None
+    unit_name_ta: str | None = None
 
 
 class VerifyStatus(enum.StrEnum):
@@ -90,6 +91,7 @@ class PendingMember:
     unit_code: str
     unit_name: str
     joined_at: datetime | None
+    unit_name_ta: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,7 @@ async def membership_summary(
         unit_id=unit.id if unit else None,
         unit_code=unit.code if unit else None,
         unit_name=unit.name if unit else None,
+        unit_name_ta=(unit.metadata_ or {}).get("name_ta") if unit else None,
         unit_type=unit.type if unit else None,
         district=member.district,
         language=Language(member.language),
@@ -351,6 +354,7 @@ async def pending_in_scope(
             unit_code=unit.code,
             unit_name=unit.name,
             joined_at=member.joined_at,
+            unit_name_ta=(unit.metadata_ or {}).get("name_ta"),
         )
         for member, unit in rows
     ]

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.i18n import Language
+from core.i18n import Language, local_name
 from core.models.members import Member, MemberStatus, MemberUnit
 from core.models.org import OrganizationUnit, Position, UnitType
 
@@ -42,6 +42,7 @@ class UnitRef:
     name: str
     type: UnitType
     path: str
+    name_ta: str | None = None
 
 
 def current_position(
@@ -160,7 +161,10 @@ async def units_within(
         query = query.where(OrganizationUnit.code.ilike(_like_prefix(code_prefix), escape="\\"))
     query = query.order_by(func.nlevel(OrganizationUnit.path), OrganizationUnit.code).limit(limit)
     units = await session.scalars(query)
-    return [UnitRef(u.id, u.code, u.name, u.type, u.path) for u in units]
+    return [
+        UnitRef(u.id, u.code, u.name, u.type, u.path, (u.metadata_ or {}).get("name_ta"))
+        for u in units
+    ]
 
 
 async def unit_by_code(session: AsyncSession, code: str) -> OrganizationUnit | None:
@@ -169,6 +173,4 @@ async def unit_by_code(session: AsyncSession, code: str) -> OrganizationUnit | N
 
 def unit_label(unit: OrganizationUnit, language: Language) -> str:
     """The unit's name in ``language`` (Tamil names live in metadata)."""
-    if language is Language.TAMIL:
-        return (unit.metadata_ or {}).get("name_ta") or unit.name
-    return unit.name
+    return local_name(unit.name, (unit.metadata_ or {}).get("name_ta"), language)
