@@ -28,5 +28,5 @@ class RecordingOutbox:
     ) -> None:
         self.published.append(announcement_id)
 
-    async def forget_conversations(self, keys: list[str]) -> None:
+    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
         self.forgotten.extend(keys)

@@ -44,7 +44,7 @@ class ConsolePorts:
 
         await redis_jobs(self.redis).schedule_publish(announcement_id, publish_at)
 
-    async def forget_conversations(self, keys: list[str]) -> None:
+    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
         await self.redis.delete(*keys)
 
 

@@ -65,7 +65,9 @@ class Ports(Protocol):
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None: ...
 
-    async def forget_conversations(self, keys: list[str]) -> None: ...
+    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
+        """Delete conversation states (``keys``) and queued replies to ``addresses``."""
+        ...
 
 
 # --- writing, inside the step's transaction -------------------------------------------
@@ -137,7 +139,7 @@ async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str
             uuid.UUID(payload["announcement_id"]), datetime.fromisoformat(at) if at else None
         )
     elif kind == Kind.FORGET:
-        await ports.forget_conversations(list(payload["keys"]))
+        await ports.forget_conversations(list(payload["keys"]), list(payload.get("addresses", [])))
     else:
         raise ValueError(f"unknown effect {kind!r}")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pickle
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -135,6 +136,25 @@ class RedisQueue:
                     )  # fmt: skip
                 new += sum(int(x) for x in await pipe.execute())
         return new
+
+    async def drop_replies_to(self, addresses: Collection[str]) -> int:
+        """Remove queued replies to any of ``addresses`` (an erasure: no queued job may
+        keep the number). A reply already being sent is left to finish."""
+        dropped = 0
+        pattern = JOB_KEY_PREFIX + reply_job_id("*")
+        async for key in self.redis.scan_iter(match=pattern, count=500):
+            raw = await self.redis.get(key)
+            try:
+                job = pickle.loads(raw) if raw is not None else None  # our own jobs
+            except Exception:  # not a job we wrote: leave it alone
+                continue
+            args: Any = job.get("a", ()) if isinstance(job, dict) else ()
+            if job and job.get("f") == SEND_REPLY and len(args) > 1 and args[1] in addresses:
+                job_id = key.decode().removeprefix(JOB_KEY_PREFIX)
+                await self.redis.delete(key)
+                await self.redis.zrem(PRIORITY_QUEUE, job_id)
+                dropped += 1
+        return dropped
 
     async def states(self, job_ids: list[str]) -> list[str]:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -36,7 +36,7 @@ from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
 from core.channels.twilio import TwilioSender
 from core.config import Settings
-from core.jobs import Jobs
+from core.jobs import Jobs, RedisQueue
 
 log = logging.getLogger(__name__)
 
@@ -180,5 +180,6 @@ class EffectPorts:
     ) -> None:
         await self.jobs.schedule_publish(announcement_id, publish_at)
 
-    async def forget_conversations(self, keys: list[str]) -> None:
+    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
         await self.redis.delete(*keys)
+        await RedisQueue(self.redis).drop_replies_to(set(addresses))

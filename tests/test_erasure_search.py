@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from core import announcements
-from core.channels.base import Channel
+from core.channels.base import Channel, Reply
+from core.jobs import redis_jobs
 from fakes import dlt as fake_dlt
 from fakes import twilio as fake_twilio
 from notifier import jobs
@@ -128,6 +129,10 @@ async def test_after_erasure_no_table_or_redis_key_holds_anything_personal(
 
     before = await _everywhere_in_postgres(session, personal_values())
     assert before.get("members") and before.get("channel_addresses")  # the search finds them
+
+    # A reply a provider refused for now waits in the priority lane, naming the number.
+    await redis_jobs(bot.redis).enqueue_reply(Channel.WHATSAPP, PHONE, Reply("hello"), key="k1")
+    assert await _everywhere_in_redis(bot.redis, [PHONE.removeprefix("+91")])
 
     await whatsapp.says("delete")
     assert "details are deleted" in await whatsapp.says("1")

@@ -61,7 +61,8 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
     # What was being typed on every channel goes too, this one's once its state is saved.
     pairs = erased.addresses if erased is not None else ()
     keys = {StateStore.key(Channel(c), a) for c, a in pairs} | {StateStore.key(channel, address)}
-    await ctx.effect(effects.Kind.FORGET, {"keys": sorted(keys)})
+    addresses = {a for _, a in pairs} | {address}  # and replies queued to them
+    await ctx.effect(effects.Kind.FORGET, {"keys": sorted(keys), "addresses": sorted(addresses)})
     return Done(
         _(
             "Done. Your consent is withdrawn and your details are deleted. "
