@@ -15,7 +15,6 @@ read the same state and both act on it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -39,47 +38,16 @@ from bot.conversation import (
     Word,
 )
 from bot.flows import FLOWS, MENU, common, language, welcome
+from bot.inbox import CLAIM_AND_WHO, LOCK_WAIT, RECORD_REPLY, TOUCH, conversation_lock
 from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
-from core.services import addresses, members, officials
+from core.services import addresses, members
 from core.validation import normalise_text
 
 log = logging.getLogger(__name__)
-
-# What every message runs, as plain SQL on the driver connection (no ORM work on the hot
-# path): log the message — a provider's retry finds it logged and stops there — and read,
-# in the same statement, who is writing and what they may do as an official.
-CLAIM_AND_WHO = f"""
-WITH claim AS (
-    INSERT INTO messages (direction, channel, address, provider, provider_message_id,
-                          status, created_at)
-    VALUES ('in', $1, $2, $3, $4, 'received', $5)
-    ON CONFLICT (provider, provider_message_id) DO NOTHING
-    RETURNING id
-)
-SELECT EXISTS (SELECT FROM claim) AS claimed, a.id AS address_id, a.member_id, a.phone,
-       a.language, a.consent_given_at, a.opted_out_at, a.last_inbound_at,
-       m.phone AS member_phone, m.language AS member_language,
-       {officials.PERMISSIONS_SQL.format(member_id="m.id")} AS permissions
-FROM (VALUES (1)) AS one
-LEFT JOIN channel_addresses AS a ON a.channel = $1 AND a.address = $2
-LEFT JOIN members AS m ON m.id = a.member_id
-"""
-TOUCH = (
-    "UPDATE channel_addresses SET last_inbound_at = greatest(last_inbound_at, $3),"
-    " updated_at = $3 WHERE channel = $1 AND address = $2"
-)
-RECORD_REPLY = (
-    "INSERT INTO messages (direction, channel, address, provider, body, status)"
-    " VALUES ('out', $1, $2, $3, $4, 'replied')"
-)
-
-LOCK_WAIT = "10s"
-"""How long a message waits for the one before it from the same address (Twilio gives
-up on a webhook after 15 s)."""
 
 TOUCH_EVERY = timedelta(minutes=1)
 """How fresh ``last_inbound_at`` is kept (WhatsApp's 24-hour window): one write a minute
@@ -103,14 +71,6 @@ GLOBAL_WORDS: dict[str, Word] = {
 
 def global_word(text: str) -> Word | None:
     return GLOBAL_WORDS.get(words.fold(text, "/"))
-
-
-def conversation_lock(channel: Channel, address: str) -> int:
-    """The advisory lock key of one conversation: 64 bits of a hash of (channel,
-    address). Other advisory locks here use ``hashtext`` keys (32-bit); a collision
-    would only make two conversations wait for each other."""
-    digest = hashlib.blake2b(f"vck:conv:{channel.value}:{address}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _help(ctx: Context) -> Outcome:

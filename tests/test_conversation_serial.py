@@ -12,7 +12,7 @@ import re
 
 from sqlalchemy import func, select, text
 
-from bot.engine import conversation_lock
+from bot.inbox import conversation_lock
 from core import effects
 from core.channels.base import Channel
 from core.models import Announcement, OutboxEffect

@@ -1,0 +1,54 @@
+"""The message log and the conversation lock: the SQL every message runs.
+
+Plain SQL on the driver connection (no ORM work on the hot path). The claim logs the
+message — a provider's retry finds it logged and stops there — and reads, in the same
+statement, who is writing and what they may do as an official. The lock serialises one
+conversation's messages across every bot process (bot/engine.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from core.channels.base import Channel
+from core.services import officials
+
+# What every message runs, as plain SQL on the driver connection (no ORM work on the hot
+# path): log the message — a provider's retry finds it logged and stops there — and read,
+# in the same statement, who is writing and what they may do as an official.
+CLAIM_AND_WHO = f"""
+WITH claim AS (
+    INSERT INTO messages (direction, channel, address, provider, provider_message_id,
+                          status, created_at)
+    VALUES ('in', $1, $2, $3, $4, 'received', $5)
+    ON CONFLICT (provider, provider_message_id) DO NOTHING
+    RETURNING id
+)
+SELECT EXISTS (SELECT FROM claim) AS claimed, a.id AS address_id, a.member_id, a.phone,
+       a.language, a.consent_given_at, a.opted_out_at, a.last_inbound_at,
+       m.phone AS member_phone, m.language AS member_language,
+       {officials.PERMISSIONS_SQL.format(member_id="m.id")} AS permissions
+FROM (VALUES (1)) AS one
+LEFT JOIN channel_addresses AS a ON a.channel = $1 AND a.address = $2
+LEFT JOIN members AS m ON m.id = a.member_id
+"""
+TOUCH = (
+    "UPDATE channel_addresses SET last_inbound_at = greatest(last_inbound_at, $3),"
+    " updated_at = $3 WHERE channel = $1 AND address = $2"
+)
+RECORD_REPLY = (
+    "INSERT INTO messages (direction, channel, address, provider, body, status)"
+    " VALUES ('out', $1, $2, $3, $4, 'replied')"
+)
+
+LOCK_WAIT = "10s"
+"""How long a message waits for the one before it from the same address (Twilio gives
+up on a webhook after 15 s)."""
+
+
+def conversation_lock(channel: Channel, address: str) -> int:
+    """The advisory lock key of one conversation: 64 bits of a hash of (channel,
+    address). Other advisory locks here use ``hashtext`` keys (32-bit); a collision
+    would only make two conversations wait for each other."""
+    digest = hashlib.blake2b(f"vck:conv:{channel.value}:{address}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
