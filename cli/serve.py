@@ -60,11 +60,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(host: str, port: int, reuse_port: bool) -> None:
     from bot.app import make_app
     from bot.bootstrap import build_bot
+    from core import logs
 
     settings = _settings(host, port)
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s %(message)s",
+    logs.configure(
+        settings.log_level, f"%(asctime)s {os.getpid()} %(levelname)s %(name)s %(message)s"
     )
     if weak := settings.weak_secrets():  # only development, demo and test get this far
         logging.getLogger("vck.serve").warning(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,13 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from core import logs
     from core.config import load_settings
     from notifier.worker import LANES, run
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level, "%(asctime)s %(levelname)s %(name)s %(message)s")
     lanes = LANES if args.lane == "all" else (args.lane,)
     run(lanes, burst=args.burst)
     return 0
