@@ -38,7 +38,15 @@ from bot.conversation import (
     Word,
 )
 from bot.flows import FLOWS, MENU, common, language, welcome
-from bot.inbox import CLAIM_AND_WHO, LOCK_WAIT, RECORD_REPLY, TOUCH, conversation_lock
+from bot.inbox import (
+    CLAIM_AND_WHO,
+    LOCK,
+    LOCK_WAIT,
+    RECORD_REPLY,
+    TOUCH,
+    UNLOCK,
+    conversation_lock,
+)
 from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
@@ -132,13 +140,11 @@ class Engine:
             assert pg is not None
             # Session-level, so it outlives the commit until the state is saved. Should
             # the connection break, the lock ends with its database session.
-            await pg.execute(
-                f"SELECT set_config('lock_timeout', '{LOCK_WAIT}', true), pg_advisory_lock({lock})"
-            )
+            await pg.execute(LOCK, lock, LOCK_WAIT)
             try:
                 handled = await self._handle_locked(connection, pg, message)
             finally:
-                await pg.execute(f"SELECT pg_advisory_unlock({lock})")
+                await pg.execute(UNLOCK, lock)
         if handled is None:
             return []
         reply, effect_ids = handled
@@ -162,12 +168,13 @@ class Engine:
                 message.provider,
                 message.provider_message_id,
                 message.received_at,
+                message.channel is not Channel.TELEGRAM,  # number-based channels
             )
             if not who["claimed"]:
                 return None
             ctx = self._context(connection, message, conv, now, who)
             try:
-                if ctx.address is None and message.channel is not Channel.TELEGRAM:
+                if who["phone_member_id"] is not None:
                     await self._first_from_member(ctx)
                 elif isinstance(ctx.address, KnownAddress) and (
                     ctx.address.last_inbound_at is None

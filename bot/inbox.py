@@ -27,7 +27,11 @@ WITH claim AS (
 SELECT EXISTS (SELECT FROM claim) AS claimed, a.id AS address_id, a.member_id, a.phone,
        a.language, a.consent_given_at, a.opted_out_at, a.last_inbound_at,
        m.phone AS member_phone, m.language AS member_language,
-       {officials.PERMISSIONS_SQL.format(member_id="m.id")} AS permissions
+       {officials.PERMISSIONS_SQL.format(member_id="m.id")} AS permissions,
+       -- A number never seen on this channel: is it a member's? (Only then does the
+       -- engine open an ORM session to link it; a stranger costs nothing more.)
+       (SELECT pm.id FROM members AS pm
+        WHERE a.id IS NULL AND $6 AND pm.phone = $2) AS phone_member_id
 FROM (VALUES (1)) AS one
 LEFT JOIN channel_addresses AS a ON a.channel = $1 AND a.address = $2
 LEFT JOIN members AS m ON m.id = a.member_id
@@ -41,6 +45,10 @@ RECORD_REPLY = (
     " VALUES ('out', $1, $2, $3, $4, 'replied')"
 )
 
+# With parameters, so asyncpg prepares them once per connection (a plain query string
+# is parsed by the server every time).
+LOCK = "SELECT set_config('lock_timeout', $2, true), pg_advisory_lock($1)"
+UNLOCK = "SELECT pg_advisory_unlock($1)"
 LOCK_WAIT = "10s"
 """How long a message waits for the one before it from the same address (Twilio gives
 up on a webhook after 15 s)."""
