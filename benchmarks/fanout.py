@@ -16,7 +16,8 @@ Figures, one line each:
 - reply latency (p50, p99) through the priority lane while a 100,000-message
   announcement drains at full speed.
 
-Setup: database ``vck_bench`` (``VCK_BENCH_DB``), Redis database 13 (flushed), the fake
+Setup: database ``vck_bench`` (``VCK_BENCH_DB``), Redis database 13
+(``VCK_BENCH_FANOUT_REDIS_DB``; flushed), the fake
 providers in this process (their arrival times are the measurements), the worker
 (``vck worker``) as a child process, restarted for each phase with that phase's limits.
 Delivery rows and the benchmark's announcements are removed before and after.
@@ -58,7 +59,7 @@ from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier.worker import publish_result
 
-REDIS_DB = 13
+REDIS_DB = int(os.environ.get("VCK_BENCH_FANOUT_REDIS_DB", "13"))
 STATE, DISTRICT, BOOTH = "TN", "TN.SLM", "TN.CHN.AC018.B0001"
 TITLE = "bench: fan-out"
 LATENCY = 0.010
