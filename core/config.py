@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     sms_dlt_country_codes: str = "+91"
     """Numbers with these prefixes get SMS through the DLT provider, others through Twilio."""
 
+    # --- personal data (DPDP) --------------------------------------------------------
+    grievance_officer_contact: str = "privacy@vck.example"
+    """Whom a member contacts with a grievance about their data (DPDP Act 2023, s. 8(10)
+    and 13): shown in the privacy notice. The default is a placeholder: set it to the
+    grievance officer's real e-mail or phone before going live."""
+
     # --- conversation -----------------------------------------------------------------
     conversation_idle_minutes: int = 30
     twiml_reply_deadline_seconds: float = 10.0
