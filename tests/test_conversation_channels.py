@@ -14,6 +14,7 @@ from core.channels.base import Channel
 from core.channels.console import parse_console_line
 from core.channels.sms_text import segments
 from core.models import ChannelAddress, Member
+from fakes.dlt import template_pattern
 
 NUMBER = re.compile(r"VCK-[A-Z]{3}-\d{7}")
 CODE = re.compile(r"\b(\d{6})\b")
@@ -118,6 +119,27 @@ async def test_a_tamil_sms_signup_costs_at_most_15_sms_parts(member, providers) 
     help_reply = await m.says("உதவி")
     assert "'ரத்து'" in help_reply and "CANCEL" in help_reply
     assert segments(help_reply).parts <= 4
+
+
+async def test_a_tamil_sms_signup_sends_only_registered_dlt_templates(member, providers) -> None:
+    # Each SMS goes under the id of its own template (a sentence, or the combination of a
+    # question and its choices) and is that template's text with the slots filled: what
+    # DLT scrubbing checks. The fake refuses anything else, so this also fails on a
+    # sentence without a template.
+    phone = "+919840088887"
+    m = member(Channel.SMS, phone)
+    for text in ("வணக்கம்", "1", "தனியுரிமை", "ஆமா", "1", "முத்து வேல்", "10/10/1970", "1"):
+        await m.says(text)
+    for text in ("605602", "இல்லை", "இல்லை", "1", "உதவி"):
+        await m.says(text)
+    sent = [s for s in providers.dlt.sent if s.get("To") == phone]
+    assert len(sent) == 13
+    ids = {s["DltTemplateId"] for s in sent}
+    assert len(ids) >= 10  # not one template for everything
+    for message in sent:
+        template = providers.dlt.templates[message["DltTemplateId"]]
+        assert template is not None and "{#var#}" not in message["Body"]
+        assert template_pattern(template).match(message["Body"]), message["Body"]
 
 
 async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:

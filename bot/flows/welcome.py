@@ -11,6 +11,7 @@ from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry, Word
 from bot.flows.common import on_sms
+from core import dlt_templates
 from core.channels.base import Choice
 from core.i18n import N_, Language, _
 from core.services import addresses
@@ -21,14 +22,14 @@ GREETING = (
     "Welcome to VCK Connect, the Viduthalai Chiruthaigal Katchi helpline.\n\n"
     "மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:"
 )
-GREETING_SMS = "VCK Connect: மொழி / Choose your language:"
+GREETING_SMS = dlt_templates.BILINGUAL["choose-language"]
 """The greeting by SMS: the bilingual welcome above costs four parts."""
 LANGUAGES = (Choice(Language.TAMIL.value, "தமிழ்"), Choice(Language.ENGLISH.value, "English"))
 LANGUAGE_WORDS = {
     "ta": ("ta", *words.LANGUAGE_NAMES["ta"]),
     "en": ("en", *words.LANGUAGE_NAMES["en"]),
 }
-LANGUAGE_HINT = "1 = தமிழ், 2 = English"
+LANGUAGE_HINT = dlt_templates.BILINGUAL["language-hint"]
 CONSENT = (
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("agree", N_("I agree")),
@@ -51,7 +52,7 @@ NOTICE = N_(
     "Giving them is voluntary. You can withdraw your consent and have them deleted "
     "at any time: choose 'Delete my details' in the menu, or send DELETE. "
     "For a grievance, contact our grievance officer: {contact}. "
-    "You may also complain to the Data Protection Board of India.\n\nDo you agree?"
+    "You may also complain to the Data Protection Board of India."
 )
 """Everything the DPDP Act asks a notice to say (s. 5, 6): what is kept and why, that
 giving it is voluntary, how to withdraw (the menu choice and its keyword, as easy as
@@ -73,13 +74,16 @@ def notice(ctx: Context) -> str:
 
 
 async def notice_prompt(ctx: Context) -> str:
-    return notice(ctx)
+    # Two sentences, not one: by SMS the notice alone answers PRIVACY, and each has its
+    # DLT template.
+    question = _("Do you agree?")
+    return f"{notice(ctx)}\n\n{question}"
 
 
 async def full_notice(ctx: Context, answer: Answer) -> Outcome | None:
     """PRIVACY (தனியுரிமை) at the short SMS notice: the whole notice, then the question."""
     if words.fold(answer.text) in words.PRIVACY:
-        return Retry(notice(ctx).rsplit("\n\n", 1)[0])
+        return Retry(notice(ctx))
     return None
 
 
