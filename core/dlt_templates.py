@@ -92,9 +92,16 @@ def dlt_text(sentence: str) -> str:
 
 
 def sentence_key(msgid: str, language: str) -> str:
+    return f"{sentence_name(msgid)}_{language}"
+
+
+def sentence_name(msgid: str) -> str:
+    """A sentence's key without its language: a few words of it and a hash of it all."""
+    if msgid in BILINGUAL.values():
+        return next(key for key, text in BILINGUAL.items() if text == msgid)
     words = re.findall(r"[a-z0-9]+", msgid.lower())[:4]
     digest = hashlib.sha1(msgid.encode()).hexdigest()[:8]
-    return f"{'-'.join(words) or 'text'}-{digest}_{language}"
+    return f"{'-'.join(words) or 'text'}-{digest}"
 
 
 def choices_template(count: int, language: str) -> Template:

@@ -157,3 +157,12 @@ def test_the_fake_registers_each_template_under_its_id(
     registered = registered_templates(settings)
     key = sentence_key("Your gender?", "ta")
     assert registered[registry.template_id(key) or ""] == registry.template(key).text
+
+
+def test_every_combination_the_flows_imply_is_listed() -> None:
+    # A wrong answer re-asks after the hint; HELP answers before the question: each is
+    # one SMS, so each is a template (python -m bot.flows.dlt_combinations adds them).
+    from bot.flows.dlt_combinations import implied
+
+    assert implied() <= set(combinations()), sorted(implied() - set(combinations()))
+    assert "language-hint+choose-language+choices2" in implied()
