@@ -86,9 +86,15 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(f"(?s){f'.{{0,{VAR_MAX}}}'.join(pieces)}")
 
 
+WIDE_FIELDS = {"name": 4, "unit": 3, "area": 3, "title": 3, "email": 4, "channels": 2}
+"""Fields longer than one slot holds (a name may have 100 characters, a unit's Tamil
+name 60), given that many ``{#var#}`` in a row, which DLT accepts."""
+
+
 def dlt_text(sentence: str) -> str:
-    """A catalog sentence as a DLT template: each ``{field}`` a ``{#var#}`` slot."""
-    return _FIELD.sub(VAR, sentence)
+    """A catalog sentence as a DLT template: each ``{field}`` a ``{#var#}`` slot, or
+    several for a :data:`WIDE_FIELDS` one."""
+    return _FIELD.sub(lambda m: VAR * WIDE_FIELDS.get(m.group(0)[1:-1], 1), sentence)
 
 
 def sentence_key(msgid: str, language: str) -> str:

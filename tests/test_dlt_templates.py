@@ -166,3 +166,12 @@ def test_every_combination_the_flows_imply_is_listed() -> None:
 
     assert implied() <= set(combinations()), sorted(implied() - set(combinations()))
     assert "language-hint+choose-language+choices2" in implied()
+
+
+def test_a_long_name_fits_its_wider_slot(registry: Registry) -> None:
+    msgid = "Done. {name} is now an active member."
+    name = "முத்துவேல் கருணாநிதி சுப்பிரமணியன் ராமசாமி"  # 41 characters: over one slot
+    sent = translate(Language.TAMIL, msgid).format(name=name)
+    found = registry.match(sent)
+    assert found.key == sentence_key(msgid, "ta") and VAR * 4 in found.template.text
+    assert template_pattern(found.template.text).match(sent)
