@@ -162,3 +162,15 @@ async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:
     await say("skip")
     await say("skip")
     assert NUMBER.search(await say("1"))
+
+
+async def test_stop_and_start_by_sms_go_under_their_templates(member, providers) -> None:
+    phone = "+919840088886"
+    m = member(Channel.SMS, phone)
+    for text in ("வணக்கம்", "1", "ஆமா", "STOP", "START", "xyz", "ரத்து"):
+        await m.says(text)
+    sent = [s for s in providers.dlt.sent if s.get("To") == phone]
+    assert len(sent) == 7
+    for message in sent:
+        template = providers.dlt.templates[message["DltTemplateId"]]
+        assert template is not None and template_pattern(template).match(message["Body"])

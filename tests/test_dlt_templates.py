@@ -162,9 +162,10 @@ def test_the_fake_registers_each_template_under_its_id(
 def test_every_combination_the_flows_imply_is_listed() -> None:
     # A wrong answer re-asks after the hint; HELP answers before the question: each is
     # one SMS, so each is a template (python -m bot.flows.dlt_combinations adds them).
-    from bot.flows.dlt_combinations import implied
+    from bot.flows.dlt_combinations import BEFORE_THE_MENU, implied
 
     assert implied() <= set(combinations()), sorted(implied() - set(combinations()))
+    assert set(BEFORE_THE_MENU) <= set(msgids())  # still the sentences the code says
     assert "language-hint+choose-language+choices2" in implied()
 
 

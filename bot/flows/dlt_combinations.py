@@ -34,8 +34,24 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
+MENU_SIZES = range(4, 8)
+"""The menu by SMS is its choices alone: four for anyone, up to seven for an official
+(bot/flows/menu.py ``menu_choices``)."""
+BEFORE_THE_MENU = (
+    "Cancelled. Nothing was saved.",
+    "Welcome back. You will get announcements here again.",
+    "Done. I will write to you in English from now on.",
+    "We had not heard from you for a while, so we started again.",
+    "Sorry, I did not understand that.",
+    HELP_SMS,
+)
+"""What the global words (bot/engine.py) and the menu's own hint say before the menu."""
+
+
 def implied() -> set[str]:
-    found: set[str] = set()
+    found = {
+        f"{sentence_name(said)}+choices{size}" for said in BEFORE_THE_MENU for size in MENU_SIZES
+    }
     for flow in FLOWS.values():
         for ask in flow.states.values():
             blocks = question(ask)
