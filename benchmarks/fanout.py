@@ -54,7 +54,7 @@ from core.config import load_settings
 from core.db import make_engine, make_session_factory, sync_url
 from core.jobs import redis_jobs
 from core.migrate import upgrade
-from fakes.dlt import FakeDlt
+from fakes.dlt import FakeDlt, registered_templates
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier.worker import publish_result
@@ -164,13 +164,10 @@ class Bench:
         self.dlt = TimedDlt.from_settings(
             self.settings,
             latency=LATENCY,
-            templates=dict.fromkeys(
-                [
-                    *self.settings.dlt_template_ids.values(),
-                    self.settings.dlt_reply_template_id,
-                    *ANNOUNCEMENT_TEMPLATES,
-                ]
-            ),
+            templates={
+                **registered_templates(self.settings),
+                **dict.fromkeys(ANNOUNCEMENT_TEMPLATES),
+            },
         )
         self.worker: Child | None = None
         self.logs = Path(tempfile.mkdtemp(prefix="vck-bench-fanout-"))

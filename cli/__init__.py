@@ -18,6 +18,7 @@ GROUPS = (
     "cli.worker",
     "cli.announce",
     "cli.privacy",
+    "cli.dlt",
 )
 
 

@@ -99,12 +99,19 @@ class Settings(BaseSettings):
         "otp_ta": "1107000000000000001",
         "otp_en": "1107000000000000002",
     }
-    """DLT template ids by purpose and language (JSON in the environment)."""
-    dlt_reply_template_id: str = "1107000000000000003"
-    """A registered template of {#var#} slots that conversational replies fill."""
+    """DLT template ids by template key (JSON in the environment): ``otp_ta``, ``otp_en``
+    and every key ``vck dlt templates --export`` lists (core/dlt_templates.py). Outside
+    production and staging a key missing here gets a made-up id the fake knows."""
     dlt_webhook_secret: SecretStr = SecretStr("dev-dlt-webhook-secret")
     sms_dlt_country_codes: str = "+91"
     """Numbers with these prefixes get SMS through the DLT provider, others through Twilio."""
+
+    # --- personal data (DPDP) --------------------------------------------------------
+    grievance_officer_contact: str = Field("privacy@vck.example", max_length=30)
+    """Whom a member contacts with a grievance about their data (DPDP Act 2023, s. 8(10)
+    and 13): shown in the privacy notice. The default is a placeholder: set it to the
+    grievance officer's real e-mail or phone before going live. At most 30 characters:
+    by SMS it fills one DLT ``{#var#}`` slot."""
 
     # --- conversation -----------------------------------------------------------------
     conversation_idle_minutes: int = 30

@@ -30,7 +30,7 @@ from uuid import uuid4
 
 from redis.asyncio import Redis
 
-from core import routing
+from core import dlt_templates, routing
 from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
 from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
@@ -69,12 +69,36 @@ class Senders:
 
 class Dispatcher:
     """Sends a reply to one person now, through the provider that carries its channel
-    to its address. SMS to DLT numbers goes with the template registered for
-    ``sms_template`` (``settings.dlt_template_ids``), else the reply template."""
+    to its address. SMS to DLT numbers goes with the template of ``sms_template`` (an
+    OTP), else the template the reply's text is (core/dlt_templates.py)."""
 
     def __init__(self, senders: Senders, settings: Settings) -> None:
         self.senders = senders
         self.settings = settings
+        self.templates = dlt_templates.Registry.from_settings(settings)
+
+    def dlt_template_id(self, text: str, sms_template: str | None) -> str:
+        """The registered id of the template ``text`` is. A text no template is, or a key
+        without an id in production, is refused loudly: DLT would drop it silently, and
+        a wrong id must never be guessed."""
+        try:
+            key = sms_template or self.templates.match(text).key
+        except dlt_templates.NoTemplate as exc:
+            log.error("no DLT template is this SMS (%s): not sent", exc)
+            raise SendError(
+                f"dlt: no template matches the text ({exc})",
+                code="dlt-template",
+                outcome=Outcome.PERMANENT,
+            ) from exc
+        template_id = self.templates.template_id(key)
+        if template_id is None:
+            log.error("DLT template %s has no id in VCK_DLT_TEMPLATE_IDS: not sent", key)
+            raise SendError(
+                f"dlt: template {key} is not registered",
+                code="dlt-template",
+                outcome=Outcome.PERMANENT,
+            )
+        return template_id
 
     def provider(self, channel: Channel, address: str) -> str:
         return routing.provider_for(channel, address, self.settings.dlt_prefixes)
@@ -93,15 +117,11 @@ class Dispatcher:
         if provider == routing.TELEGRAM:
             return await self.senders.telegram.send(address, reply, idempotency_key=key)
         if provider == routing.DLT:
-            template_id = (
-                self.settings.dlt_template_ids[sms_template]
-                if sms_template
-                else self.settings.dlt_reply_template_id
-            )
+            text = reply.as_plain_text()
             return await self.senders.dlt.send(
                 address,
-                reply.as_plain_text(),
-                template_id=template_id,
+                text,
+                template_id=self.dlt_template_id(text, sms_template),
                 custom_field=key,
                 idempotency_key=key,
             )

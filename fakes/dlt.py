@@ -1,7 +1,8 @@
 """A fake Indian DLT SMS provider, shaped like Exotel's SMS API, and helpers to build
 signed inbound-SMS webhooks.
 
-``python -m fakes.dlt --port 58083 [--callbacks] [--webhook-secret S]``; point
+``python -m fakes.dlt --port 58083 [--registered] [--template ID] [--callbacks]
+[--webhook-secret S]``; point
 ``VCK_DLT_API_BASE_URL`` at it.
 
 ``POST /v1/Accounts/{sid}/Sms/send.json`` checks HTTP basic auth and the DLT rules a
@@ -33,6 +34,7 @@ from aiohttp import web
 from core.channels.dlt import DLT_REJECTIONS, SIGNATURE_HEADER, TIMESTAMP_HEADER, e164, sign
 from core.channels.sms_text import segments
 from core.config import Settings
+from core.dlt_templates import Registry
 from fakes.common import Failure, FakeProvider, basic_auth_ok, run_main
 
 DEFAULT_ACCOUNT_SID = "vck-dev"
@@ -119,6 +121,17 @@ def status_callback_form(
     return form
 
 
+def registered_templates(settings: Settings) -> dict[str, str | None]:
+    """Template id → text of everything ``vck dlt templates --export`` lists."""
+    registry = Registry.from_settings(settings)
+    found: dict[str, str | None] = {}
+    for template in registry.registered():
+        template_id = registry.template_id(template.key)
+        if template_id is not None:
+            found[template_id] = template.text
+    return found
+
+
 class FakeDlt(FakeProvider):
     name = "dlt"
 
@@ -151,11 +164,10 @@ class FakeDlt(FakeProvider):
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FakeDlt:
         """A fake that accepts exactly what ``settings`` sends: its credentials, entity,
-        header, and every configured template id (any text)."""
-        templates = dict.fromkeys(
-            [*settings.dlt_template_ids.values(), settings.dlt_reply_template_id]
-        )
-        kwargs.setdefault("templates", templates)
+        header, and every template core.dlt_templates registers, each under its id and
+        with its text, as the operator uploaded them: a body that is not its template's
+        text with the slots filled is refused (630), as DLT scrubbing does."""
+        kwargs.setdefault("templates", registered_templates(settings))
         kwargs.setdefault("webhook_secret", settings.dlt_webhook_secret.get_secret_value())
         return cls(
             account_sid=settings.dlt_account_sid,
@@ -302,17 +314,27 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(
             "--template", action="append", default=None, help="registered template id (repeatable)"
         )
+        parser.add_argument(
+            "--registered",
+            action="store_true",
+            help="also every SMS template core.dlt_templates lists, each with its text, under "
+            "the ids this environment's settings give (what the demo bot sends)",
+        )
         parser.add_argument("--callbacks", action="store_true")
         parser.add_argument("--webhook-secret", default=None)
 
     def build(args: argparse.Namespace) -> FakeProvider:
+        templates: dict[str, str | None] | None = None
+        if args.registered or args.template:
+            templates = registered_templates(Settings()) if args.registered else {}
+            templates.update(dict.fromkeys(args.template or ()))
         return FakeDlt(
             account_sid=args.account_sid,
             api_key=args.api_key,
             api_token=args.api_token,
             entity_id=args.entity_id,
             headers=args.header or (DEFAULT_HEADER,),
-            templates=dict.fromkeys(args.template) if args.template else None,
+            templates=templates,
             callbacks=args.callbacks,
             webhook_secret=args.webhook_secret,
         )

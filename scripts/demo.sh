@@ -34,11 +34,11 @@ trap stop EXIT INT TERM
 # The fakes post signed delivery callbacks back to the bot, as the providers would.
 run python -m fakes.twilio --port 58081 --callbacks >.services/fake-twilio.log 2>&1 & pids+=($!)
 run python -m fakes.telegram --port 58082 >.services/fake-telegram.log 2>&1 & pids+=($!)
-# The DLT fake accepts the template ids the demo configuration uses (OTP, replies, and
-# the announcement templates of migration 0003).
-templates=()
-for id in 1107000000000000001 1107000000000000002 1107000000000000003 \
-          1107000000000000010 1107000000000000011; do
+# The DLT fake accepts the templates the demo configuration uses, each with its text (OTP
+# and every reply sentence: --registered, core/dlt_templates.py), and the announcement
+# templates of migration 0003.
+templates=(--registered)
+for id in 1107000000000000010 1107000000000000011; do
   templates+=(--template "$id")
 done
 run python -m fakes.dlt --port 58083 "${templates[@]}" --callbacks \

@@ -38,7 +38,6 @@ def base() -> Settings:
         dlt_api_token=SecretStr("token-1"),
         dlt_sender_id="VCKPTY",
         dlt_entity_id="1101000000000000000",
-        dlt_reply_template_id=TEMPLATE,
         dlt_webhook_secret=SecretStr(SECRET),
         provider_timeout_seconds=2.0,
     )
@@ -46,7 +45,9 @@ def base() -> Settings:
 
 @pytest.fixture
 async def fake(base: Settings) -> AsyncIterator[FakeDlt]:
-    fake = FakeDlt.from_settings(base)
+    fake = FakeDlt.from_settings(
+        base, templates={TEMPLATE: None}
+    )  # any text: not about DLT templates
     await fake.start()
     yield fake
     await fake.stop()

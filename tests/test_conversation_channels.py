@@ -14,6 +14,7 @@ from core.channels.base import Channel
 from core.channels.console import parse_console_line
 from core.channels.sms_text import segments
 from core.models import ChannelAddress, Member
+from fakes.dlt import template_pattern
 
 NUMBER = re.compile(r"VCK-[A-Z]{3}-\d{7}")
 CODE = re.compile(r"\b(\d{6})\b")
@@ -120,6 +121,28 @@ async def test_a_tamil_sms_signup_costs_at_most_15_sms_parts(member, providers) 
     assert segments(help_reply).parts <= 4
 
 
+async def test_a_tamil_sms_signup_sends_only_registered_dlt_templates(member, providers) -> None:
+    # Each SMS goes under the id of its own template (a sentence, or the combination of a
+    # question and its choices) and is that template's text with the slots filled: what
+    # DLT scrubbing checks. The fake refuses anything else, so this also fails on a
+    # sentence without a template.
+    phone = "+919840088887"
+    m = member(Channel.SMS, phone)
+    for text in ("வணக்கம்", "1", "தனியுரிமை", "ஆமா", "1", "முத்து வேல்", "நேற்று", "10/10/1970"):
+        await m.says(text)
+    # A wrong answer and HELP re-ask the question after what they say: one SMS each.
+    for text in ("உதவி", "7", "1", "605602", "இல்லை", "இல்லை", "1", "உதவி"):
+        await m.says(text)
+    sent = [s for s in providers.dlt.sent if s.get("To") == phone]
+    assert len(sent) == 16
+    ids = {s["DltTemplateId"] for s in sent}
+    assert len(ids) >= 10  # not one template for everything
+    for message in sent:
+        template = providers.dlt.templates[message["DltTemplateId"]]
+        assert template is not None and "{#var#}" not in message["Body"]
+        assert template_pattern(template).match(message["Body"]), message["Body"]
+
+
 async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:
     bot_engine = Engine(settings, engine, redis, RecordingOutbox())
     counter = iter(range(1, 100))
@@ -139,3 +162,15 @@ async def test_the_console_runs_the_same_flows(settings, engine, redis) -> None:
     await say("skip")
     await say("skip")
     assert NUMBER.search(await say("1"))
+
+
+async def test_stop_and_start_by_sms_go_under_their_templates(member, providers) -> None:
+    phone = "+919840088886"
+    m = member(Channel.SMS, phone)
+    for text in ("வணக்கம்", "1", "ஆமா", "STOP", "START", "xyz", "ரத்து"):
+        await m.says(text)
+    sent = [s for s in providers.dlt.sent if s.get("To") == phone]
+    assert len(sent) == 7
+    for message in sent:
+        template = providers.dlt.templates[message["DltTemplateId"]]
+        assert template is not None and template_pattern(template).match(message["Body"])

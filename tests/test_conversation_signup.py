@@ -152,3 +152,35 @@ async def test_a_location_outside_tamil_nadu_is_refused_politely(member) -> None
     # Bengaluru lies in Tamil Nadu's bounding box, 30 km from Hosur's booths.
     assert "outside Tamil Nadu" in await m.says(location=(12.9716, 77.5946))
     assert "voter ID" in await m.says("600001")  # the PIN code still works here
+
+
+async def test_the_privacy_notice_says_what_dpdp_asks_in_both_languages(member, settings) -> None:
+    # What is kept and why, that it is voluntary, how to withdraw (the menu item by its
+    # own label, and its keyword), the grievance contact, and the Data Protection Board.
+    english = await _notice(member(Channel.WHATSAPP, "+14155550107"), "English")
+    for said in ("phone number", "only for party membership work", "voluntary"):
+        assert said in english
+    assert "'Delete my details'" in english and "send DELETE" in english
+    assert settings.grievance_officer_contact in english
+    assert "Data Protection Board of India" in english
+
+    tamil = await _notice(member(Channel.WHATSAPP, "+14155550108"), "தமிழ்")
+    for said in ("கைபேசி எண்", "பணிகளுக்கு மட்டுமே", "உங்கள் விருப்பம்"):
+        assert said in tamil
+    assert "'என் விவரங்களை நீக்க'" in tamil and "'நீக்கு'" in tamil
+    assert settings.grievance_officer_contact in tamil
+    assert "Data Protection Board of India" in tamil and "புகார்" in tamil
+
+
+async def _notice(m, language: str) -> str:
+    await m.says("hi")
+    return await m.says(language)
+
+
+async def test_the_withdrawal_the_notice_names_works(member) -> None:
+    # The keyword the notice teaches, sent at the menu, asks to delete the details.
+    m = member(Channel.WHATSAPP, "+14155550109")
+    await m.says("hi")
+    await m.says("தமிழ்")
+    await m.says("1")
+    assert "நீக்கலாமா" in await m.says("நீக்கு")

@@ -27,6 +27,7 @@ from fakes.telegram import FakeTelegram, text_update
 from fakes.twilio import FakeTwilio
 
 MEMBER = "+919876543210"
+TEMPLATE = "1107000000000000003"
 
 
 class Receiver:
@@ -227,7 +228,7 @@ def _form(raw: bytes) -> dict[str, str]:
 
 async def test_dlt_delivery_reports_are_signed_and_parse(receiver: Receiver) -> None:
     settings = load_settings(dlt_webhook_secret="s3cret")
-    fake = FakeDlt.from_settings(settings, callbacks=True)
+    fake = FakeDlt.from_settings(settings, callbacks=True, templates={TEMPLATE: None})
     await fake.start()
     sender = dlt.DltSender(settings.model_copy(update={"dlt_api_base_url": fake.base_url}))
     fake.undeliverable["+919876543211"] = "dnd"
@@ -236,14 +237,14 @@ async def test_dlt_delivery_reports_are_signed_and_parse(receiver: Receiver) -> 
         await sender.send(
             MEMBER,
             "hi",
-            template_id=settings.dlt_reply_template_id,
+            template_id=TEMPLATE,
             status_callback=callback,
             custom_field="d-1",
         )
         await sender.send(
             "+919876543211",
             "hi",
-            template_id=settings.dlt_reply_template_id,
+            template_id=TEMPLATE,
             status_callback=callback,
         )
         await fake.drain()

@@ -25,7 +25,7 @@ from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
 from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, redis_jobs
 from core.services import addresses
-from fakes.dlt import FakeDlt
+from fakes.dlt import FakeDlt, registered_templates
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
 from notifier import jobs
@@ -116,8 +116,7 @@ async def fakes(base_settings: Settings) -> AsyncIterator[Fakes]:
         IdempotentDlt.from_settings(
             base_settings,
             templates={
-                **dict.fromkeys(base_settings.dlt_template_ids.values()),
-                base_settings.dlt_reply_template_id: None,
+                **registered_templates(base_settings),
                 **ANNOUNCEMENT_TEMPLATES,
             },
         ),
@@ -151,6 +150,11 @@ async def deps(notifier_settings: Settings) -> AsyncIterator[Deps]:
 
 
 NOW = datetime.now(UTC)
+# Texts of registered DLT templates (the fake refuses any other, as DLT does).
+OTP_TEXT = (
+    "123456 is your VCK Connect code. It is valid for 5 minutes. Do not share it with anyone."
+)
+HELLO = "Thank you. How can we help you today?"
 
 
 async def publish(
@@ -446,12 +450,12 @@ async def test_priority_replies_have_their_own_queue(
     deps: Deps, fakes: Fakes, redis: aioredis.Redis
 ) -> None:
     queue = redis_jobs(redis)
-    assert await queue.enqueue_reply(Channel.SMS, "+919811100090", "Your code is 123456",
+    assert await queue.enqueue_reply(Channel.SMS, "+919811100090", OTP_TEXT,
                                      sms_template="otp_en", key="otp-1")  # fmt: skip
     assert not await queue.enqueue_reply(Channel.SMS, "+919811100090", "again", key="otp-1")
     assert await redis.zcard(PRIORITY_QUEUE) == 1 and await redis.zcard(BULK_QUEUE) == 0
     result = await jobs.send_reply_job(
-        deps, "sms", "+919811100090", Reply("Your code is 123456").to_dict(),
+        deps, "sms", "+919811100090", Reply(OTP_TEXT).to_dict(),
         "vck:reply:otp-1", "otp_en",
     )  # fmt: skip
     assert isinstance(result, dict) and result["state"] == "sent"
@@ -536,6 +540,6 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
     for channel, address_, fake in sends:
         before = len(fake.sent)
         for _ in range(2):
-            await deps.dispatcher.send(channel, address_, Reply("hello"), key=f"k-{address_}")
+            await deps.dispatcher.send(channel, address_, Reply(HELLO), key=f"k-{address_}")
         assert len(fake.sent) == before + 1, (channel, address_)
     assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)

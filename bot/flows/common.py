@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from bot.context import Context
 from core.channels.base import Channel
-from core.i18n import _
+from core.i18n import N_, _
 
 
 def on_sms(ctx: Context, chat: str, sms: str) -> str:
     """``sms`` on SMS, where a shorter sentence costs fewer parts; ``chat`` elsewhere."""
     return sms if ctx.message.channel is Channel.SMS else chat
+
+
+# TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed; the
+# English ones too. By SMS: the keywords alone, two parts at most.
+HELP_SMS = N_("Send a number to choose. Any time: MENU or 0, CANCEL, LANGUAGE, STOP, START.")
+"""HELP by SMS through the DLT provider (asked at any question: it goes before it)."""
 
 
 def help_text(ctx: Context) -> str:
@@ -19,9 +25,7 @@ def help_text(ctx: Context) -> str:
         # English ones too. By SMS: the keywords alone, two parts at most.
         return _("Send a number to choose. Any time: MENU or 0, LANGUAGE, STOP, START.")
     if ctx.message.channel is Channel.SMS:
-        # TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed; the
-        # English ones too. By SMS: the keywords alone, two parts at most.
-        return _("Send a number to choose. Any time: MENU or 0, CANCEL, LANGUAGE, STOP, START.")
+        return _(HELP_SMS)
     # TRANSLATORS: keywords (table: engine.GLOBAL_WORDS) in quotes, as typed; Tamil lists the
     # English ones too (phones without a Tamil keyboard).
     return _(

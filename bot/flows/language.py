@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Outcome
-from bot.flows.welcome import LANGUAGE_HINT, LANGUAGE_WORDS, LANGUAGES
+from bot.flows.welcome import GREETING_SMS, LANGUAGE_HINT, LANGUAGE_WORDS, LANGUAGES
 from core.i18n import Language, _, use_language
 from core.services import addresses
 
@@ -38,6 +38,7 @@ FLOW = Flow(
     states={
         "choose": Ask(
             "மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:",
+            sms=GREETING_SMS,
             choices=LANGUAGES,
             words=LANGUAGE_WORDS,
             hint=LANGUAGE_HINT,

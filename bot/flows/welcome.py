@@ -11,6 +11,7 @@ from bot import words
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry, Word
 from bot.flows.common import on_sms
+from core import dlt_templates
 from core.channels.base import Choice
 from core.i18n import N_, Language, _
 from core.services import addresses
@@ -21,14 +22,14 @@ GREETING = (
     "Welcome to VCK Connect, the Viduthalai Chiruthaigal Katchi helpline.\n\n"
     "மொழியைத் தேர்ந்தெடுங்கள் / Choose your language:"
 )
-GREETING_SMS = "VCK Connect: மொழி / Choose your language:"
+GREETING_SMS = dlt_templates.BILINGUAL["choose-language"]
 """The greeting by SMS: the bilingual welcome above costs four parts."""
 LANGUAGES = (Choice(Language.TAMIL.value, "தமிழ்"), Choice(Language.ENGLISH.value, "English"))
 LANGUAGE_WORDS = {
     "ta": ("ta", *words.LANGUAGE_NAMES["ta"]),
     "en": ("en", *words.LANGUAGE_NAMES["en"]),
 }
-LANGUAGE_HINT = "1 = தமிழ், 2 = English"
+LANGUAGE_HINT = dlt_templates.BILINGUAL["language-hint"]
 CONSENT = (
     # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("agree", N_("I agree")),
@@ -41,18 +42,48 @@ CONSENT_WORDS = {
 }
 
 
+# TRANSLATORS: the full privacy notice, a legal text:
+# say what the English says, no more and no less.
+# 'Delete my details' is the menu item's own label.
 NOTICE = N_(
     "Privacy notice: to serve you, VCK Connect keeps your phone number and the "
     "details you choose to give us, such as your name, date of birth and area. "
-    "They are used only for party membership work. We never sell them. "
-    "You can ask us to delete them at any time.\n\nDo you agree?"
+    "They are used only for party membership work, and we never sell them. "
+    "Giving them is voluntary. You can withdraw your consent and have them deleted "
+    "at any time: choose 'Delete my details' in the menu, or send DELETE. "
+    "For a grievance, contact our grievance officer: {contact}. "
+    "You may also complain to the Data Protection Board of India."
 )
+"""Everything the DPDP Act asks a notice to say (s. 5, 6): what is kept and why, that
+giving it is voluntary, how to withdraw (the menu choice and its keyword, as easy as
+agreeing), whom to contact with a grievance, and the right to complain to the Board."""
+# TRANSLATORS: the privacy notice by SMS: three parts at most, with the two choices.
+# Keywords (words.PRIVACY, menu.WORDS "privacy") in quotes, as typed.
+NOTICE_SMS = N_(
+    "Privacy: giving your details is your choice; they are used only for party work "
+    "and never sold. To withdraw, send DELETE. For complaints and your rights, send "
+    "PRIVACY. Do you agree?"
+)
+"""The notice by SMS: the same promises in three parts with the two choices; the rest
+(the grievance contact, the Board) is one keyword away, as DPDP allows an itemised
+notice to point to its full text."""
+
+
+def notice(ctx: Context) -> str:
+    return _(NOTICE).format(contact=ctx.settings.grievance_officer_contact)
+
+
+async def notice_prompt(ctx: Context) -> str:
+    # Two sentences, not one: by SMS the notice alone answers PRIVACY, and each has its
+    # DLT template.
+    question = _("Do you agree?")
+    return f"{notice(ctx)}\n\n{question}"
 
 
 async def full_notice(ctx: Context, answer: Answer) -> Outcome | None:
     """PRIVACY (தனியுரிமை) at the short SMS notice: the whole notice, then the question."""
     if words.fold(answer.text) in words.PRIVACY:
-        return Retry(_(NOTICE).rsplit("\n\n", 1)[0])
+        return Retry(notice(ctx))
     return None
 
 
@@ -100,14 +131,8 @@ FLOW = Flow(
             goes_to=("consent",),
         ),
         "consent": Ask(
-            NOTICE,
-            # TRANSLATORS: the privacy notice by SMS (three parts at most, with the two
-            # choices); keywords (table: words.PRIVACY) in quotes, as typed.
-            sms=N_(
-                "Privacy: your number and the details you give are used only for party "
-                "membership work. We never sell them; you can have them deleted at any time. "
-                "Send PRIVACY for the full notice. Do you agree?"
-            ),
+            notice_prompt,
+            sms=NOTICE_SMS,
             answer=full_notice,
             choices=CONSENT,
             words=CONSENT_WORDS,
