@@ -194,6 +194,38 @@ class Registry:
             raise NoTemplate(key)
         return Match(key, template)
 
+    def pieces(self, text: str) -> list[tuple[Match, str]]:
+        """``text`` as separate SMS, one registered sentence (or the choices) each: what
+        goes when a reply's combination is not registered, so the member still gets an
+        answer, in more parts. Raises :class:`NoTemplate` when a piece is no template."""
+        blocks = text.split("\n\n")
+        out: list[tuple[Match, str]] = []
+        lines = blocks[-1].split("\n")
+        tail: tuple[Match, str] | None = None
+        if len(blocks) > 1 and all(_CHOICE_LINE.fullmatch(line) for line in lines):
+            language = "ta" if any("\u0b80" <= c <= "\u0bff" for c in text) else "en"
+            choices = choices_template(len(lines), language)
+            tail = (Match(choices.key, choices), blocks[-1])
+            blocks = blocks[:-1]
+        start = 0
+        while start < len(blocks):
+            for end in range(len(blocks), start, -1):
+                candidate = "\n\n".join(blocks[start:end])
+                found = next(
+                    (t for t in self._ordered
+                     if t.kind == SERVICE and t.pattern.fullmatch(candidate)),
+                    None,
+                )  # fmt: skip
+                if found is not None:
+                    out.append((Match(found.key, found), candidate))
+                    start = end
+                    break
+            else:
+                raise NoTemplate(f"block {start + 1} of {len(blocks)}")
+        if tail is not None:
+            out.append(tail)
+        return out
+
     def _segment(self, blocks: list[str]) -> list[str] | None:
         """The sentence keys ``blocks`` are, in order (a sentence may span blocks)."""
         if not blocks:

@@ -103,6 +103,43 @@ class Dispatcher:
     def provider(self, channel: Channel, address: str) -> str:
         return routing.provider_for(channel, address, self.settings.dlt_prefixes)
 
+    async def _send_dlt(
+        self, address: str, text: str, key: str, sms_template: str | None
+    ) -> SendResult:
+        """One SMS under the template of the reply's combination; when that combination
+        is not registered but each of its sentences is, one SMS per sentence (more
+        parts, but an answer), with a warning naming what to register."""
+        pieces: list[tuple[str | None, str]] = [(sms_template, text)]
+        if sms_template is None:
+            try:
+                pieces = [(self.templates.match(text).key, text)]
+            except dlt_templates.NoTemplate:
+                try:
+                    split = self.templates.pieces(text)
+                except dlt_templates.NoTemplate:
+                    split = []
+                if len(split) > 1:
+                    log.warning(
+                        "DLT combination %s is not registered: sent as %d SMS (add it to %s)",
+                        "+".join(dlt_templates.without_language(m.key) for m, _ in split),
+                        len(split),
+                        dlt_templates.COMBINATIONS_FILE.name,
+                    )
+                    pieces = [(m.key, part) for m, part in split]
+        sent: SendResult | None = None
+        ids = [self.dlt_template_id(part, template_key) for template_key, part in pieces]
+        for n, ((_, part), template_id) in enumerate(zip(pieces, ids, strict=True)):
+            piece_key = key if n == 0 else f"{key}:{n}"
+            sent = await self.senders.dlt.send(
+                address,
+                part,
+                template_id=template_id,
+                custom_field=piece_key,
+                idempotency_key=piece_key,
+            )
+        assert sent is not None
+        return sent
+
     async def send(
         self,
         channel: Channel,
@@ -117,14 +154,7 @@ class Dispatcher:
         if provider == routing.TELEGRAM:
             return await self.senders.telegram.send(address, reply, idempotency_key=key)
         if provider == routing.DLT:
-            text = reply.as_plain_text()
-            return await self.senders.dlt.send(
-                address,
-                text,
-                template_id=self.dlt_template_id(text, sms_template),
-                custom_field=key,
-                idempotency_key=key,
-            )
+            return await self._send_dlt(address, reply.as_plain_text(), key, sms_template)
         if provider == routing.TWILIO:
             return await self.senders.twilio.send_text(channel, address, reply, idempotency_key=key)
         raise SendError(

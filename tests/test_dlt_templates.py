@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 
 from cli.dlt import COLUMNS, write
 from core import effects
-from core.channels.base import Choice, Reply, SendError
+from core.channels.base import Channel, Choice, Reply, SendError
 from core.config import Settings, load_settings
 from core.dlt_templates import (
     CODE_SMS,
@@ -176,3 +176,32 @@ def test_a_long_name_fits_its_wider_slot(registry: Registry) -> None:
     found = registry.match(sent)
     assert found.key == sentence_key(msgid, "ta") and VAR * 4 in found.template.text
     assert template_pattern(found.template.text).match(sent)
+
+
+async def test_an_unlisted_combination_goes_as_one_sms_per_sentence(settings: Settings) -> None:
+    """Better more parts than no answer: each sentence is registered, their combination
+    is not yet; the fake DLT, which refuses any body that is not its template, takes
+    each piece."""
+    from core.outbound import Senders
+    from fakes.dlt import FakeDlt
+
+    fake = FakeDlt.from_settings(settings)
+    await fake.start()
+    live = settings.model_copy(update={"dlt_api_base_url": fake.base_url})
+    senders = Senders.from_settings(live)
+    try:
+        dispatcher = Dispatcher(senders, live)
+        first = translate(Language.ENGLISH, "Your gender?")
+        second = translate(Language.ENGLISH, "Please check the year of that date.")
+        await dispatcher.send(
+            Channel.SMS, "+919840012345", Reply(f"{first}\n\n{second}"), key="k-split"
+        )
+        bodies = [m["Body"] for m in fake.sent if m.get("To") == "+919840012345"]
+        assert bodies == [first, second]
+        with pytest.raises(SendError):  # a piece that is no template still refuses
+            await dispatcher.send(
+                Channel.SMS, "+919840012345", Reply(f"{first}\n\nVote for us!"), key="k-2"
+            )
+    finally:
+        await senders.close()
+        await fake.stop()
