@@ -26,7 +26,7 @@ from core.channels.base import Channel, InboundMessage, Reply
 from core.channels.errors import MalformedPayload, StatusUpdate
 from core.channels.forms import parse_form
 from core.fanout import FanoutPolicy
-from core.i18n import N_, Language, in_language
+from core.i18n import N_, bilingual
 from core.services import status
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ PRIVATE_ONLY = N_(
 def private_only_reply() -> Reply:
     """The answer in a Telegram group (security review M4), in Tamil then English: the
     group has no language of its own."""
-    return Reply("\n".join(in_language(language, PRIVATE_ONLY) for language in Language))
+    return Reply(bilingual(PRIVATE_ONLY))
 
 
 # --- the Indian DLT SMS provider ---------------------------------------------------------

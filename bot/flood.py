@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from core.channels.base import InboundMessage, Reply
 from core.config import Settings
-from core.i18n import N_, Language, in_language
+from core.i18n import N_, bilingual
 from core.security import keyed_hmac
 
 KEY_PREFIX = "vck:flood:"
@@ -56,9 +56,7 @@ class Verdict(enum.StrEnum):
 
 def slow_down_reply() -> Reply:
     """The one reply a flooding member gets: the same sentence in Tamil, then English."""
-    return Reply(
-        text="\n".join(in_language(language, SLOW_DOWN) for language in Language),
-    )
+    return Reply(bilingual(SLOW_DOWN))
 
 
 def counter_key(settings: Settings, channel: str, address: str) -> str:

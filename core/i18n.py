@@ -71,6 +71,12 @@ def in_language(language: Language | str, message: str) -> str:
         return _(message)
 
 
+def bilingual(message: str) -> str:
+    """``message`` in Tamil, then in English, one per line: for a reply to someone whose
+    language is not known (or not looked up)."""
+    return "\n".join(in_language(language, message) for language in Language)
+
+
 def format_day(value: date, language: Language | None = None) -> str:
     """26 நவம்பர், 2026 / 26 November 2026."""
     lang = language or current_language()

@@ -173,9 +173,6 @@ class NowOrQueued:
         """The provider's id of the message when it went now; None when queued."""
         return await self._now_or_later(channel, address, reply)
 
-    async def send_sms(self, phone: str, text: str, *, template: str) -> None:
-        await self._now_or_later(Channel.SMS, phone, Reply(text), sms_template=template)
-
     async def _now_or_later(
         self, channel: Channel, address: str, reply: Reply, *, sms_template: str | None = None
     ) -> str | None:

@@ -249,6 +249,12 @@ async def release_deferred(deps: Deps) -> int:
 # --- the priority lane --------------------------------------------------------------------
 
 
+async def priority_token(deps: Deps, channel: Channel, address: str) -> None:
+    """A token from the reserved (priority) share of the sender's bucket."""
+    provider = deps.dispatcher.provider(channel, address)
+    await deps.limiter.acquire(bucket_kind(channel, provider), Lane.PRIORITY)
+
+
 async def send_reply_job(
     deps: Deps,
     channel: str,
@@ -261,12 +267,9 @@ async def send_reply_job(
     """One message to one person, ahead of any bulk send: it takes the sender's
     reserved tokens (core.ratelimit), never waits behind a batch."""
     chosen = Channel(channel)
-    dispatcher = deps.dispatcher
-    await deps.limiter.acquire(
-        bucket_kind(chosen, dispatcher.provider(chosen, address)), Lane.PRIORITY
-    )
+    await priority_token(deps, chosen, address)
     try:
-        result = await dispatcher.send(
+        result = await deps.dispatcher.send(
             chosen, address, Reply.from_dict(payload), key=key, sms_template=sms_template
         )
     except SendError as exc:
@@ -288,11 +291,10 @@ def effect_ports(deps: Deps) -> EffectPorts:
     """core.effects.Ports in the worker: sends take the sender's reserved (priority)
     tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
 
-    async def priority_token(channel: Channel, address: str) -> None:
-        provider = deps.dispatcher.provider(channel, address)
-        await deps.limiter.acquire(bucket_kind(channel, provider), Lane.PRIORITY)
+    async def token(channel: Channel, address: str) -> None:
+        await priority_token(deps, channel, address)
 
-    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_token)
+    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), deps.redis, token)
 
 
 async def purge_expired(deps: Deps) -> int:

@@ -205,19 +205,6 @@ async def test_a_list_of_people_refused_for_now_is_still_sent_as_text_not_a_temp
     assert providers.twilio.contents == []
 
 
-async def test_an_otp_sms_the_dlt_provider_refuses_for_now_waits_with_its_template(
-    bot, client, providers, redis
-) -> None:
-    template = next(iter(bot.settings.dlt_template_ids))
-    providers.dlt.fail(seconds=30, status=503)
-    await bot.outbox.send_sms("+919840012346", "Your code is 123456", template=template)
-    queued = await redis.zrange(PRIORITY_QUEUE, 0, -1)
-    job = deserialize_job(await redis.get(job_key_prefix + queued[0].decode()))
-    channel, address, payload, _key, sms_template = job.args
-    assert (channel, address, sms_template) == ("sms", "+919840012346", template)
-    assert "123456" in str(payload) and not providers.dlt.sent
-
-
 async def test_a_reply_ready_after_twilio_stopped_waiting_goes_through_the_rest_api(
     member, providers, bot
 ) -> None:

@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
 from core.security import keyed_hmac
-from core.services import addresses
+from core.services import addresses, status
 
 REFERENCES: dict[tuple[str, str], str] = {
     # Rows about the erased member: deleted.
@@ -118,7 +118,9 @@ def erased_address(secret: str, channel: str, address: str) -> str:
     return keyed_hmac(secret, "erased-address", channel, address)
 
 
-_STATUS_PERSONAL = "ARRAY['To','From','ChannelToAddress','CustomField','WaId','ProfileName','Body']"
+_STATUS_PERSONAL = "ARRAY[" + ",".join(f"'{k}'" for k in sorted(status.PERSONAL_KEYS)) + "]"
+"""The fields status callbacks store pseudonymised (core/services/status.py), removed
+from callbacks stored before that."""
 
 
 async def forget_address(
