@@ -151,6 +151,13 @@ def _report(args: argparse.Namespace) -> int:
             f" {found.whatsapp_waiting} wait for the next day;"
             f" {found.whatsapp_fallback} unreachable on WhatsApp went another way"
         )
+        if found.in_doubt or found.settled:
+            print(
+                f"left in flight by a stopped worker: {found.uncertain} uncertain (may not"
+                f" have arrived; not sent again), {found.resent} sent again because the"
+                f" provider had no record (may have arrived twice), {found.settled} found"
+                " at the provider"
+            )
         for code, reason, n in found.failures:
             print(f"  not sent: {n} × {code or '-'} {reason}")
         return 0

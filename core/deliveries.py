@@ -10,6 +10,7 @@ applied by the sender from ``message_status_events`` (:func:`reconcile_early`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +171,33 @@ async def _requeue(
     )
 
 
+_KEY = re.compile(r"^vck:(?P<a>[0-9a-f-]{36}):(?P<m>[0-9a-f-]{36}):(?P<channel>[a-z]+):[ft]$")
+
+
+async def settle_reported(
+    session: AsyncSession, provider: str, custom_field: str | None, provider_message_id: str
+) -> bool:
+    """A DLT delivery report for a message we never recorded: when its ``CustomField``
+    (our idempotency key, ``vck:<announcement>:<member>:<channel>:<kind>``) names a
+    delivery left ``uncertain`` by a stopped worker (notifier/reconcile.py), the report
+    settles it: the row takes the message id (``reconciliation = 'reported'``) and the
+    caller applies the report to it. True when a row was settled."""
+    found = _KEY.match(custom_field or "")
+    if found is None:
+        return False
+    result = await session.execute(
+        text(
+            "UPDATE announcement_deliveries SET status = 'sent', provider_message_id = :pmid,"
+            " reconciliation = 'reported', sent_at = coalesce(sent_at, now())"
+            " WHERE announcement_id = CAST(:a AS uuid) AND member_id = CAST(:m AS uuid)"
+            " AND provider = :p AND channel = :c AND status = 'uncertain'"
+        ),
+        {"pmid": provider_message_id, "a": found["a"], "m": found["m"], "p": provider,
+         "c": found["channel"]},
+    )  # fmt: skip
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def reconcile_early(
     session: AsyncSession,
     provider: str,
@@ -242,6 +270,19 @@ class Report:
     whatsapp_fallback: int
     """WhatsApp said "not reachable": went by Telegram or SMS instead."""
     unit_name_ta: str | None = None
+    uncertain: int = 0
+    """Left in flight by a stopped worker and the provider could not say whether it got
+    them (Telegram never can): may not have arrived; not sent again."""
+    resent: int = 0
+    """Left in flight by a stopped worker, the provider had no record, so sent again:
+    arrived twice if the first request was still on its way."""
+    settled: int = 0
+    """Left in flight by a stopped worker, and the provider had them: not sent again."""
+
+    @property
+    def in_doubt(self) -> int:
+        """Every message a stopped worker left in doubt: uncertain, or resent."""
+        return self.uncertain + self.resent
 
     def count(self, *statuses: str) -> int:
         return sum(self.by_status.get(s, 0) for s in statuses)
@@ -306,6 +347,16 @@ async def report(
                 rerouted += n
         elif reason == "whatsapp_unreachable":
             fallback += n
+    settled_rows = (
+        await session.execute(
+            text(
+                "SELECT reconciliation, count(*) FROM announcement_deliveries"
+                " WHERE announcement_id = :a AND reconciliation IS NOT NULL GROUP BY 1"
+            ),
+            {"a": announcement_id},
+        )
+    ).all()
+    settled: dict[str, int] = {str(how): int(n) for how, n in settled_rows}
     failures = (
         await session.execute(
             text(
@@ -340,6 +391,9 @@ async def report(
         whatsapp_rerouted=rerouted,
         whatsapp_waiting=waiting,
         whatsapp_fallback=fallback,
+        uncertain=by_status.get("uncertain", 0),
+        resent=settled.get("resent", 0),
+        settled=sum(settled.get(k, 0) for k in ("found", "reported", "late")),
     )
 
 

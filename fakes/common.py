@@ -22,6 +22,14 @@ endpoints:
   refuses sends to that address; with ``"stage": "callback"`` accepts them and reports
   the failure in the status callback instead; ``"code": null`` clears the rule
 - ``POST /_fake/latency``   ``{"ms": 10}`` added to every provider response
+- ``POST /_fake/idempotent`` ``{"on": true}`` answers a repeated ``Idempotency-Key``
+  from memory
+
+Like the real providers (Twilio, Telegram, Indian DLT SMS), a fake does **not** honour
+``Idempotency-Key`` by default: a repeated request is a second message. With
+``idempotent=True`` (``--idempotent``) it answers a key it has seen with its first
+answer and sends nothing (``replayed`` counts those): what a provider that dedupes would
+do.
 """
 
 from __future__ import annotations
@@ -70,9 +78,16 @@ class FakeProvider:
     name = "fake"
     default_port = 0
 
-    def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, latency: float = 0.0, host: str = "127.0.0.1", idempotent: bool = False
+    ) -> None:
         self.host = host
         self.latency = latency
+        self.idempotent = idempotent
+        """Answer a repeated ``Idempotency-Key`` from memory (real providers do not)."""
+        self.replayed = 0
+        """Requests answered from memory because their key was seen (``idempotent``)."""
+        self._answers: dict[str, tuple[int, bytes, str]] = {}
         self.sent: list[dict[str, Any]] = []
         self.requests = 0
         self.failure: Failure | None = None
@@ -126,6 +141,8 @@ class FakeProvider:
         self.failure = None
         self.fail_for.clear()
         self.undeliverable.clear()
+        self.replayed = 0
+        self._answers.clear()
         self._reset_extra()
 
     def _take_failure(self) -> Failure | None:
@@ -156,7 +173,18 @@ class FakeProvider:
             if failure.delay:
                 await asyncio.sleep(failure.delay)
             return self.error_response(failure)
+        key = request.headers.get("Idempotency-Key") if self.idempotent else None
+        if key and key in self._answers:
+            self.replayed += 1
+            status, body, content_type = self._answers[key]
+            return web.Response(status=status, body=body, content_type=content_type)
         response = await handler(request)
+        if key and isinstance(response, web.Response) and 200 <= response.status < 300:
+            self._answers[key] = (
+                response.status,
+                bytes(response.body or b""),
+                response.content_type,
+            )
         return response
 
     async def _sent(self, request: web.Request) -> web.Response:
@@ -191,6 +219,11 @@ class FakeProvider:
             rules[address] = body["code"]
         return web.json_response({"ok": True})
 
+    async def _idempotent(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        self.idempotent = bool(body.get("on", True))
+        return web.json_response({"ok": True})
+
     async def _latency(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         self.latency = float(body.get("ms", 0)) / 1000.0
@@ -206,6 +239,7 @@ class FakeProvider:
         app.router.add_post("/_fake/fail", self._fail)
         app.router.add_post("/_fake/fail_for", self._fail_for)
         app.router.add_post("/_fake/latency", self._latency)
+        app.router.add_post("/_fake/idempotent", self._idempotent)
         self.add_routes(app.router)
         return app
 
@@ -301,6 +335,11 @@ def run_main(
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--idempotent",
+        action="store_true",
+        help="answer a repeated Idempotency-Key from memory (real providers do not)",
+    )
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args(argv)
@@ -309,6 +348,7 @@ def run_main(
     async def serve() -> None:
         fake = build(args)
         fake.host, fake.latency = args.host, args.latency_ms / 1000.0
+        fake.idempotent = args.idempotent
         url = await fake.start(args.port)
         print(f"fake {name} listening on {url}", flush=True)
         stop = asyncio.Event()

@@ -4,6 +4,11 @@ helpers to build signed inbound webhooks in Twilio's real format.
 ``python -m fakes.twilio --port 58081 [--callbacks]``; point ``VCK_TWILIO_API_BASE_URL``
 at it (the sender routes content.twilio.com there too).
 
+``GET /2010-04-01/Accounts/{sid}/Messages.json?To=…&DateSent>=…`` lists the messages
+accepted for ``To`` (newest first), as Twilio's Message list does: what the notifier
+asks when a worker died with a message in flight (docs/notifier.md). A message counts
+as sent when accepted; a template's ``body`` is its variables' values, one per line.
+
 Per-recipient rules: ``fake.fail_for["+9198…"] = 63016`` answers that recipient with
 Twilio error 63016 (HTTP 400, or 429 for 20429); ``fake.undeliverable["+9198…"] = 63024``
 accepts the message, then reports ``failed`` with that ErrorCode in the status callback.
@@ -12,6 +17,7 @@ accepts the message, then reports ``failed`` with that ErrorCode in the status c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 from collections.abc import Mapping
@@ -183,6 +189,8 @@ class FakeTwilio(FakeProvider):
         """Post signed status callbacks (sent, then delivered or failed) when True."""
         self.contents: list[dict[str, Any]] = []
         self.callbacks_posted: list[dict[str, str]] = []
+        self.sent_at: dict[str, datetime] = {}
+        """Message sid → when it was accepted (its ``date_sent`` in the Message list)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FakeTwilio:
@@ -195,9 +203,11 @@ class FakeTwilio(FakeProvider):
     def _reset_extra(self) -> None:
         self.contents.clear()
         self.callbacks_posted.clear()
+        self.sent_at.clear()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._messages)
+        router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list)
         router.add_post("/v1/Content", self._content)
 
     def error_response(self, failure: Failure) -> web.Response:
@@ -240,6 +250,7 @@ class FakeTwilio(FakeProvider):
             return self._error(code, 429 if code == 20429 else 400)
         sid = new_sid("SM")
         self.sent.append({"sid": sid, **form})
+        self.sent_at[sid] = datetime.now(UTC)
         now = format_datetime(datetime.now(UTC), usegmt=True)
         parts = 1 if to.startswith("whatsapp:") else segments(body or "").parts
         if self.callbacks and form.get("StatusCallback"):
@@ -270,6 +281,73 @@ class FakeTwilio(FakeProvider):
                 "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
             },
             status=201,
+        )
+
+    def _resource(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        body = message.get("Body")
+        if body is None and message.get("ContentVariables"):
+            with contextlib.suppress(ValueError, AttributeError):
+                body = "\n".join(str(v) for v in json.loads(message["ContentVariables"]).values())
+        sid, to = message["sid"], message.get("To", "")
+        sent_at = format_datetime(self.sent_at[sid], usegmt=True)
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": body or "",
+            "date_created": sent_at,
+            "date_sent": sent_at,
+            "date_updated": sent_at,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": message.get("From", ""),
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "sent",
+            "subresource_uris": {},
+            "to": to,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """The Message list: ``To``, ``DateSent>`` (on or after; a date or an ISO
+        datetime), ``PageSize``; newest first, one page."""
+        if not basic_auth_ok(request, self.account_sid, self.auth_token):
+            return self._error(20003, 401)
+        if request.match_info["sid"] != self.account_sid:
+            return self._error(20404, 404)
+        query = request.query
+        since = None
+        if query.get("DateSent>"):
+            try:
+                since = _parse_date(query["DateSent>"])
+            except ValueError:
+                return self._error(20001, 400)
+        to = query.get("To")
+        found = [
+            m
+            for m in reversed(self.sent)
+            if (to is None or m.get("To") == to)
+            and (since is None or self.sent_at[m["sid"]] >= since)
+        ]
+        size = int(query.get("PageSize", "50") or 50)
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return web.json_response(
+            {
+                "messages": [self._resource(m) for m in found[:size]],
+                "end": min(size, len(found)) - 1,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
         )
 
     async def _call_back(self, url: str, sid: str, to: str, from_: str) -> None:
@@ -321,6 +399,14 @@ class FakeTwilio(FakeProvider):
             },
             status=201,
         )
+
+
+def _parse_date(value: str) -> datetime:
+    """``2026-12-01`` or ``2026-12-01T10:20:30Z`` (what the SDK sends), in UTC."""
+    if len(value) == 10:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.announcements import Content
@@ -32,6 +33,9 @@ class Outgoing:
     language: str
     via_template: bool
     attempts: int
+    stamp: datetime | None = None
+    """The attempt's ``sending_at``, written by its claim: only that claim's sender
+    records the outcome (notifier/sending.py)."""
 
     def key(self, announcement_id: Any) -> str:
         kind = "t" if self.via_template else "f"
@@ -100,3 +104,25 @@ async def send_delivery(
         status_callback=senders.twilio_status_url,
         idempotency_key=key,
     )
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def is_this_message(content: Content, delivery: Outgoing, body: str) -> bool:
+    """Whether a message a provider lists with ``body`` is this delivery's (Twilio: the
+    same text; a WhatsApp template: every variable's value in its rendered body)."""
+    language = delivery.language
+    if delivery.channel == "whatsapp" and delivery.via_template:
+        template = content.template(language)
+        if template is None:
+            return False
+        values = _variables(content, template.language, dict(template.whatsapp_variables))
+        wanted = [v for v in values.values() if v]
+        return bool(wanted) and all(v in _words(body) for v in wanted)
+    if delivery.channel == "whatsapp":
+        expected = content.message(language)
+    else:
+        expected = content.sms(language)[0]
+    return _words(body) == _words(expected)

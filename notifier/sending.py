@@ -1,19 +1,22 @@
-"""Sending one batch of an announcement: claim, pace, send, record — exactly once.
+"""Sending one batch of an announcement: claim, pace, send, record.
 
 For each token bucket the batch touches, a pump takes tokens (as many as are free, up
 to ``group_max``), then for exactly that many rows:
 
-1. **claim** them in one statement: ``queued`` → ``sending`` (attempts + 1), unless the
-   address opted out or the member is no longer active (→ ``skipped``). The claim is
-   committed *before* the provider is called;
+1. **claim** them in one statement: ``queued`` → ``sending`` (attempts + 1, the
+   attempt's stamp in ``sending_at``), unless the address opted out or the member is no
+   longer active (→ ``skipped``). The claim is committed *before* the provider is called;
 2. **send** them concurrently, each with its idempotency key;
-3. **record** every outcome in one statement: sent / delivered (Telegram) / back to
-   queued with a backoff / failed with the provider's code / re-routed.
+3. **record** every outcome in one statement, fenced on the attempt's stamp: sent /
+   delivered (Telegram) / back to queued with a backoff / failed with the provider's
+   code / re-routed.
 
-A row found in ``sending`` when a job starts was left by a worker that died between
-claiming and recording (the batch lease guarantees no live job owns it). It is sent
-again with the *same* idempotency key — the provider answers with the message it
-already accepted, if it did — and recorded. See docs/notifier.md.
+A row found in ``sending`` whose attempt is older than
+:func:`notifier.reconcile.settle_after` was left by a worker that died, lost its lease,
+Redis or PostgreSQL, or hit the job timeout, between claiming and recording. Its
+message may or may not have gone, and real providers do not honour idempotency keys:
+it is **not** sent again blindly but settled with the provider where the provider can
+be asked (notifier/reconcile.py), else marked ``uncertain``. See docs/notifier.md.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from core.delivery_policy import Decision, decide
 from core.fanout import fallback_route
 from core.routing import bucket_kind
 from core.services import addresses
+from notifier import reconcile
 from notifier.bootstrap import Capacity, Deps
+from notifier.reconcile import settle_after
 from notifier.senders import Outgoing, send_delivery
 
 log = logging.getLogger(__name__)
@@ -48,13 +53,16 @@ log = logging.getLogger(__name__)
 PENDING_SQL = """
 SELECT member_id, channel, provider, status::text AS status FROM announcement_deliveries
 WHERE announcement_id = :a AND batch = :b
-  AND (status = 'sending' OR (status = 'queued' AND (not_before IS NULL OR not_before <= :now)))
+  AND ((status = 'sending' AND sending_at <= :settled)
+       OR (status = 'queued' AND (not_before IS NULL OR not_before <= :now)))
 ORDER BY member_id
 """
 
 NEXT_RETRY_SQL = """
-SELECT min(coalesce(not_before, :now)) FROM announcement_deliveries
-WHERE announcement_id = :a AND batch = :b AND status = 'queued'
+SELECT min(CASE WHEN status = 'queued' THEN coalesce(not_before, :now)
+                ELSE coalesce(sending_at, :now) + CAST(:grace AS interval) END)
+FROM announcement_deliveries
+WHERE announcement_id = :a AND batch = :b AND status IN ('queued', 'sending')
 """
 
 CLAIM_SQL = """
@@ -69,15 +77,13 @@ WITH c AS (
     m.erased_at IS NOT NULL AS erased
   FROM announcement_deliveries d LEFT JOIN members m ON m.id = d.member_id
   WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:ids AS uuid[]))
-    AND (d.status = 'queued'
-         OR (d.status = 'sending' AND d.member_id = ANY(CAST(:orphans AS uuid[]))))
+    AND d.status = 'queued'
   FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE announcement_deliveries d SET
   status = CAST(CASE WHEN c.stopped OR c.inactive THEN 'skipped' ELSE 'sending' END
                 AS delivery_status),
-  attempts = d.attempts + CASE WHEN c.was = 'queued' AND NOT (c.stopped OR c.inactive)
-                               THEN 1 ELSE 0 END,
+  attempts = d.attempts + CASE WHEN c.stopped OR c.inactive THEN 0 ELSE 1 END,
   sending_at = :now,
   error_reason = CASE WHEN c.stopped THEN 'opted_out' WHEN c.inactive THEN 'member_inactive'
                       ELSE d.error_reason END,
@@ -87,12 +93,14 @@ FROM c
 WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:ids AS uuid[]))
   AND d.member_id = c.member_id
 RETURNING d.member_id, d.status::text AS status, d.channel, d.provider, d.address, d.language,
-  d.via_template, d.attempts
+  d.via_template, d.attempts, d.sending_at
 """
 
 RECORD_SQL = """
 UPDATE announcement_deliveries d SET
   status = CAST(v.status AS delivery_status),
+  -- An attempt another job had marked uncertain, recorded by its own sender after all.
+  reconciliation = CASE WHEN d.status = 'uncertain' THEN 'late' ELSE d.reconciliation END,
   provider_message_id = v.pmid,
   error_code = v.code,
   error_reason = v.reason,
@@ -117,16 +125,17 @@ FROM unnest(
   CAST(:code AS text[]), CAST(:reason AS text[]), CAST(:parts AS smallint[]),
   CAST(:not_before AS timestamptz[]), CAST(:channel AS text[]), CAST(:provider AS text[]),
   CAST(:address AS text[]), CAST(:via_template AS boolean[]), CAST(:route_reason AS text[]),
-  CAST(:reset AS boolean[]), CAST(:tier AS boolean[])
+  CAST(:reset AS boolean[]), CAST(:tier AS boolean[]), CAST(:stamp AS timestamptz[])
 ) AS v(member_id, status, pmid, code, reason, parts, not_before, channel, provider, address,
-       via_template, route_reason, reset, tier)
+       via_template, route_reason, reset, tier, stamp)
 WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:member_id AS uuid[]))
-  AND d.member_id = v.member_id AND d.status = 'sending'
+  AND d.member_id = v.member_id AND d.sending_at = v.stamp
+  AND (d.status = 'sending' OR (d.status = 'uncertain' AND d.reconciliation = 'unknown'))
 """
 
 _RECORD_FIELDS = (
     "member_id", "status", "pmid", "code", "reason", "parts", "not_before", "channel",
-    "provider", "address", "via_template", "route_reason", "reset", "tier",
+    "provider", "address", "via_template", "route_reason", "reset", "tier", "stamp",
 )  # fmt: skip
 
 
@@ -159,16 +168,21 @@ class BatchSender:
 
     async def pending(self) -> list[Any]:
         async with self.deps.session_factory() as session:
+            now = utcnow()
             rows = await session.execute(
-                text(PENDING_SQL), {"a": self.announcement_id, "b": self.batch, "now": utcnow()}
-            )
+                text(PENDING_SQL),
+                {"a": self.announcement_id, "b": self.batch, "now": now,
+                 "settled": now - settle_after(self.deps)},
+            )  # fmt: skip
             return list(rows.all())
 
     async def next_retry(self) -> datetime | None:
         async with self.deps.session_factory() as session:
             value: datetime | None = await session.scalar(
-                text(NEXT_RETRY_SQL), {"a": self.announcement_id, "b": self.batch, "now": utcnow()}
-            )
+                text(NEXT_RETRY_SQL),
+                {"a": self.announcement_id, "b": self.batch, "now": utcnow(),
+                 "grace": settle_after(self.deps)},
+            )  # fmt: skip
             return value
 
     async def skip_queued(self, reason: str) -> int:
@@ -186,36 +200,45 @@ class BatchSender:
         return skipped
 
     async def run(self, rows: list[Any]) -> None:
-        """Send these rows (a snapshot of :meth:`pending`), paced per bucket."""
-        orphans = {r.member_id for r in rows if r.status == "sending"}
-        if orphans:
-            log.info("batch %s/%s: resuming %d in-flight sends", self.announcement_id,
-                     self.batch, len(orphans))  # fmt: skip
+        """Send these rows (a snapshot of :meth:`pending`), paced per bucket; settle the
+        sends a stopped worker left in flight first (notifier/reconcile.py)."""
+        in_doubt = [r.member_id for r in rows if r.status == "sending"]
+        if in_doubt:
+            async with self._autocommit() as session:
+                found = await reconcile.orphans(
+                    session, self.announcement_id, in_doubt, utcnow() - settle_after(self.deps)
+                )
+                if found:
+                    counts = await reconcile.settle(
+                        self.deps, session, self.content, self.batch, found
+                    )
+                    self.stats.update({f"in_doubt_{how}": n for how, n in counts.items()})
         by_kind: dict[str, list[uuid.UUID]] = defaultdict(list)
-        # In-flight sends first: they are completed even after the announcement expired.
-        for row in sorted(rows, key=lambda r: r.status != "sending"):
-            by_kind[bucket_kind(row.channel, row.provider)].append(row.member_id)
-        await asyncio.gather(*(self._pump(kind, ids, orphans) for kind, ids in by_kind.items()))
+        for row in rows:
+            if row.status == "queued":
+                by_kind[bucket_kind(row.channel, row.provider)].append(row.member_id)
+        await asyncio.gather(*(self._pump(kind, ids) for kind, ids in by_kind.items()))
 
-    async def _pump(self, kind: str, ids: list[uuid.UUID], orphans: set[uuid.UUID]) -> None:
+    async def _pump(self, kind: str, ids: list[uuid.UUID]) -> None:
         """Room first (a claimed row is sent at once), then tokens, then claim and send."""
         capacity = self.deps.capacity(kind)
         groups: set[asyncio.Task[None]] = set()
         at = 0
         try:
-            while at < len(ids) and not self.stop.is_set():
-                if ids[at] not in orphans and self.expired():
-                    break
+            while at < len(ids) and not self.stop.is_set() and not self.expired():
                 room = await capacity.take(min(len(ids) - at, self.deps.options.group_max))
                 try:
                     granted = await self.deps.limiter.acquire(kind, up_to=room)
                 except BaseException:
                     capacity.give(room)
                     raise
+                if self.stop.is_set():  # the lease went while we waited: claim nothing
+                    capacity.give(room)
+                    break
                 capacity.give(room - granted)
                 group = ids[at : at + granted]
                 at += granted
-                task = asyncio.create_task(self._group(group, orphans, capacity))
+                task = asyncio.create_task(self._group(group, capacity))
                 groups.add(task)
                 task.add_done_callback(groups.discard)
         finally:
@@ -228,12 +251,10 @@ class BatchSender:
 
     # --- one group: claim, send, record ------------------------------------------------
 
-    async def _group(
-        self, ids: list[uuid.UUID], orphans: set[uuid.UUID], capacity: Capacity
-    ) -> None:
+    async def _group(self, ids: list[uuid.UUID], capacity: Capacity) -> None:
         claimed: list[Outgoing] = []
         try:
-            claimed = await self._claim(ids, [i for i in ids if i in orphans])
+            claimed = await self._claim(ids)
         finally:
             capacity.give(len(ids) - len(claimed))
         if not claimed:
@@ -253,11 +274,10 @@ class BatchSender:
             async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 yield session
 
-    async def _claim(self, ids: list[uuid.UUID], orphans: list[uuid.UUID]) -> list[Outgoing]:
+    async def _claim(self, ids: list[uuid.UUID]) -> list[Outgoing]:
         async with self._autocommit() as session:
             rows = await session.execute(
-                text(CLAIM_SQL),
-                {"a": self.announcement_id, "ids": ids, "orphans": orphans, "now": utcnow()},
+                text(CLAIM_SQL), {"a": self.announcement_id, "ids": ids, "now": utcnow()}
             )
             claimed = []
             for row in rows:
@@ -273,6 +293,7 @@ class BatchSender:
                         language=row.language,
                         via_template=row.via_template,
                         attempts=row.attempts,
+                        stamp=row.sending_at,
                     )
                 )
             return claimed
@@ -332,7 +353,7 @@ class BatchSender:
             "member_id": d.member_id, "status": "failed", "pmid": None, "code": None,
             "reason": None, "parts": None, "not_before": None, "channel": d.channel,
             "provider": d.provider, "address": d.address, "via_template": d.via_template,
-            "route_reason": None, "reset": False, "tier": False,
+            "route_reason": None, "reset": False, "tier": False, "stamp": d.stamp,
         }  # fmt: skip
         if outcome.result is not None:
             row["status"] = "delivered" if d.channel == Channel.TELEGRAM.value else "sent"

@@ -19,7 +19,7 @@ from arq.jobs import deserialize_job
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import announcements
+from core import announcements, deliveries
 from core import jobs as queue_jobs
 from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
@@ -40,34 +40,9 @@ ANNOUNCEMENT_TEMPLATES = {
 }
 
 
-class Idempotent:
-    """A fake provider that honours ``Idempotency-Key``: a repeated key gets the first
-    answer again and nothing is sent twice (what docs/notifier.md asks of providers)."""
+class WindowTwilio(FakeTwilio):
+    """The fake Twilio, refusing free text to numbers in ``closed_window`` (63016)."""
 
-    replayed: int
-
-    def build_app(self) -> web.Application:
-        app: web.Application = super().build_app()  # type: ignore[misc]
-        answers: dict[str, tuple[int, bytes, str]] = {}
-        self.replayed = 0
-
-        @web.middleware
-        async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
-            key = request.headers.get("Idempotency-Key")
-            if key and key in answers:
-                self.replayed += 1
-                status, body, content_type = answers[key]
-                return web.Response(status=status, body=body, content_type=content_type)
-            response: web.StreamResponse = await handler(request)
-            if key and isinstance(response, web.Response) and 200 <= response.status < 300:
-                answers[key] = (response.status, bytes(response.body or b""), response.content_type)
-            return response
-
-        app.middlewares.append(idempotency)
-        return app
-
-
-class IdempotentTwilio(Idempotent, FakeTwilio):
     closed_window: set[str]
 
     async def _messages(self, request: web.Request) -> web.Response:
@@ -82,19 +57,13 @@ class IdempotentTwilio(Idempotent, FakeTwilio):
         return await super()._messages(request)
 
 
-class IdempotentTelegram(Idempotent, FakeTelegram):
-    pass
-
-
-class IdempotentDlt(Idempotent, FakeDlt):
-    pass
-
-
 @dataclass
 class Fakes:
-    twilio: IdempotentTwilio
-    telegram: IdempotentTelegram
-    dlt: IdempotentDlt
+    """The fake providers, which (like the real ones) do not honour idempotency keys."""
+
+    twilio: WindowTwilio
+    telegram: FakeTelegram
+    dlt: FakeDlt
 
     def total(self) -> int:
         return len(self.twilio.sent) + len(self.telegram.sent) + len(self.dlt.sent)
@@ -111,9 +80,9 @@ class Fakes:
 @pytest.fixture
 async def fakes(base_settings: Settings) -> AsyncIterator[Fakes]:
     found = Fakes(
-        IdempotentTwilio.from_settings(base_settings),
-        IdempotentTelegram.from_settings(base_settings),
-        IdempotentDlt.from_settings(
+        WindowTwilio.from_settings(base_settings),
+        FakeTelegram.from_settings(base_settings),
+        FakeDlt.from_settings(
             base_settings,
             templates={
                 **registered_templates(base_settings),
@@ -415,35 +384,113 @@ async def test_stop_at_the_provider_opts_the_address_out(
     assert got["70000071"][0] == "failed"
 
 
-async def test_a_send_left_in_flight_by_a_dead_worker_is_not_repeated(
-    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
-) -> None:
-    from notifier.senders import Outgoing, send_delivery
-
-    member = await make_member(session, unit=tree.booth_a2, phone="+919811100080")
-    await address(session, member, "sms")
-    await session.commit()
-    aid, _ = await publish(deps, session, tree.booth_a2.code)
-    # A worker claimed the row and the provider accepted the message; then it died.
+async def left_in_flight(session: AsyncSession, aid: uuid.UUID, *addresses_: str) -> None:
+    """A worker claimed these rows an hour ago and died before recording them."""
     await session.execute(
-        text("UPDATE announcement_deliveries SET status = 'sending', attempts = 1"
-             " WHERE announcement_id = :a"),
-        {"a": aid},
+        text("UPDATE announcement_deliveries SET status = 'sending', attempts = 1,"
+             " sending_at = now() - interval '1 hour'"
+             " WHERE announcement_id = :a AND address = ANY(:addresses)"),
+        {"a": aid, "addresses": list(addresses_)},
     )  # fmt: skip
     await session.commit()
+
+
+async def test_sends_left_in_flight_by_a_dead_worker_are_settled_never_blindly_resent(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    """Twilio is asked (its Message list by To and DateSent): a message it has is
+    recorded with its sid, one it has not is sent again. Telegram cannot be asked and
+    the DLT provider's report has not come: both stay uncertain, not sent again."""
+    from notifier.senders import Outgoing, send_delivery
+
+    gone = await make_member(session, unit=tree.booth_a2, phone="+447700900080")
+    await address(session, gone, "sms")
+    lost = await make_member(session, unit=tree.booth_a2, phone="+447700900081")
+    await address(session, lost, "sms")
+    chat = await make_member(session, unit=tree.booth_a2, phone="+919811100082")
+    await address(session, chat, "telegram", "91100082")
+    dlt = await make_member(session, unit=tree.booth_a2, phone="+919811100083")
+    await address(session, dlt, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_a2.code)
+    await left_in_flight(session, aid, "+447700900080", "+447700900081", "91100082",
+                         "+919811100083")  # fmt: skip
     content = await announcements.load_content(session, aid)
     assert content is not None
-    delivery = Outgoing(member.id, "sms", "dlt", "+919811100080", "ta", False, 1)
+    # The first one reached Twilio before the worker died; so did the Telegram one.
+    delivery = Outgoing(gone.id, "sms", "twilio", "+447700900080", "ta", False, 1)
     first = await send_delivery(deps.senders, content, delivery, key=delivery.key(aid))
+    telegram = Outgoing(chat.id, "telegram", "telegram", "91100082", "ta", False, 1)
+    await send_delivery(deps.senders, content, telegram, key=telegram.key(aid))
 
     await drain(deps, aid)
 
-    assert len(fakes.dlt.sent) == 1 and fakes.dlt.replayed == 1
-    pmid = await session.scalar(
-        text("SELECT provider_message_id FROM announcement_deliveries WHERE announcement_id = :a"),
+    assert sorted(fakes.addresses()) == ["+447700900080", "+447700900081", "91100082"]
+    rows = await session.execute(
+        text("SELECT address, status::text, reconciliation, provider_message_id"
+             " FROM announcement_deliveries WHERE announcement_id = :a"),
         {"a": aid},
-    )
-    assert pmid == first.provider_message_id
+    )  # fmt: skip
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    assert got["+447700900080"] == ("sent", "found", first.provider_message_id)
+    assert got["+447700900081"][:2] == ("sent", "resent")
+    assert got["91100082"][:2] == ("uncertain", "unknown")
+    assert got["+919811100083"][:2] == ("uncertain", "unknown")
+    summary = await deliveries.report(session, aid, deps.settings)
+    assert summary is not None
+    assert (summary.uncertain, summary.resent, summary.settled) == (2, 1, 1)
+
+
+async def test_a_dlt_report_settles_an_uncertain_send(
+    session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
+) -> None:
+    """The DLT provider cannot be asked, but its delivery report carries our key as
+    CustomField: a report for a send left uncertain settles it, before the sweep looks
+    (found in message_status_events) or after (the webhook)."""
+    from core.channels import dlt as dlt_channel
+    from core.fanout import FanoutPolicy
+    from core.services import status
+    from fakes.dlt import status_callback_form
+    from notifier.senders import Outgoing, send_delivery
+
+    early = await make_member(session, unit=tree.booth_b1, phone="+919811100084")
+    await address(session, early, "sms")
+    late = await make_member(session, unit=tree.booth_b1, phone="+919811100085")
+    await address(session, late, "sms")
+    await session.commit()
+    aid, _ = await publish(deps, session, tree.booth_b1.code)
+    await left_in_flight(session, aid, "+919811100084", "+919811100085")
+    content = await announcements.load_content(session, aid)
+    assert content is not None
+    secret = deps.settings.secret_key.get_secret_value()
+    policy = FanoutPolicy.from_settings(deps.settings)
+    sent = {}
+    for member in (early, late):
+        d = Outgoing(member.id, "sms", "dlt", member.phone, "ta", False, 1)
+        sent[member.phone] = (d, await send_delivery(deps.senders, content, d, key=d.key(aid)))
+
+    async def report_for(phone: str) -> None:
+        d, result = sent[phone]
+        form = status_callback_form(result.provider_message_id, phone, "sent",
+                                    custom_field=d.key(aid))  # fmt: skip
+        async with deps.session_factory() as s, s.begin():
+            await status.record_status(
+                s, dlt_channel.parse_status_callback(form), channel=Channel.SMS,
+                payload=form, now=datetime.now(UTC), secret=secret, policy=policy,
+            )  # fmt: skip
+
+    await report_for("+919811100084")  # before the sweep: found by its CustomField
+    await drain(deps, aid)
+    await report_for("+919811100085")  # after: the webhook settles it
+    rows = await session.execute(
+        text("SELECT address, status::text, reconciliation, provider_message_id"
+             " FROM announcement_deliveries WHERE announcement_id = :a"),
+        {"a": aid},
+    )  # fmt: skip
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    for phone in ("+919811100084", "+919811100085"):
+        assert got[phone] == ("sent", "reported", sent[phone][1].provider_message_id)
+    assert len(fakes.dlt.sent) == 2  # nothing sent again
 
 
 async def test_priority_replies_have_their_own_queue(
@@ -500,22 +547,16 @@ async def test_the_sweep_enqueues_batches_no_live_job_owns(
     assert list(queue.jobs) == [queue_jobs.batch_job_id(aid, 0)]
 
 
-async def test_a_send_in_flight_when_the_announcement_expired_is_still_completed(
+async def test_a_send_in_flight_when_the_announcement_expired_is_still_settled(
     session: AsyncSession, deps: Deps, fakes: Fakes, tree: Tree
 ) -> None:
-    member = await make_member(session, unit=tree.booth_b1, phone="+919811100081")
+    member = await make_member(session, unit=tree.booth_b1, phone="+447700900181")
     await address(session, member, "sms")
     other = await make_member(session, unit=tree.booth_b1, phone="+919811100082")
     await address(session, other, "sms")
     await session.commit()
     aid, _ = await publish(deps, session, tree.booth_b1.code)
-    await session.execute(
-        text(
-            "UPDATE announcement_deliveries SET status = 'sending', attempts = 1"
-            " WHERE announcement_id = :a AND address = '+919811100081'"
-        ),
-        {"a": aid},
-    )
+    await left_in_flight(session, aid, "+447700900181")
     await session.execute(
         text("UPDATE announcements SET expires_at = now() - interval '1 second' WHERE id = :a"),
         {"a": aid},
@@ -523,14 +564,17 @@ async def test_a_send_in_flight_when_the_announcement_expired_is_still_completed
     await session.commit()
     await drain(deps, aid)
     got = await states(session, aid)
-    assert got["+919811100081"][0] == "sent"  # completed with its idempotency key
+    assert got["+447700900181"][0] == "skipped"  # Twilio had no record; now too late
     assert got["+919811100082"][0] == "skipped"
-    assert fakes.addresses() == ["+919811100081"]
+    assert fakes.addresses() == []
 
 
 async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fakes: Fakes) -> None:
-    """A send repeated with the same key (a worker that died before recording it) is
-    answered from the provider's memory: one message, on every provider adapter."""
+    """Every adapter sends the message's key: a provider that honours it (the fakes with
+    ``idempotent=True``) answers a repeat from memory, one message; the fakes as they
+    are by default (like Twilio, Telegram and DLT providers) send it twice."""
+    for fake in (fakes.twilio, fakes.telegram, fakes.dlt):
+        fake.idempotent = True
     sends = (
         (Channel.WHATSAPP, "+919811100091", fakes.twilio),
         (Channel.SMS, "+447700900091", fakes.twilio),
@@ -543,3 +587,10 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
             await deps.dispatcher.send(channel, address_, Reply(HELLO), key=f"k-{address_}")
         assert len(fake.sent) == before + 1, (channel, address_)
     assert (fakes.twilio.replayed, fakes.dlt.replayed, fakes.telegram.replayed) == (2, 1, 1)
+    for channel, address_, fake in sends:
+        fake.idempotent = False
+        before = len(fake.sent)
+        for _ in range(2):
+            await deps.dispatcher.send(channel, address_, Reply(HELLO), key=f"k2-{address_}")
+        assert len(fake.sent) == before + 2, (channel, address_)
+        assert fake.sent[-1] != fake.sent[-2] or channel is Channel.TELEGRAM

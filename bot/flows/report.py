@@ -52,6 +52,12 @@ def describe(report: deliveries.Report, language: Language) -> str:
             failed=n(report.count("failed", "skipped")),
         ),
     ]
+    if report.in_doubt:
+        lines.append(
+            _(
+                "Uncertain: {n} (a worker stopped mid-send; may have arrived twice or not at all)"
+            ).format(n=n(report.in_doubt))
+        )
     if report.by_channel:
         channels = ", ".join(
             f"{CHANNEL_NAMES.get(channel, channel)} {n(sum(counts.values()))}"

@@ -322,6 +322,17 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
 
 # --- sending -------------------------------------------------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One message of Twilio's Message list."""
+
+    sid: str
+    body: str
+    status: str
+    date_sent: datetime | None
+
+
 QUICK_REPLY_MAX, LIST_PICKER_MAX = 3, 10
 QUICK_REPLY_TITLE_LEN, LIST_ITEM_LEN = 20, 24
 CONTENT_RETRY_SECONDS = 300.0
@@ -378,6 +389,28 @@ class TwilioSender:
             message = await self._call(self.client.messages.create_async(**fields))
         parts = int(message.num_segments) if str(message.num_segments or "").isdigit() else 1
         return SendResult(provider_message_id=message.sid, parts=max(parts, 1))
+
+    async def sent_to(
+        self, channel: Channel, address: str, *, since: datetime, limit: int = 50
+    ) -> list[SentMessage]:
+        """The messages Twilio accepted for ``address`` on ``channel`` and sent on or
+        after ``since`` (the Message list filtered by ``To`` and ``DateSent>=``), newest
+        first: what a worker that died with a message in flight asks before sending it
+        again. A message Twilio has accepted but not yet sent has no ``DateSent`` and is
+        not listed. Raises :class:`SendError` when Twilio cannot be asked."""
+        to, _ = self._route(channel, address)
+        found = await self._call(
+            self.client.messages.list_async(to=to, date_sent_after=since, limit=limit)
+        )
+        return [
+            SentMessage(
+                sid=str(m.sid),
+                body=str(m.body or ""),
+                status=str(m.status or ""),
+                date_sent=m.date_sent,
+            )
+            for m in found
+        ]
 
     def _route(self, channel: Channel, address: str) -> tuple[str, str]:
         if channel == Channel.WHATSAPP:

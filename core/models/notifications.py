@@ -44,6 +44,11 @@ class DeliveryStatus(enum.StrEnum):
     """Not sent on purpose: the announcement expired, or the member opted out meanwhile."""
     DEFERRED = "deferred"
     """Waiting for WhatsApp capacity (the account's daily unique-recipient limit)."""
+    UNCERTAIN = "uncertain"
+    """Found in ``sending`` after its worker died (or lost its lease, Redis, PostgreSQL,
+    or its job timed out): the message may or may not have reached the provider, and
+    the provider could not say (Telegram never can). Not sent again; counted in the
+    reports. See ``reconciliation`` and docs/notifier.md."""
 
 
 class TemplateCategory(enum.StrEnum):
@@ -110,6 +115,11 @@ class AnnouncementDelivery(Base):
     """When this row took one of the WhatsApp tier's daily unique-recipient slots."""
     queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     sending_at: Mapped[datetime | None]
+    """When the current attempt was claimed: the attempt's stamp. Only the claimer of
+    that attempt records its outcome (notifier/sending.py)."""
+    reconciliation: Mapped[str | None] = mapped_column(String(16))
+    """How a send left in doubt by a dead worker was settled: found, resent, unknown,
+    reported (migration 0012). NULL when it never was in doubt."""
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]

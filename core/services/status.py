@@ -70,7 +70,7 @@ async def record_status(
     )
     if update_.outcome is Outcome.OPTED_OUT and update_.address:
         await addresses.opt_out(session, channel, update_.address, now=now)
-    return await deliveries.apply_status(
+    applied = await deliveries.apply_status(
         session,
         update_.provider,
         update_.provider_message_id,
@@ -81,3 +81,18 @@ async def record_status(
         outcome=update_.outcome,
         policy=policy,
     )
+    if not applied.matched and await deliveries.settle_reported(
+        session, update_.provider, payload.get("CustomField"), update_.provider_message_id
+    ):  # a DLT report for a send a stopped worker left uncertain
+        applied = await deliveries.apply_status(
+            session,
+            update_.provider,
+            update_.provider_message_id,
+            update_.status,
+            update_.error_code,
+            now,
+            error_reason=update_.detail,
+            outcome=update_.outcome,
+            policy=policy,
+        )
+    return applied
