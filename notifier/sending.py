@@ -263,7 +263,13 @@ class BatchSender:
             outcomes = await asyncio.gather(*(self._send(d) for d in claimed))
         finally:
             capacity.give(len(claimed))
-        await self._record(list(outcomes))
+        # No answer, but the request may have reached the provider (a timeout): the row
+        # stays in 'sending' and is settled like a stopped worker's (notifier/reconcile.py).
+        answered = [o for o in outcomes if o.error is None or not o.error.in_doubt]
+        if len(answered) < len(outcomes):
+            self.stats["in_doubt"] += len(outcomes) - len(answered)
+        if answered:
+            await self._record(answered)
 
     @contextlib.asynccontextmanager
     async def _autocommit(self) -> AsyncIterator[AsyncSession]:

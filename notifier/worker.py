@@ -31,6 +31,7 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import Worker, func
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from core import aio
 from core.config import Settings, load_settings
@@ -159,13 +160,18 @@ async def serve(
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     deps = build(settings, options=options)
     workers: list[Worker] = []
+    lanes_to_serve: list[Callable[[], Worker]] = []
     if "bulk" in lanes:
-        workers.append(bulk_worker(deps, await create_pool(redis_settings), burst=burst))
+        bulk_pool = await create_pool(redis_settings)
+        lanes_to_serve.append(lambda: bulk_worker(deps, bulk_pool, burst=burst))
     if "priority" in lanes:
-        workers.append(priority_worker(deps, await create_pool(redis_settings), burst=burst))
+        priority_pool = await create_pool(redis_settings)
+        lanes_to_serve.append(lambda: priority_worker(deps, priority_pool, burst=burst))
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
 
     def stop(signum: signal.Signals) -> None:
+        stopping.set()
         for worker in workers:
             worker.handle_sig(signum)
 
@@ -176,12 +182,39 @@ async def serve(
     try:
         if ready is not None:
             await ready()
-        await asyncio.gather(*(w.async_run() for w in workers), return_exceptions=True)
+        await asyncio.gather(
+            *(_serve_lane(make, workers, stopping) for make in lanes_to_serve),
+            return_exceptions=True,
+        )
     finally:
         for worker in workers:
             with contextlib.suppress(Exception):
                 await worker.close()
         await deps.close()
+
+
+REDIS_RETRY_SECONDS = 1.0
+
+
+async def _serve_lane(
+    make: Callable[[], Worker], workers: list[Worker], stopping: asyncio.Event
+) -> None:
+    """Serve one lane until stopped, through a Redis restart or failover. arq's poll
+    loop ends on the first failed Redis call and its bookkeeping (jobs counted as
+    running, semaphore slots) may be left off, so a fresh arq worker takes over the
+    lane; the old one's running jobs finish on their own. Its crons run at start: the
+    sweep re-enqueues at once the batches whose jobs and leases the restart lost."""
+    while not stopping.is_set():
+        worker = make()
+        workers.append(worker)
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            if stopping.is_set():
+                return
+            log.warning("lost Redis (%r): a new poller in %.0f s", exc, REDIS_RETRY_SECONDS)
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
 
 
 def run(lanes: tuple[str, ...] = LANES, *, burst: bool = False) -> None:

@@ -1,34 +1,53 @@
-"""Crash and outage safety with the real worker process (``vck worker``): SIGKILL it in
-the middle of a fan-out and start it again, or let the providers fail for a while —
-every recipient gets exactly one message (the fake providers' records show no
-duplicate and no gap)."""
+"""Crash and outage safety with the real worker process (``vck worker``), against fake
+providers that — like Twilio, Telegram and the DLT providers — do NOT honour
+idempotency keys: a repeated request is a second message.
+
+Each test stops the worker's world in the middle of a fan-out: SIGKILL, a Redis
+restart that loses every key, PostgreSQL going away (through a proxy the test cuts),
+a job that exceeds its timeout. Then, once every row is final:
+
+- **no gap**: every recipient got the message, or their row is ``uncertain`` (the
+  provider could not say; the report counts it);
+- **duplicates only among sends in flight, each counted**: a recipient who got it twice
+  has a row settled as in doubt (``uncertain``, or ``resent`` after Twilio had no
+  record), and the report's ``in_doubt`` counts every one.
+
+Marked ``crash``: part of the normal suite (``pytest -m crash`` runs only these).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tests.test_worker as worker_tests
-from core import announcements
+from core import announcements, deliveries
 from core.config import Settings
 from core.jobs import redis_jobs
 from tests.factories import make_tree
 from tests.test_worker import Fakes
 
-fakes = worker_tests.fakes  # the fake providers' fixture
+pytestmark = pytest.mark.crash
+
+fakes = worker_tests.fakes  # the fake providers' fixture (not idempotent)
 
 WORKER = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(['worker']))"]
 
@@ -43,11 +62,15 @@ WITH m AS (
   INSERT INTO member_units (member_id, unit_id, is_primary) SELECT id, :unit, true FROM m
 )
 INSERT INTO channel_addresses (channel, address, phone, member_id)
-SELECT CASE right(phone, 1) WHEN '0' THEN 'whatsapp' WHEN '1' THEN 'telegram' ELSE 'sms' END,
-       CASE right(phone, 1) WHEN '1' THEN '8' || right(phone, 9) ELSE phone END, phone, id
+SELECT CASE WHEN right(phone, 1) IN ('0', '5') THEN 'whatsapp'
+            WHEN right(phone, 1) = '1' THEN 'telegram' ELSE 'sms' END,
+       CASE right(phone, 1) WHEN '1' THEN '8' || right(phone, 9)
+            WHEN '2' THEN '+4477' || right(phone, 8) ELSE phone END, phone, id
 FROM m
 RETURNING address
 """
+"""Recipients: 20% WhatsApp and 10% SMS to a foreign number (both Twilio, which can be
+asked), 10% Telegram (cannot be asked), 60% SMS through the DLT provider."""
 
 
 async def recipients(session: AsyncSession, unit_id: uuid.UUID, n: int) -> list[str]:
@@ -70,13 +93,15 @@ def worker_env(settings: Settings, fakes: Fakes, **extra: str) -> dict[str, str]
         VCK_RATE_WHATSAPP_PER_SEC="150",
         VCK_RATE_TELEGRAM_PER_SEC="150",
         VCK_RATE_SMS_DLT_PER_SEC="150",
+        VCK_RATE_SMS_TWILIO_PER_SEC="150",
+        VCK_PROVIDER_TIMEOUT_SECONDS="2",
         VCK_NOTIFIER_LEASE_SECONDS="2",
         VCK_NOTIFIER_SWEEP_SECONDS="1",
         VCK_NOTIFIER_BACKOFF_BASE_SECONDS="0.2",
-        VCK_NOTIFIER_MAX_ATTEMPTS="12",
+        VCK_NOTIFIER_MAX_ATTEMPTS="30",
         VCK_LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -87,6 +112,9 @@ class WorkerProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(WORKER, env=self.env, cwd=os.getcwd())
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -100,34 +128,31 @@ class WorkerProcess:
 
 
 @pytest.fixture
-async def worker(settings: Settings, fakes: Fakes) -> AsyncIterator[WorkerProcess]:
-    process = WorkerProcess(worker_env(settings, fakes))
-    yield process
-    process.kill()
+def workers() -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def worker(workers: list[WorkerProcess], env: dict[str, str]) -> WorkerProcess:
+    process = WorkerProcess(env)
+    workers.append(process)
+    return process
 
 
 async def wait_for(condition: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
+    started = time.monotonic()
+    deadline = started + within
     while time.monotonic() < deadline:
         result = condition()
         if asyncio.iscoroutine(result):
             result = await result
         if result:
+            print(f"{what}: {time.monotonic() - started:.1f} s")
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-async def unfinished(session: AsyncSession, announcement_id: uuid.UUID) -> int:
-    value = await session.scalar(
-        text(
-            "SELECT count(*) FROM announcement_deliveries WHERE announcement_id = :a"
-            " AND status IN ('queued', 'sending')"
-        ),
-        {"a": announcement_id},
-    )
-    await session.commit()
-    return int(value or 0)
 
 
 async def start_announcement(
@@ -145,75 +170,323 @@ async def start_announcement(
     return created.announcement_id, expected
 
 
-def assert_exactly_once(fakes: Fakes, expected: list[str]) -> None:
-    got = Counter(fakes.addresses())
-    duplicates = {a: n for a, n in got.items() if n > 1}
-    assert not duplicates, f"sent twice: {list(duplicates)[:5]}"
-    missing = set(expected) - set(got)
-    assert not missing, f"never sent: {sorted(missing)[:5]} ({len(missing)} in all)"
-    assert set(got) == set(expected)
-
-
-async def test_sigkill_mid_fanout_then_restart_sends_each_exactly_once(
-    session: AsyncSession,
-    settings: Settings,
-    fakes: Fakes,
-    worker: WorkerProcess,
-    redis: aioredis.Redis,
-) -> None:
-    for fake in (fakes.twilio, fakes.telegram, fakes.dlt):
-        fake.latency = 0.03  # messages in flight when the kill comes
-    announcement_id, expected = await start_announcement(session, settings, 600)
-    worker.start()
-    await redis_jobs(redis).schedule_publish(announcement_id)
-
-    await wait_for(lambda: fakes.total() >= 150, 60, "the first sends")
-    worker.kill(signal.SIGKILL)
-    sent_before = fakes.total()
-    assert sent_before < len(expected), "the fan-out finished before the kill"
-    in_flight = await session.scalar(
-        text("SELECT count(*) FROM announcement_deliveries WHERE announcement_id = :a"
-             " AND status = 'sending'"),
-        {"a": announcement_id},
-    )  # fmt: skip
+async def in_state(session: AsyncSession, announcement_id: uuid.UUID, *states: str) -> int:
+    value = await session.scalar(
+        text(
+            "SELECT count(*) FROM announcement_deliveries WHERE announcement_id = :a"
+            " AND status::text = ANY(:s)"
+        ),
+        {"a": announcement_id, "s": list(states)},
+    )
     await session.commit()
-
-    worker.start()
-    await wait_for(lambda: _done(session, announcement_id), 90, "every row sent after the restart")
-    worker.kill(signal.SIGTERM)
-
-    assert_exactly_once(fakes, expected)
-    replayed = fakes.twilio.replayed + fakes.telegram.replayed + fakes.dlt.replayed
-    print(f"killed after {sent_before} sends with {in_flight} in flight; {replayed} replayed")
+    return int(value or 0)
 
 
-async def _done(session: AsyncSession, announcement_id: uuid.UUID) -> bool:
+async def done(session: AsyncSession, announcement_id: uuid.UUID) -> bool:
     status = await session.scalar(
         text("SELECT status FROM announcements WHERE id = :a"), {"a": announcement_id}
     )
-    return status == "published" and await unfinished(session, announcement_id) == 0
+    await session.commit()
+    return (
+        status == "published" and await in_state(session, announcement_id, "queued", "sending") == 0
+    )
+
+
+async def assert_no_gap_and_every_duplicate_counted(
+    session: AsyncSession, settings: Settings, fakes: Fakes, announcement_id: uuid.UUID,
+    expected: list[str],
+) -> dict[str, int]:  # fmt: skip
+    rows = (
+        await session.execute(
+            text("SELECT address, status::text, reconciliation FROM announcement_deliveries"
+                 " WHERE announcement_id = :a"),
+            {"a": announcement_id},
+        )
+    ).all()  # fmt: skip
+    got = Counter(fakes.addresses())
+    assert set(got) <= set(expected), "a message to someone not in the announcement"
+    assert {r.address for r in rows} == set(expected)
+    in_doubt = {r.address for r in rows if r.status == "uncertain" or r.reconciliation == "resent"}
+    final = {"sent", "delivered", "uncertain"}
+    assert {r.status for r in rows} <= final, Counter(r.status for r in rows)
+    gaps = [r.address for r in rows if got[r.address] == 0 and r.status != "uncertain"]
+    assert not gaps, f"never sent, and not counted as uncertain: {gaps[:5]} ({len(gaps)})"
+    duplicates = {a: n for a, n in got.items() if n > 1}
+    uncounted = set(duplicates) - in_doubt
+    assert not uncounted, f"sent twice, not counted: {sorted(uncounted)[:5]}"
+    assert max(duplicates.values(), default=1) <= 2
+    report = await deliveries.report(session, announcement_id, settings)
+    assert report is not None and report.in_doubt == len(in_doubt)
+    figures = {
+        "recipients": len(expected),
+        "duplicates": len(duplicates),
+        "uncertain": report.uncertain,
+        "uncertain_received": sum(
+            1 for r in rows if r.status == "uncertain" and got[r.address] > 0
+        ),
+        "resent": report.resent,
+        "found": report.settled,
+    }
+    print(figures)
+    return figures
+
+
+def slow_fakes(fakes: Fakes, seconds: float) -> None:
+    for fake in (fakes.twilio, fakes.telegram, fakes.dlt):
+        fake.latency = seconds  # messages in flight when the blow comes
 
 
 async def test_provider_outage_then_everything_delivered_exactly_once(
-    session: AsyncSession,
-    settings: Settings,
-    fakes: Fakes,
-    worker: WorkerProcess,
+    session: AsyncSession, settings: Settings, fakes: Fakes, workers: list[WorkerProcess],
     redis: aioredis.Redis,
-) -> None:
+) -> None:  # fmt: skip
+    """Refusals are answers: with no crash, nothing is in doubt and nothing goes twice."""
     announcement_id, expected = await start_announcement(session, settings, 300)
     fakes.dlt.fail(seconds=2.0, status=500)
     fakes.twilio.fail(times=30, status=429, retry_after=1)
     fakes.telegram.fail(times=10, status=500, delay=0.2)
-    worker.start()
+    process = worker(workers, worker_env(settings, fakes))
+    process.start()
     await redis_jobs(redis).schedule_publish(announcement_id)
-    await wait_for(lambda: _done(session, announcement_id), 90, "every row sent")
-    worker.kill(signal.SIGTERM)
+    await wait_for(lambda: done(session, announcement_id), 60, "every row sent")
+    process.kill(signal.SIGTERM)
+    assert sorted(fakes.addresses()) == sorted(expected)
+    assert await in_state(session, announcement_id, "sent", "delivered") == len(expected)
 
-    assert_exactly_once(fakes, expected)
-    statuses = await session.execute(
-        text("SELECT status::text, count(*) FROM announcement_deliveries"
-             " WHERE announcement_id = :a GROUP BY 1"),
-        {"a": announcement_id},
+
+# --- SIGKILL ------------------------------------------------------------------------------
+
+
+async def test_sigkill_mid_drain_no_gap_and_every_duplicate_counted(
+    session: AsyncSession, settings: Settings, fakes: Fakes, workers: list[WorkerProcess],
+    redis: aioredis.Redis,
+) -> None:  # fmt: skip
+    slow_fakes(fakes, 0.05)
+    announcement_id, expected = await start_announcement(session, settings, 300)
+    first = worker(workers, worker_env(settings, fakes))
+    first.start()
+    await redis_jobs(redis).schedule_publish(announcement_id)
+
+    await wait_for(lambda: fakes.total() >= 80, 60, "the first sends")
+    first.kill(signal.SIGKILL)
+    assert fakes.total() < len(expected), "the fan-out finished before the kill"
+    in_flight = await in_state(session, announcement_id, "sending")
+
+    second = worker(workers, worker_env(settings, fakes))
+    second.start()
+    await wait_for(lambda: done(session, announcement_id), 60, "every row final")
+    second.kill(signal.SIGTERM)
+
+    figures = await assert_no_gap_and_every_duplicate_counted(
+        session, settings, fakes, announcement_id, expected
+    )
+    assert figures["uncertain"] + figures["resent"] + figures["found"] <= in_flight
+
+
+# --- Redis restarted ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, with no persistence: a restart loses every
+    key (queued jobs, leases, token buckets) — worse than the compose Redis, which
+    keeps its data (AOF)."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="vck-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def spawn(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        self.spawn()
+        client = aioredis.from_url(self.url)
+        try:
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    if await client.ping():
+                        return
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+        raise AssertionError("the private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    async def restart(self, down_seconds: float) -> None:
+        self.stop()
+        await asyncio.sleep(down_seconds)
+        await self.start()
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (scripts/services.sh installs it)")
+    server = PrivateRedis(binary)
+    await server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+
+async def test_redis_restarted_mid_drain_no_gap_and_every_duplicate_counted(
+    session: AsyncSession, settings: Settings, fakes: Fakes, workers: list[WorkerProcess],
+    private_redis: PrivateRedis,
+) -> None:  # fmt: skip
+    slow_fakes(fakes, 0.05)
+    settings = settings.model_copy(update={"redis_url": private_redis.url})
+    announcement_id, expected = await start_announcement(session, settings, 300)
+    process = worker(workers, worker_env(settings, fakes))
+    process.start()
+    client = aioredis.from_url(private_redis.url)
+    try:
+        await redis_jobs(client).schedule_publish(announcement_id)
+        await wait_for(lambda: fakes.total() >= 80, 60, "the first sends")
+    finally:
+        await client.aclose()
+    await private_redis.restart(down_seconds=1.0)  # queued jobs and leases are gone
+    print("redis back at", datetime.now(UTC))
+    assert fakes.total() < len(expected), "the fan-out finished before the restart"
+
+    await wait_for(lambda: done(session, announcement_id), 60, "every row final")
+    assert process.alive(), "the worker did not survive the Redis restart"
+    process.kill(signal.SIGTERM)
+    await assert_no_gap_and_every_duplicate_counted(
+        session, settings, fakes, announcement_id, expected
+    )
+
+
+# --- PostgreSQL restarted -----------------------------------------------------------------
+
+
+class CuttableProxy:
+    """A TCP proxy between the worker and PostgreSQL. :meth:`cut` drops every
+    connection and refuses new ones — what the worker sees of a PostgreSQL restart or
+    failover — and :meth:`restore` accepts again. (A real restart of the shared
+    PostgreSQL would hit everyone else's tests.)"""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self.links |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self.links -= {writer, up_writer}
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.links):
+            writer.transport.abort()
+        self.links.clear()
+        self.server = None
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.cut()
+
+
+async def test_postgres_restarted_mid_batch_no_gap_and_every_duplicate_counted(
+    session: AsyncSession, settings: Settings, fakes: Fakes, workers: list[WorkerProcess],
+    redis: aioredis.Redis,
+) -> None:  # fmt: skip
+    slow_fakes(fakes, 0.1)
+    url = make_url(settings.database_url)
+    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    try:
+        through = url.set(host="127.0.0.1", port=proxy.port)
+        env = worker_env(settings, fakes, VCK_DATABASE_URL=through.render_as_string(False))
+        announcement_id, expected = await start_announcement(session, settings, 300)
+        process = worker(workers, env)
+        process.start()
+        await redis_jobs(redis).schedule_publish(announcement_id)
+        await wait_for(lambda: fakes.total() >= 80, 60, "the first sends")
+        await proxy.cut()  # every claim and record in flight fails
+        cut_at = fakes.total()
+        await asyncio.sleep(1.5)
+        assert fakes.total() < len(expected), "the fan-out finished before the cut"
+        await proxy.start()
+        await wait_for(lambda: done(session, announcement_id), 60, "every row final")
+        assert process.alive(), "the worker did not survive PostgreSQL going away"
+        process.kill(signal.SIGTERM)
+    finally:
+        await proxy.stop()
+    figures = await assert_no_gap_and_every_duplicate_counted(
+        session, settings, fakes, announcement_id, expected
+    )
+    assert cut_at < figures["recipients"]
+
+
+# --- a job that exceeds its timeout -------------------------------------------------------
+
+
+async def test_a_job_past_its_timeout_no_gap_and_every_duplicate_counted(
+    session: AsyncSession, settings: Settings, fakes: Fakes, workers: list[WorkerProcess],
+    redis: aioredis.Redis,
+) -> None:  # fmt: skip
+    """arq cancels a batch job at ``job_timeout`` in the middle of its sends: 80 rows a
+    batch at 40 messages/s take 2 s, the timeout is 1 s."""
+    slow_fakes(fakes, 0.1)
+    env = worker_env(
+        settings, fakes, VCK_FANOUT_BATCH_SIZE="80", VCK_NOTIFIER_JOB_TIMEOUT_SECONDS="1",
+        VCK_NOTIFIER_BATCH_RUN_SECONDS="60", VCK_RATE_WHATSAPP_PER_SEC="40",
+        VCK_RATE_TELEGRAM_PER_SEC="40", VCK_RATE_SMS_DLT_PER_SEC="40",
+        VCK_RATE_SMS_TWILIO_PER_SEC="40",
     )  # fmt: skip
-    assert {s for s, _ in statuses} <= {"sent", "delivered"}
+    announcement_id, expected = await start_announcement(session, settings, 160)
+    process = worker(workers, env)
+    process.start()
+    await redis_jobs(redis).schedule_publish(announcement_id)
+    await wait_for(lambda: done(session, announcement_id), 60, "every row final")
+    process.kill(signal.SIGTERM)
+    figures = await assert_no_gap_and_every_duplicate_counted(
+        session, settings, fakes, announcement_id, expected
+    )
+    assert figures["uncertain"] + figures["resent"] + figures["found"] > 0, (
+        "no job was cut off in the middle of its sends"
+    )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import aiohttp
+
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Sent with a message's provider request, the same on every attempt of that message: a
 provider that honours it (our fakes do; see docs/notifier.md) answers a repeat with the
@@ -167,6 +169,12 @@ class Outcome(enum.StrEnum):
     """This message will never go (bad template, bad request)."""
 
 
+def request_in_doubt(exc: BaseException) -> bool:
+    """Whether a client error without an answer leaves the request in doubt: every one
+    but a connection that was never made (the request was never written)."""
+    return not isinstance(exc, aiohttp.ClientConnectorError)
+
+
 class SendError(Exception):
     """A send that failed, with the adapter's :class:`Outcome` and the provider's code
     (stored with a failed delivery); ``retry_after`` seconds when the provider gave it."""
@@ -178,11 +186,15 @@ class SendError(Exception):
         code: str | None = None,
         outcome: Outcome = Outcome.RETRY,
         retry_after: float | None = None,
+        in_doubt: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.outcome = outcome
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
+        """No answer, but the request may have reached the provider (a timeout, a
+        connection lost after the request was written): the message may have gone."""
 
     @property
     def permanent(self) -> bool:

@@ -35,6 +35,7 @@ from core.channels.base import (
     Outcome,
     SendError,
     SendResult,
+    request_in_doubt,
 )
 from core.channels.errors import (
     DeliveryStatus,
@@ -295,7 +296,9 @@ class DltSender:
                         str(error.get("Message") or ""),
                     )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise classify(0, None, None, type(exc).__name__) from exc
+            error = classify(0, None, None, type(exc).__name__)
+            error.in_doubt = request_in_doubt(exc)
+            raise error from exc
         sms = payload.get("SMSMessage") or {}
         if not sms.get("Sid"):
             raise SendError("dlt: no SMSMessage.Sid in the answer", code="bad-response")

@@ -51,6 +51,7 @@ from core.channels.base import (
     SendResult,
     idempotent,
     request_headers,
+    request_in_doubt,
 )
 from core.channels.errors import MalformedPayload
 from core.channels.inbound_checks import well_formed
@@ -257,9 +258,14 @@ def classify_error(exc: TelegramError) -> SendError:
             outcome=Outcome.UNREACHABLE,
         )
     if isinstance(exc, TimedOut):
-        return SendError("telegram: timed out", code="timeout")
+        return SendError("telegram: timed out", code="timeout", in_doubt=True)
     if isinstance(exc, NetworkError):
-        return SendError(f"telegram: {exc.message}", code="network")
+        cause = exc.__cause__
+        return SendError(
+            f"telegram: {exc.message}",
+            code="network",
+            in_doubt=cause is not None and request_in_doubt(cause),  # else: an answer (5xx)
+        )
     return SendError(f"telegram: {exc.message}", code="error", outcome=Outcome.PERMANENT)
 
 

@@ -43,6 +43,7 @@ from core.channels.base import (
     SendResult,
     idempotent,
     request_headers,
+    request_in_doubt,
 )
 from core.channels.errors import (
     DeliveryStatus,
@@ -379,7 +380,9 @@ class TwilioSender:
         except TwilioServiceException as exc:
             raise classify(exc.status, exc.code, note.retry_after) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise classify(0, None, None) from exc
+            error = classify(0, None, None)
+            error.in_doubt = request_in_doubt(exc)
+            raise error from exc
         finally:
             _response_note.reset(token)
 
