@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.announcements import Content
@@ -139,8 +141,34 @@ _RECORD_FIELDS = (
 )  # fmt: skip
 
 
+RECORD_RETRY_SECONDS = 30.0
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _all_or_stop(stop: asyncio.Event, aws: list[Any], *, in_flight: bool = False) -> None:
+    """Wait for every one of ``aws``; when one fails, tell the others to claim nothing
+    more (``stop``), still wait for them — none goes on sending after its job ended —
+    and raise the first failure. When the job itself is cancelled (its timeout), the
+    pumps are cancelled where they wait for room or tokens, but sends already handed
+    to a provider (``in_flight``) finish and are recorded: cutting them off would
+    leave them in doubt."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    failure: BaseException | None = None
+    for task in asyncio.as_completed(tasks):
+        try:
+            await task
+        except BaseException as exc:
+            if failure is None:
+                failure = exc
+                stop.set()
+                if isinstance(exc, asyncio.CancelledError) and not in_flight:
+                    for other in tasks:
+                        other.cancel()
+    if failure is not None:
+        raise failure
 
 
 @dataclass(slots=True)
@@ -217,7 +245,7 @@ class BatchSender:
         for row in rows:
             if row.status == "queued":
                 by_kind[bucket_kind(row.channel, row.provider)].append(row.member_id)
-        await asyncio.gather(*(self._pump(kind, ids) for kind, ids in by_kind.items()))
+        await _all_or_stop(self.stop, [self._pump(kind, ids) for kind, ids in by_kind.items()])
 
     async def _pump(self, kind: str, ids: list[uuid.UUID]) -> None:
         """Room first (a claimed row is sent at once), then tokens, then claim and send."""
@@ -243,7 +271,7 @@ class BatchSender:
                 task.add_done_callback(groups.discard)
         finally:
             if groups:
-                await asyncio.gather(*groups)
+                await _all_or_stop(self.stop, list(groups), in_flight=True)
 
     def expired(self) -> bool:
         expires_at = self.content.expires_at
@@ -323,6 +351,25 @@ class BatchSender:
         return max(retry_after or 0.0, exponential * random.uniform(1.0, 1.25))
 
     async def _record(self, outcomes: list[Outcome]) -> None:
+        """Record, retrying while PostgreSQL is away (a restart, a failover, a pooled
+        connection it dropped) for up to :data:`RECORD_RETRY_SECONDS`: the messages
+        went, and a record that never comes leaves them in doubt. Recording twice is
+        harmless: the statement is fenced on each attempt's stamp."""
+        deadline = time.monotonic() + RECORD_RETRY_SECONDS
+        wait = 0.1
+        while True:
+            try:
+                await self._record_once(outcomes)
+                return
+            except (DBAPIError, OSError) as exc:
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("recording %d outcomes failed (%s): again in %.1f s",
+                            len(outcomes), type(exc).__name__, wait)  # fmt: skip
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, 2.0)
+
+    async def _record_once(self, outcomes: list[Outcome]) -> None:
         now = utcnow()
         values: dict[str, list[Any]] = {name: [] for name in _RECORD_FIELDS}
         opt_outs: list[tuple[str, str]] = []
