@@ -4,8 +4,9 @@ providers are core.outbound's :class:`Senders`; a queued reply goes through its
 
 Every send carries an idempotency key (the adapters' ``idempotency_key``, sent as the
 ``Idempotency-Key`` header) derived from the delivery — the same for every attempt of
-the same message — so a provider that honours it (our fakes do; see docs/notifier.md)
-answers a repeat with the original message instead of sending twice.
+the same message — so a provider that honours it (the fakes with ``idempotent=True``)
+answers a repeat with the original message instead of sending twice. Twilio, Telegram
+and DLT providers do not: notifier/reconcile.py settles a send left in doubt instead.
 """
 
 from __future__ import annotations

@@ -439,6 +439,15 @@ async def test_sends_left_in_flight_by_a_dead_worker_are_settled_never_blindly_r
     summary = await deliveries.report(session, aid, deps.settings)
     assert summary is not None
     assert (summary.uncertain, summary.resent, summary.settled) == (2, 1, 1)
+    from bot.flows.report import describe
+    from core.i18n import Language, use_language
+
+    for language, line in (
+        (Language.ENGLISH, "Uncertain: 3 ("),
+        (Language.TAMIL, "உறுதியில்லை: 3 ("),
+    ):
+        with use_language(language):
+            assert line in describe(summary, language)
 
 
 async def test_a_dlt_report_settles_an_uncertain_send(

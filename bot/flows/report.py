@@ -54,9 +54,9 @@ def describe(report: deliveries.Report, language: Language) -> str:
     ]
     if report.in_doubt:
         lines.append(
-            _(
-                "Uncertain: {n} (a worker stopped mid-send; may have arrived twice or not at all)"
-            ).format(n=n(report.in_doubt))
+            _("Uncertain: {n} (sending was cut off; may be missing or sent twice)").format(
+                n=n(report.in_doubt)
+            )
         )
     if report.by_channel:
         channels = ", ".join(

@@ -19,8 +19,9 @@ import aiohttp
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Sent with a message's provider request, the same on every attempt of that message: a
-provider that honours it (our fakes do; see docs/notifier.md) answers a repeat with the
-message it already accepted instead of sending a second one."""
+provider that honours it (the fakes with ``idempotent=True``; real providers do not, see
+docs/notifier.md) answers a repeat with the message it already accepted instead of
+sending a second one."""
 
 _request_key: ContextVar[str | None] = ContextVar("vck_request_key", default=None)
 
