@@ -4,6 +4,7 @@ failing, re-routing and opting out as the providers answer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -603,3 +604,36 @@ async def test_every_provider_gets_the_messages_idempotency_key(deps: Deps, fake
             await deps.dispatcher.send(channel, address_, Reply(HELLO), key=f"k2-{address_}")
         assert len(fake.sent) == before + 2, (channel, address_)
         assert fake.sent[-1] != fake.sent[-2] or channel is Channel.TELEGRAM
+
+
+async def test_a_send_that_times_out_unanswered_is_settled_not_retried_blindly(
+    session: AsyncSession, notifier_settings: Settings, fakes: Fakes, tree: Tree
+) -> None:
+    """A request that times out may have reached the provider (here Twilio accepts it
+    after our client gave up): it is not retried as if refused, but settled like a
+    stopped worker's send — Twilio lists it, so it is recorded, not sent twice."""
+    member = await make_member(session, unit=tree.booth_b1, phone="+447700900281")
+    await address(session, member, "sms")
+    await session.commit()
+    settings = notifier_settings.model_copy(update={"provider_timeout_seconds": 0.3})
+    options = NotifierOptions(backoff_base_seconds=0.05, lease_seconds=0.5, max_attempts=4)
+    deps = build(settings, MemoryQueue(), options=options)
+    try:
+        aid, _ = await publish(deps, session, tree.booth_b1.code)
+        fakes.twilio.latency = 0.6  # answers after the client's timeout; still sends
+        # ... and is quick again when the worker asks it, a second later.
+        asyncio.get_running_loop().call_later(0.8, setattr, fakes.twilio, "latency", 0.0)
+        results = await drain(deps, aid)
+    finally:
+        fakes.twilio.latency = 0.0
+        await deps.close()
+    assert results and results[0]["state"] == "done"
+    assert fakes.addresses() == ["+447700900281"]
+    row = (
+        await session.execute(
+            text("SELECT status::text, reconciliation, provider_message_id"
+                 " FROM announcement_deliveries WHERE announcement_id = :a"),
+            {"a": aid},
+        )
+    ).one()  # fmt: skip
+    assert tuple(row) == ("sent", "found", fakes.twilio.sent[0]["sid"])
