@@ -129,6 +129,9 @@ async def _ask_twilio(deps: Deps, content: Content, d: Outgoing) -> tuple[str, s
     except SendError as exc:
         log.warning("twilio cannot be asked about an in-flight send (%s): uncertain", exc.code)
         return "unknown", None
+    except Exception:  # an adapter bug must not hold the batch: the row stays in doubt
+        log.exception("asking twilio about an in-flight send failed: uncertain")
+        return "unknown", None
     for message in listed:
         if is_this_message(content, d, message.body):
             return "found", message.sid

@@ -9,7 +9,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -184,6 +184,50 @@ async def test_control_endpoints_drive_a_fake_over_http(fake_twilio: FakeTwilio)
         assert fake_twilio.latency == 0.01
         assert await _post(f"{base}/_fake/reset") == 200
         assert fake_twilio.sent == []
+    finally:
+        await sender.close()
+
+
+async def test_a_repeated_idempotency_key_is_a_second_message_unless_asked(
+    fake_twilio: FakeTwilio,
+) -> None:
+    """Like Twilio, Telegram and DLT providers, a fake ignores ``Idempotency-Key``;
+    ``/_fake/idempotent`` (or ``idempotent=True``) makes it answer a repeat from memory."""
+    sender = _twilio_sender(fake_twilio)
+    try:
+        first = await sender.send_text(Channel.SMS, MEMBER, Reply("hi"), idempotency_key="k1")
+        again = await sender.send_text(Channel.SMS, MEMBER, Reply("hi"), idempotency_key="k1")
+        assert first.provider_message_id != again.provider_message_id
+        assert len(fake_twilio.sent) == 2 and fake_twilio.replayed == 0
+        assert await _post(f"{fake_twilio.base_url}/_fake/idempotent", {"on": True}) == 200
+        first = await sender.send_text(Channel.SMS, MEMBER, Reply("hi"), idempotency_key="k2")
+        again = await sender.send_text(Channel.SMS, MEMBER, Reply("hi"), idempotency_key="k2")
+        assert first.provider_message_id == again.provider_message_id
+        assert len(fake_twilio.sent) == 3 and fake_twilio.replayed == 1
+    finally:
+        await sender.close()
+
+
+async def test_twilio_lists_messages_by_to_and_date_sent(fake_twilio: FakeTwilio) -> None:
+    """The Message list the notifier asks after a crash (``To``, ``DateSent>=``), read
+    through the real SDK."""
+    sender = _twilio_sender(fake_twilio)
+    try:
+        before = datetime.now(UTC)
+        sid = await _sms(sender)
+        await sender.send_text(Channel.SMS, "+447700900001", Reply("someone else"))
+        await sender.send_text(Channel.WHATSAPP, MEMBER, Reply("on WhatsApp"), idempotency_key="w")
+        listed = await sender.sent_to(Channel.SMS, MEMBER, since=before)
+        assert [(m.sid, m.body) for m in listed] == [(sid, "hi")]
+        assert listed[0].date_sent is not None
+        assert [m.body for m in await sender.sent_to(Channel.WHATSAPP, MEMBER, since=before)] == [
+            "on WhatsApp"
+        ]
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        assert await sender.sent_to(Channel.SMS, MEMBER, since=later) == []
+        fake_twilio.fail(times=1, status=500)
+        with pytest.raises(SendError):
+            await sender.sent_to(Channel.SMS, MEMBER, since=before)
     finally:
         await sender.close()
 

@@ -26,7 +26,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from multidict import MultiDict
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -379,6 +383,8 @@ class TwilioSender:
             raise classify(exc.status, exc.code, note.retry_after) from exc
         except TwilioServiceException as exc:
             raise classify(exc.status, exc.code, note.retry_after) from exc
+        except TwilioException as exc:  # a list page the SDK could not read (any status)
+            raise SendError(f"twilio: {exc}"[:200], code="error") from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = classify(0, None, None)
             error.in_doubt = request_in_doubt(exc)
