@@ -65,7 +65,11 @@ UPDATE announcement_deliveries d SET
   reconciliation = v.how,
   provider_message_id = coalesce(v.pmid, d.provider_message_id),
   sent_at = CASE WHEN v.status = 'sent' THEN coalesce(d.sent_at, :now) ELSE d.sent_at END,
-  not_before = NULL
+  not_before = NULL,
+  -- A member erased while this was in flight keeps no address (privacy.erase_member).
+  address = CASE WHEN EXISTS (SELECT 1 FROM members m
+                              WHERE m.id = d.member_id AND m.erased_at IS NOT NULL)
+                 THEN '' ELSE d.address END
 FROM unnest(CAST(:member_id AS uuid[]), CAST(:stamp AS timestamptz[]),
             CAST(:status AS text[]), CAST(:how AS text[]), CAST(:pmid AS text[]))
   AS v(member_id, stamp, status, how, pmid)
