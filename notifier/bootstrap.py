@@ -44,6 +44,9 @@ class NotifierOptions(BaseSettings):
     batch_run_seconds: float = 120.0
     """A batch job yields its slot after this long and continues as a new try."""
     job_timeout_seconds: int = 900
+    record_retry_seconds: float = 30.0
+    """How long recording a group's outcomes is retried while PostgreSQL is away;
+    past that the sends are left in doubt and settled later (notifier/reconcile.py)."""
     reserve_seconds: float = 0.1
     """Tokens kept for the priority lane, in seconds of each sender's rate."""
     poll_delay_seconds: float = 0.1

@@ -141,9 +141,6 @@ _RECORD_FIELDS = (
 )  # fmt: skip
 
 
-RECORD_RETRY_SECONDS = 30.0
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -352,10 +349,10 @@ class BatchSender:
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Record, retrying while PostgreSQL is away (a restart, a failover, a pooled
-        connection it dropped) for up to :data:`RECORD_RETRY_SECONDS`: the messages
+        connection it dropped) for up to ``record_retry_seconds`` (30): the messages
         went, and a record that never comes leaves them in doubt. Recording twice is
         harmless: the statement is fenced on each attempt's stamp."""
-        deadline = time.monotonic() + RECORD_RETRY_SECONDS
+        deadline = time.monotonic() + self.deps.options.record_retry_seconds
         wait = 0.1
         while True:
             try:
