@@ -248,6 +248,14 @@ class BatchSender:
         """Room first (a claimed row is sent at once), then tokens, then claim and send."""
         capacity = self.deps.capacity(kind)
         groups: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def finished(task: asyncio.Task[None]) -> None:
+            groups.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+                self.stop.set()  # e.g. PostgreSQL is gone: claim nothing more
+
         at = 0
         try:
             while at < len(ids) and not self.stop.is_set() and not self.expired():
@@ -265,10 +273,12 @@ class BatchSender:
                 at += granted
                 task = asyncio.create_task(self._group(group, capacity))
                 groups.add(task)
-                task.add_done_callback(groups.discard)
+                task.add_done_callback(finished)
         finally:
             if groups:
                 await _all_or_stop(self.stop, list(groups), in_flight=True)
+        if failures:
+            raise failures[0]
 
     def expired(self) -> bool:
         expires_at = self.content.expires_at
