@@ -44,8 +44,6 @@ class NotifierOptions(BaseSettings):
     batch_run_seconds: float = 120.0
     """A batch job yields its slot after this long and continues as a new try."""
     job_timeout_seconds: int = 900
-    reserve_seconds: float = 0.1
-    """Tokens kept for the priority lane, in seconds of each sender's rate."""
     poll_delay_seconds: float = 0.1
     priority_poll_delay_seconds: float = 0.02
 
@@ -137,7 +135,7 @@ def build(
         redis=redis,
         senders=senders,
         dispatcher=Dispatcher(senders, settings),
-        limiter=Limiter(redis, bucket_specs(settings, reserve_seconds=options.reserve_seconds)),
+        limiter=Limiter(redis, bucket_specs(settings)),
         policy=FanoutPolicy.from_settings(settings),
         queue=queue or RedisQueue(redis),
     )

@@ -64,18 +64,8 @@ async def send_batch(ctx: dict[str, Any], announcement_id: str, batch: int) -> A
     return _arq(await jobs.send_batch(_deps(ctx), announcement_id, batch))
 
 
-async def send_reply(
-    ctx: dict[str, Any],
-    channel: str,
-    address: str,
-    payload: dict[str, Any],
-    key: str,
-    sms_template: str | None = None,
-) -> Any:
-    result = await jobs.send_reply_job(
-        _deps(ctx), channel, address, payload, key, sms_template, attempt=ctx.get("job_try", 1)
-    )
-    return _arq(result)
+async def send_reply(ctx: dict[str, Any], outbox_id: int) -> Any:
+    return _arq(await jobs.send_reply_job(_deps(ctx), outbox_id))
 
 
 async def publish_due(ctx: dict[str, Any]) -> int:
@@ -132,7 +122,8 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
 def priority_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
     options = deps.options
     return Worker(
-        functions=[func(send_reply, name=SEND_REPLY, max_tries=options.max_attempts)],
+        # The outbox row counts the tries (core.effects.MAX_ATTEMPTS), not arq.
+        functions=[func(send_reply, name=SEND_REPLY, max_tries=1_000)],
         cron_jobs=[cron(deliver_effects, second=_every(5), run_at_startup=True, timeout=120)],
         queue_name=PRIORITY_QUEUE,
         redis_pool=pool,
