@@ -54,7 +54,8 @@ class ProviderLimit:
         self.tokens = burst
         self.at: float | None = None
         self.refused = 0
-        self.accepted = 0
+        self.arrivals: list[float] = []
+        """When each accepted request came (the event loop's clock)."""
 
     def install(self, fake: FakeProvider) -> None:
         loop = asyncio.get_running_loop()
@@ -76,7 +77,7 @@ class ProviderLimit:
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
-            self.accepted += 1
+            self.arrivals.append(now)
             return False
         self.refused += 1
         return True
