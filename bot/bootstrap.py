@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import asked
 from bot.engine import Engine
 from bot.metrics import Metrics
+from core import whatsapp_tier
 from core.channels import twilio
 from core.channels.base import Channel, Reply
 from core.config import Settings
@@ -89,6 +90,8 @@ def build_bot(settings: Settings) -> Bot:
     # announcements take from, so together they never exceed a provider's rate.
     tokens = PriorityTokens(Limiter(redis, bucket_specs(settings)), dispatcher, strict=False)
     outbox = NowOrQueued(dispatcher, jobs, db, tokens)
+    tier = whatsapp_tier.Ledger(db, settings.secret_key.get_secret_value())
+    ports = EffectPorts(dispatcher, jobs, redis, tokens, tier)
     return Bot(
         settings=settings,
         db=db,
@@ -97,6 +100,6 @@ def build_bot(settings: Settings) -> Bot:
         senders=senders,
         outbox=outbox,
         jobs=jobs,
-        conversation=Engine(settings, db, redis, EffectPorts(dispatcher, jobs, redis, tokens)),
+        conversation=Engine(settings, db, redis, ports),
         metrics=Metrics(),
     )

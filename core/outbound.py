@@ -15,7 +15,8 @@ official. Every process sends it the same way:
 - :class:`PriorityTokens`, that token, for replies, OTP codes and notices alike;
 - :class:`EffectPorts`, how a step's effects (core/effects.py: OTP codes, notices to
   officials, publishing) leave: the dispatcher at once, else they wait in the outbox
-  table for the worker's sweep, never on a queue.
+  table for the worker's sweep, never on a queue. A WhatsApp message it sends outside
+  the member's window is counted in the tier (core/whatsapp_tier.py).
 
 Announcements go through the same :class:`Senders` with their own rendering
 (notifier/senders.py: templates, per-delivery status callbacks).
@@ -28,13 +29,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import uuid4
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import dlt_templates, effects, routing
+from core import dlt_templates, effects, routing, whatsapp_tier
 from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
 from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
@@ -275,11 +276,13 @@ class EffectPorts:
         jobs: Jobs,
         redis: Redis,
         before_send: Callable[[Channel, str], Awaitable[None]] | None = None,
+        tier: whatsapp_tier.Ledger | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.jobs = jobs
         self.redis = redis
         self.before_send = before_send
+        self.tier = tier
 
     async def send(
         self,
@@ -299,6 +302,11 @@ class EffectPorts:
             key=key or f"vck:effect:{uuid4().hex}",
             sms_template=sms_template,
         )
+        if self.tier is not None and channel is Channel.WHATSAPP:
+            try:  # sent: a failure to count must not make the outbox send it again
+                await self.tier.sent(channel, address, now=datetime.now(UTC))
+            except Exception as exc:
+                log.warning("WhatsApp tier use not recorded (%s)", type(exc).__name__)
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         await self.send(Channel.SMS, phone, Reply(text), template)

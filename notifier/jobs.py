@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from core import effects, fanout
+from core import effects, fanout, whatsapp_tier
 from core.announcements import is_cancelled, load_content
 from core.db import transaction
 from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
@@ -268,7 +268,10 @@ def effect_ports(deps: Deps) -> EffectPorts:
     """core.effects.Ports in the worker: sends take the sender's reserved (priority)
     tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
 
-    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_tokens(deps))
+    tier = whatsapp_tier.Ledger(deps.engine, deps.settings.secret_key.get_secret_value())
+    return EffectPorts(
+        deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_tokens(deps), tier
+    )
 
 
 async def purge_expired(deps: Deps) -> int:
