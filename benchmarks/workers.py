@@ -7,7 +7,7 @@ WhatsApp inside their window, sent to a fake Twilio that answers in 10 ms:
    machines: one Redis, one PostgreSQL). Prints the two-worker sends/s (figure) against
    the one-worker sends/s (floor) and the ratio — near 2 when the CPU allows (each
    worker is two processes; on a two-core machine beside PostgreSQL they contend);
-2. **pacing**: two workers at ``VCK_BENCH_WORKERS_RATE`` (default 400/s): the busiest
+2. **pacing**: two workers at ``VCK_BENCH_WORKERS_RATE`` (default 600/s): the busiest
    one-second window of arrivals against the configured rate (figure, floor, ratio)
    and how many full windows went over it.
 
@@ -46,7 +46,7 @@ from fakes.common import Failure
 from fakes.twilio import FakeTwilio
 
 MEMBERS = int(os.environ.get("VCK_BENCH_WORKERS_MEMBERS", "50000"))
-RATE = int(os.environ.get("VCK_BENCH_WORKERS_RATE", "400"))
+RATE = int(os.environ.get("VCK_BENCH_WORKERS_RATE", "600"))
 REDIS_DB = int(os.environ.get("VCK_BENCH_WORKERS_REDIS_DB", "14"))
 LATENCY = 0.010
 UNLIMITED = "100000"

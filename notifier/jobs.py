@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from core import effects, fanout, whatsapp_tier
 from core.announcements import is_cancelled, load_content
+from core.channels.base import Channel, Reply
 from core.db import transaction
 from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
 from core.outbound import EffectPorts, PriorityTokens
@@ -248,6 +249,23 @@ async def release_deferred(deps: Deps) -> int:
 def priority_tokens(deps: Deps) -> PriorityTokens:
     """Tokens from the reserved (priority) share of the sender's bucket."""
     return PriorityTokens(deps.limiter, deps.dispatcher)
+
+
+async def adopt_legacy_reply(
+    deps: Deps,
+    channel: str,
+    address: str,
+    payload: dict[str, Any],
+    key: str,
+    sms_template: str | None = None,
+) -> int:
+    """A reply job written before replies were kept in the outbox table (its arguments
+    were the reply itself): the reply becomes a row, with its key, so an upgrade loses
+    none. Its id."""
+    return await effects.record_reply(
+        deps.engine, Channel(channel), address, Reply.from_dict(payload), key=key,
+        sms_template=sms_template,
+    )  # fmt: skip
 
 
 async def send_reply_job(deps: Deps, outbox_id: int) -> dict[str, Any] | Again:

@@ -64,7 +64,9 @@ async def send_batch(ctx: dict[str, Any], announcement_id: str, batch: int) -> A
     return _arq(await jobs.send_batch(_deps(ctx), announcement_id, batch))
 
 
-async def send_reply(ctx: dict[str, Any], outbox_id: int) -> Any:
+async def send_reply(ctx: dict[str, Any], outbox_id: Any, *before_10_3: Any) -> Any:
+    if before_10_3:  # a job queued by a version that put the reply itself on the queue
+        outbox_id = await jobs.adopt_legacy_reply(_deps(ctx), outbox_id, *before_10_3)
     return _arq(await jobs.send_reply_job(_deps(ctx), outbox_id))
 
 

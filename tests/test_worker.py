@@ -484,6 +484,21 @@ async def test_a_reply_refused_again_waits_in_its_row_and_goes_later(
     assert len(sent) == 1
 
 
+async def test_a_reply_job_queued_before_the_upgrade_is_still_sent_once(
+    deps: Deps, fakes: Fakes
+) -> None:
+    """A job from before issue 10.3 carries the reply itself: it becomes an outbox row
+    (same idempotency key) and goes, so an upgrade loses no reply."""
+    from notifier import worker
+
+    old_args = ("whatsapp", "+919811100093", Reply("Hello").to_dict(), "vck:reply:old", None)
+    assert await worker.send_reply({"deps": deps}, *old_args) == {"state": "done"}
+    sent = [s for s in fakes.twilio.sent if s["To"] == "whatsapp:+919811100093"]
+    assert len(sent) == 1
+    async with deps.engine.connect() as conn:
+        assert not await conn.scalar(text("SELECT count(*) FROM outbox"))
+
+
 async def test_a_queued_reply_keeps_every_field(engine: AsyncEngine, redis: aioredis.Redis) -> None:
     """A reply the providers refused for now waits in the outbox table as plain data: a
     list of people (``stored_choices=False``) must come back as one, or the worker would
