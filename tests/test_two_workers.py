@@ -3,7 +3,8 @@ machines, sharing one Redis and one PostgreSQL — drain one announcement togeth
 send; every member gets exactly one message; and the provider, a fake that answers 429
 to whatever goes over the configured rate, refuses nothing: the pacing is one token
 bucket in Redis, not one per process. Each one-second window of arrivals holds at most
-the rate and what the bucket may hold at once."""
+the rate and the provider's burst (what the bucket may hold at once, and 0.1 s of the
+rate for network jitter)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,9 @@ async def test_two_workers_drain_one_announcement_within_one_budget(
     assert provider.refused == 0, f"{provider.refused} sends over the provider's rate"
     start = provider.arrivals[0]
     per_second = Counter(int(t - start) for t in provider.arrivals)
-    assert max(per_second.values()) <= RATE + spec.capacity, dict(sorted(per_second.items()))
+    # The provider's allowance, counted in whole seconds (the fake's clock: arrivals, so
+    # network jitter is in it, as the provider's burst allows).
+    assert max(per_second.values()) <= RATE + provider.burst, dict(sorted(per_second.items()))
 
 
 def delivered(fakes: Fakes) -> Counter[str]:  # noqa: F811  (not the fixture)
