@@ -24,6 +24,7 @@ Announcements go through the same :class:`Senders` with their own rendering
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -198,6 +199,11 @@ class NowOrQueued:
     """The bot's outbox (bot/outbox.py): the dispatcher at once, else the outbox table
     and the priority lane."""
 
+    TOKEN_WAIT_SECONDS = 2.0
+    """How long a reply waits for its token (a provider said "slow down" for a while:
+    the bucket is held) before it is handed to the priority lane instead of waiting in
+    this process."""
+
     def __init__(
         self,
         dispatcher: Dispatcher,
@@ -219,7 +225,15 @@ class NowOrQueued:
     ) -> str | None:
         key = f"vck:reply:{uuid4().hex}"  # the priority lane sends it with this key too
         if self.before_send is not None:
-            await self.before_send(channel, address)
+            try:
+                async with asyncio.timeout(self.TOKEN_WAIT_SECONDS):
+                    await self.before_send(channel, address)
+            except TimeoutError:
+                log.info("no %s token in %.0f s: queued", channel.value, self.TOKEN_WAIT_SECONDS)
+                await queue_reply(
+                    self.db, self.jobs, channel, address, reply, key=key, sms_template=sms_template
+                )
+                return None
         try:
             sent = await self.dispatcher.send(
                 channel, address, reply, key=key, sms_template=sms_template

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel, Reply
 from core.config import Settings
-from core.jobs import redis_jobs
+from core.jobs import PRIORITY_QUEUE, redis_jobs
 from core.outbound import Dispatcher, NowOrQueued, PriorityTokens, Senders
 from core.ratelimit import Limiter, bucket_specs
 from fakes.common import Failure, FakeProvider
@@ -150,3 +150,27 @@ async def test_replies_during_a_full_rate_drain_never_meet_a_429(
         m["To"].removeprefix("whatsapp:") for m in fakes.twilio.sent if "+91976" in m["To"]
     )
     assert len(got) == MEMBERS and set(got.values()) == {1}
+
+
+async def test_a_reply_that_finds_the_bucket_held_goes_to_the_priority_lane(
+    limited: Deps,
+    fakes: Fakes,  # noqa: F811
+    redis: aioredis.Redis,
+) -> None:
+    """The provider said "slow down" for a minute (the bucket is held): a reply does not
+    wait a minute in the bot; it becomes an outbox row with a priority-lane job."""
+    deps = limited
+    await deps.limiter.hold("whatsapp", 60)
+    senders = Senders.from_settings(deps.settings)
+    dispatcher = Dispatcher(senders, deps.settings)
+    tokens = PriorityTokens(Limiter(redis, bucket_specs(deps.settings)), dispatcher, strict=False)
+    bot = NowOrQueued(dispatcher, redis_jobs(redis), deps.engine, tokens)
+    try:
+        assert await bot.send(Channel.WHATSAPP, "+919900000077", Reply("Thank you.")) is None
+    finally:
+        await senders.close()
+    assert fakes.twilio.sent == []
+    async with deps.engine.connect() as conn:
+        (kind,) = (await conn.execute(text("SELECT kind FROM outbox"))).scalars().all()
+    assert kind == "reply"
+    assert await redis.zcard(PRIORITY_QUEUE) == 1
