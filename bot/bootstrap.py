@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import asked
 from bot.engine import Engine
 from bot.metrics import Metrics
-from core import whatsapp_tier
+from core import effects, whatsapp_tier
 from core.channels import twilio
 from core.channels.base import Channel, Reply
 from core.config import Settings
@@ -88,7 +88,12 @@ def build_bot(settings: Settings) -> Bot:
     dispatcher = Dispatcher(senders, settings)
     # Replies, codes and notices take the priority share of the buckets the worker's
     # announcements take from, so together they never exceed a provider's rate.
-    tokens = PriorityTokens(Limiter(redis, bucket_specs(settings)), dispatcher, strict=False)
+    tokens = PriorityTokens(
+        Limiter(redis, bucket_specs(settings)),
+        dispatcher,
+        strict=False,
+        max_wait=effects.TOKEN_WAIT.total_seconds(),
+    )
     outbox = NowOrQueued(dispatcher, jobs, db, tokens)
     tier = whatsapp_tier.Ledger(db, settings.secret_key.get_secret_value())
     ports = EffectPorts(dispatcher, jobs, redis, tokens, tier)

@@ -48,7 +48,12 @@ log = logging.getLogger(__name__)
 FIRST_TRY_GRACE = timedelta(seconds=20)
 """How long the sweep leaves a new row to the process that wrote it."""
 LEASE = timedelta(seconds=60)
-"""How long a claimed row is left to its claimer before the sweep may take it again."""
+"""How long a claimed row is left to its claimer before the sweep may take it again.
+Renewed right before each send, which must end well within it: a send waits at most
+:data:`TOKEN_WAIT` for its rate token and the provider's timeout for its answer."""
+TOKEN_WAIT = timedelta(seconds=30)
+"""How long an effect waits for its sender's token in the worker before it is retried
+later (a provider's ``Retry-After`` holds the bucket), so its lease never lapses."""
 MAX_ATTEMPTS = 10
 """Tries before an effect is given up (logged; the backoff spans about an hour)."""
 
@@ -229,6 +234,10 @@ _CLAIM_ONE = text(
     " WHERE id = :id AND (attempts = 0 OR available_at <= now())"
     " RETURNING id, kind, payload, attempts"
 )
+_RENEW = text(
+    "UPDATE outbox SET available_at = now() + :lease"
+    " WHERE id = :id AND attempts = :attempts RETURNING id"
+)
 _NEXT = text("SELECT available_at FROM outbox WHERE id = :id")
 _DONE = text("DELETE FROM outbox WHERE id = :id")
 _AGAIN = text("UPDATE outbox SET available_at = now() + :wait, last_error = :error WHERE id = :id")
@@ -244,6 +253,16 @@ def _backoff(attempts: int, retry_after: float | None, kind: str = "") -> timede
 async def _run(db: AsyncEngine, settings: Settings, ports: Ports, rows: Iterable[Claimed]) -> int:
     done = 0
     for row in rows:
+        # Still ours, for a whole lease from now: rows are claimed together and acted on
+        # one by one, so a later one may have waited long enough for its lease to lapse
+        # and another process to claim it (then attempts moved on), or an erasure may
+        # have deleted it. Either way it is not ours to send.
+        async with db.begin() as conn:
+            ours = await conn.scalar(
+                _RENEW, {"id": row.id, "attempts": row.attempts, "lease": LEASE}
+            )
+        if ours is None:
+            continue
         try:
             await perform(settings, ports, row.kind, row.payload)
         except Exception as exc:

@@ -177,17 +177,34 @@ class PriorityTokens:
     goes anyway — a member's answer matters more than a moment's pacing, and a 429 it
     meets is retried from the outbox table, which needs no Redis."""
 
-    def __init__(self, limiter: Limiter, dispatcher: Dispatcher, *, strict: bool = True) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        dispatcher: Dispatcher,
+        *,
+        strict: bool = True,
+        max_wait: float | None = None,
+    ) -> None:
         self.limiter = limiter
         self.dispatcher = dispatcher
         self.strict = strict
+        self.max_wait = max_wait
+        """Past this, a send error "not now" (the caller retries later), not a longer wait."""
 
     async def __call__(self, channel: Channel, address: str) -> None:
         provider = self.dispatcher.provider(channel, address)
         if provider == routing.CONSOLE:
             return
         try:
-            await self.limiter.acquire(routing.bucket_kind(channel, provider), Lane.PRIORITY)
+            async with asyncio.timeout(self.max_wait):
+                await self.limiter.acquire(routing.bucket_kind(channel, provider), Lane.PRIORITY)
+        except TimeoutError as exc:
+            raise SendError(
+                f"no {channel.value} token in {self.max_wait} s",
+                code="rate-held",
+                outcome=Outcome.RETRY,
+                retry_after=self.max_wait,
+            ) from exc
         except Exception as exc:
             if self.strict:
                 raise

@@ -248,7 +248,9 @@ async def release_deferred(deps: Deps) -> int:
 
 def priority_tokens(deps: Deps) -> PriorityTokens:
     """Tokens from the reserved (priority) share of the sender's bucket."""
-    return PriorityTokens(deps.limiter, deps.dispatcher)
+    return PriorityTokens(
+        deps.limiter, deps.dispatcher, max_wait=effects.TOKEN_WAIT.total_seconds()
+    )
 
 
 async def adopt_legacy_reply(
