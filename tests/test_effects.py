@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.outbox import RecordingOutbox
 from core import effects
@@ -104,8 +105,6 @@ async def test_a_row_another_process_took_meanwhile_is_not_sent_again(
     """Rows are claimed together and sent one by one: while the first was being sent
     (a long wait for a token), the second's lease lapsed and another process claimed it
     — or an erasure deleted the third. Neither is sent by the first claimer."""
-    from sqlalchemy import text
-
     first = await _notice(session_factory, "ஒன்று")
     second = await _notice(session_factory, "இரண்டு")
     third = await _notice(session_factory, "மூன்று")
@@ -115,13 +114,13 @@ async def test_a_row_another_process_took_meanwhile_is_not_sent_again(
             if not self.sent:  # meanwhile: the sweep elsewhere, and an erasure
                 async with engine.begin() as conn:
                     await conn.execute(
-                        text("UPDATE outbox SET attempts = attempts + 1 WHERE id = :i"),
+                        sql("UPDATE outbox SET attempts = attempts + 1 WHERE id = :i"),
                         {"i": second},
                     )
-                    await conn.execute(text("DELETE FROM outbox WHERE id = :i"), {"i": third})
+                    await conn.execute(sql("DELETE FROM outbox WHERE id = :i"), {"i": third})
             await super().send(channel, address, reply)
 
     ports = Slow()
     assert await effects.deliver(engine, settings, ports, [first, second, third]) == 1
-    assert [text for _, _, text in ports.sent] == ["ஒன்று"]
+    assert [body for _, _, body in ports.sent] == ["ஒன்று"]
     assert [r.id for r in await _rows(session_factory)] == [second]  # the other's to send
