@@ -49,11 +49,12 @@ from sqlalchemy import text
 
 from benchmarks.common import Child, database_url, redis_url, venv_script
 from core import announcements
-from core.channels.base import Channel
+from core.channels.base import Channel, Reply
 from core.config import load_settings
 from core.db import make_engine, make_session_factory, sync_url
 from core.jobs import redis_jobs
 from core.migrate import upgrade
+from core.outbound import queue_reply
 from fakes.dlt import FakeDlt, registered_templates
 from fakes.telegram import FakeTelegram
 from fakes.twilio import FakeTwilio
@@ -420,7 +421,8 @@ async def reply_latency(bench: Bench, drain_messages: int = 100_000) -> None:
     while time.perf_counter() - started < 300:
         body = f"bench-reply-{n}"
         sent_at[body] = time.perf_counter()
-        await redis_jobs(bench.redis).enqueue_reply(Channel.WHATSAPP, f"+9199{n % 10**8:08d}", body)
+        await queue_reply(bench.engine, redis_jobs(bench.redis), Channel.WHATSAPP,
+                          f"+9199{n % 10**8:08d}", Reply(body))  # fmt: skip
         n += 1
         await asyncio.sleep(0.05)
         if bench.arrived() - base >= queued:  # drained: later replies would wait for nothing

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import asked
 from bot.engine import Engine
 from bot.metrics import Metrics
+from core import effects, whatsapp_tier
 from core.channels import twilio
 from core.channels.base import Channel, Reply
 from core.config import Settings
 from core.db import Timeouts, make_engine, make_redis, make_session_factory
 from core.jobs import Jobs, redis_jobs
-from core.outbound import Dispatcher, EffectPorts, NowOrQueued, Senders
+from core.outbound import Dispatcher, EffectPorts, NowOrQueued, PriorityTokens, Senders
+from core.ratelimit import Limiter, bucket_specs
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,17 @@ def build_bot(settings: Settings) -> Bot:
     senders = Senders.from_settings(settings)
     jobs = redis_jobs(redis)
     dispatcher = Dispatcher(senders, settings)
-    outbox = NowOrQueued(dispatcher, jobs)
+    # Replies, codes and notices take the priority share of the buckets the worker's
+    # announcements take from, so together they never exceed a provider's rate.
+    tokens = PriorityTokens(
+        Limiter(redis, bucket_specs(settings)),
+        dispatcher,
+        strict=False,
+        max_wait=effects.TOKEN_WAIT.total_seconds(),
+    )
+    outbox = NowOrQueued(dispatcher, jobs, db, tokens)
+    tier = whatsapp_tier.Ledger(db, settings.secret_key.get_secret_value())
+    ports = EffectPorts(dispatcher, jobs, redis, tokens, tier)
     return Bot(
         settings=settings,
         db=db,
@@ -93,6 +105,6 @@ def build_bot(settings: Settings) -> Bot:
         senders=senders,
         outbox=outbox,
         jobs=jobs,
-        conversation=Engine(settings, db, redis, EffectPorts(dispatcher, jobs, redis)),
+        conversation=Engine(settings, db, redis, ports),
         metrics=Metrics(),
     )

@@ -17,7 +17,15 @@ class RecordingOutbox:
         self.published: list[uuid.UUID] = []
         self.forgotten: list[str] = []
 
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
+    async def send(
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        sms_template: str | None = None,
+        *,
+        key: str | None = None,
+    ) -> None:
         self.sent.append((channel, address, reply.as_plain_text()))
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:

@@ -31,7 +31,15 @@ class ConsolePorts:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None:
+    async def send(
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        sms_template: str | None = None,
+        *,
+        key: str | None = None,
+    ) -> None:
         print(f"\n  [{channel.value} → {address}] {reply.as_plain_text()}\n")
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:

@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     rate_telegram_per_sec: float = 30.0
     rate_sms_twilio_per_sec: float = 10.0
     rate_sms_dlt_per_sec: float = 100.0
+    rate_reserve_seconds: float = 0.1
+    """Tokens of each sender's bucket kept for replies, codes and notices (the priority
+    share), in seconds of its rate. Every process — the bot's inline replies and every
+    worker — must use the same value: it sizes the shared bucket (core/ratelimit.py)."""
     whatsapp_daily_unique_limit: int = 100_000
     fanout_overflow_to_sms: bool = True
     """Beyond the WhatsApp tier, members with no Telegram get SMS (else they wait a day)."""

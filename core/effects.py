@@ -16,6 +16,12 @@ at the same time; a crash after the send and before the delete repeats that one 
 No OTP code is stored: the row keeps the OTP row's id and a random nonce, and the code
 is derived again at send time (:func:`core.services.otp.code_for`), so neither this
 table nor any queue holds a code.
+
+A reply to the member writing that a provider refused for now (core.outbound.NowOrQueued)
+is a row here too (:func:`record_reply`, kind ``reply``): the priority lane's job carries
+only the row's id and sends it with :func:`deliver_one`; the sweep sends it if the job
+was lost. So the number and the text stay in PostgreSQL — where an erasure deletes
+them (core/services/privacy.py) — and never sit in Redis; the row is deleted once sent.
 """
 
 from __future__ import annotations
@@ -42,7 +48,12 @@ log = logging.getLogger(__name__)
 FIRST_TRY_GRACE = timedelta(seconds=20)
 """How long the sweep leaves a new row to the process that wrote it."""
 LEASE = timedelta(seconds=60)
-"""How long a claimed row is left to its claimer before the sweep may take it again."""
+"""How long a claimed row is left to its claimer before the sweep may take it again.
+Renewed right before each send, which must end well within it: a send waits at most
+:data:`TOKEN_WAIT` for its rate token and the provider's timeout for its answer."""
+TOKEN_WAIT = timedelta(seconds=30)
+"""How long an effect waits for its sender's token in the worker before it is retried
+later (a provider's ``Retry-After`` holds the bucket), so its lease never lapses."""
 MAX_ATTEMPTS = 10
 """Tries before an effect is given up (logged; the backoff spans about an hour)."""
 
@@ -52,12 +63,23 @@ class Kind(enum.StrEnum):
     NOTICE = "notice"
     PUBLISH = "publish"
     FORGET = "forget_conversations"
+    REPLY = "reply"
 
 
 class Ports(Protocol):
     """How an effect leaves the process; the bot and the worker each fill it."""
 
-    async def send(self, channel: Channel, address: str, reply: Reply) -> None: ...
+    async def send(
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        sms_template: str | None = None,
+        *,
+        key: str | None = None,
+    ) -> None:
+        """``key``: the message's idempotency key (a new one when None)."""
+        ...
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None: ...
 
@@ -104,6 +126,43 @@ def notice(channel: Channel, address: str, reply_text: str) -> dict[str, Any]:
     return {"channel": channel.value, "address": address, "text": reply_text}
 
 
+def reply(
+    channel: Channel, address: str, message: Reply, *, key: str, sms_template: str | None
+) -> dict[str, Any]:
+    """A reply to the member writing, with every field and the key it was first sent with."""
+    return {
+        "channel": channel.value,
+        "address": address,
+        "reply": message.to_dict(),
+        "key": key,
+        "sms_template": sms_template,
+    }
+
+
+async def record_reply(
+    db: AsyncEngine,
+    channel: Channel,
+    address: str,
+    message: Reply,
+    *,
+    key: str,
+    sms_template: str | None = None,
+) -> int:
+    """A reply the providers refused for now, in its own transaction; its id, for the
+    priority lane's job. The sweep sends it after :data:`FIRST_TRY_GRACE` if no job did."""
+    payload = reply(channel, address, message, key=key, sms_template=sms_template)
+    async with db.begin() as conn:
+        row_id = await conn.scalar(
+            text(
+                "INSERT INTO outbox (kind, payload, available_at)"
+                " VALUES (:kind, CAST(:payload AS jsonb), now() + :grace) RETURNING id"
+            ),
+            {"kind": Kind.REPLY.value, "payload": json.dumps(payload), "grace": FIRST_TRY_GRACE},
+        )
+    assert row_id is not None
+    return int(row_id)
+
+
 def publish(announcement_id: uuid.UUID, publish_at: datetime | None) -> dict[str, Any]:
     return {
         "announcement_id": str(announcement_id),
@@ -133,6 +192,14 @@ async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str
         await ports.send_sms(payload["phone"], code_text(settings, payload), template=template)
     elif kind == Kind.NOTICE:
         await ports.send(Channel(payload["channel"]), payload["address"], Reply(payload["text"]))
+    elif kind == Kind.REPLY:
+        await ports.send(
+            Channel(payload["channel"]),
+            payload["address"],
+            Reply.from_dict(payload["reply"]),
+            payload.get("sms_template"),
+            key=payload["key"],
+        )
     elif kind == Kind.PUBLISH:
         at = payload["publish_at"]
         await ports.schedule_publish(
@@ -162,18 +229,40 @@ _CLAIM_DUE = text(
     "              ORDER BY available_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " RETURNING id, kind, payload, attempts"
 )
+_CLAIM_ONE = text(
+    "UPDATE outbox SET attempts = attempts + 1, available_at = now() + :lease"
+    " WHERE id = :id AND (attempts = 0 OR available_at <= now())"
+    " RETURNING id, kind, payload, attempts"
+)
+_RENEW = text(
+    "UPDATE outbox SET available_at = now() + :lease"
+    " WHERE id = :id AND attempts = :attempts RETURNING id"
+)
+_NEXT = text("SELECT available_at FROM outbox WHERE id = :id")
 _DONE = text("DELETE FROM outbox WHERE id = :id")
 _AGAIN = text("UPDATE outbox SET available_at = now() + :wait, last_error = :error WHERE id = :id")
 
 
-def _backoff(attempts: int, retry_after: float | None) -> timedelta:
-    seconds = min(900.0, 5.0 * 2 ** (attempts - 1))
+def _backoff(attempts: int, retry_after: float | None, kind: str = "") -> timedelta:
+    # A reply's member is waiting for it: a 429 usually clears within a second.
+    base, cap = (0.5, 30.0) if kind == Kind.REPLY else (5.0, 900.0)
+    seconds = min(cap, base * 2 ** (attempts - 1))
     return timedelta(seconds=max(seconds, retry_after or 0.0))
 
 
 async def _run(db: AsyncEngine, settings: Settings, ports: Ports, rows: Iterable[Claimed]) -> int:
     done = 0
     for row in rows:
+        # Still ours, for a whole lease from now: rows are claimed together and acted on
+        # one by one, so a later one may have waited long enough for its lease to lapse
+        # and another process to claim it (then attempts moved on), or an erasure may
+        # have deleted it. Either way it is not ours to send.
+        async with db.begin() as conn:
+            ours = await conn.scalar(
+                _RENEW, {"id": row.id, "attempts": row.attempts, "lease": LEASE}
+            )
+        if ours is None:
+            continue
         try:
             await perform(settings, ports, row.kind, row.payload)
         except Exception as exc:
@@ -192,7 +281,7 @@ async def _run(db: AsyncEngine, settings: Settings, ports: Ports, rows: Iterable
                     _AGAIN,
                     {
                         "id": row.id,
-                        "wait": _backoff(row.attempts, retry_after),
+                        "wait": _backoff(row.attempts, retry_after, row.kind),
                         "error": str(code)[:64],
                     },
                 )
@@ -210,6 +299,21 @@ async def deliver(db: AsyncEngine, settings: Settings, ports: Ports, ids: list[i
     async with db.begin() as conn:
         rows = (await conn.execute(_CLAIM_MINE, {"ids": ids, "lease": LEASE})).all()
     return await _run(db, settings, ports, (Claimed(*row) for row in rows))
+
+
+async def deliver_one(
+    db: AsyncEngine, settings: Settings, ports: Ports, row_id: int
+) -> datetime | None:
+    """Deliver one row (the priority lane's job for a queued reply): now, if nobody holds
+    it. Returns when to try again — the row is still there (a refusal for now, or a
+    claim another process holds) — or None when it is done, given up or gone."""
+    async with db.begin() as conn:
+        row = (await conn.execute(_CLAIM_ONE, {"id": row_id, "lease": LEASE})).first()
+    if row is not None:
+        await _run(db, settings, ports, [Claimed(*row)])
+    async with db.begin() as conn:
+        at: datetime | None = await conn.scalar(_NEXT, {"id": row_id})
+    return at
 
 
 async def deliver_due(

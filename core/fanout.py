@@ -8,7 +8,8 @@ announcement's unit (``path <@ scope``), with their channel chosen in SQL:
 
 1. WhatsApp, when they have a WhatsApp address that is not opted out — free text inside
    the 24-hour window (they wrote in the last 24 h), else the approved template, which
-   takes one of the account's daily unique-recipient slots (the tier, rolling 24 h);
+   takes one of the account's daily unique-recipient slots (the tier, rolling 24 h,
+   shared with every other business-initiated message: core/whatsapp_tier.py);
 2. Telegram, when they have a chat that is not opted out (or WhatsApp's tier is full);
 3. SMS: their SMS address, or their membership phone when they have no SMS address and
    never said STOP on any channel; Indian numbers through the DLT provider, others
@@ -37,7 +38,7 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import routing
+from core import routing, whatsapp_tier
 from core.config import Settings
 
 WINDOW = routing.WHATSAPP_WINDOW
@@ -122,11 +123,7 @@ GROUP BY m.id
 
 ROWS_SQL = f"""
 CREATE TEMP TABLE fanout_rows AS
-WITH recent AS MATERIALIZED (
-  SELECT DISTINCT member_id FROM announcement_deliveries
-  WHERE whatsapp_tier_at > CAST(:window_start AS timestamptz)
-    AND status NOT IN ('failed', 'skipped')
-),
+WITH recent AS MATERIALIZED ({whatsapp_tier.RECENT_MEMBERS_SQL}),
 audience AS ({AUDIENCE_SQL}),
 ranked AS (
   SELECT a.*, a.wa IS NOT NULL AND NOT a.wa_open AS wa_template,
@@ -363,15 +360,9 @@ async def batches_with_work(
 
 
 async def whatsapp_capacity(session: AsyncSession, *, now: datetime, policy: FanoutPolicy) -> int:
-    """Unique WhatsApp recipients the account may still reach outside the window today."""
-    used = await session.scalar(
-        text(
-            "SELECT count(DISTINCT member_id) FROM announcement_deliveries"
-            " WHERE whatsapp_tier_at > :since AND status NOT IN ('failed', 'skipped')"
-        ),
-        {"since": now - WINDOW},
-    )
-    return max(0, policy.whatsapp_daily_limit - int(used or 0))
+    """Unique WhatsApp recipients the account may still reach outside the window today:
+    announcements' and every other business-initiated message's (core/whatsapp_tier.py)."""
+    return await whatsapp_tier.capacity(session, now=now, daily_limit=policy.whatsapp_daily_limit)
 
 
 RELEASE_SQL = """

@@ -14,19 +14,19 @@ millisecond it may run. :class:`RedisQueue` writes exactly that in one Lua scrip
 tests/test_jobs.py checks the bytes against arq's own ``serialize_job`` and these key
 prefixes against ``arq.constants``, so an arq upgrade that changes the format fails a
 test, not the queue. The worker uses the same class: there is one way to enqueue.
+
+Job arguments are ids only (an announcement's id and batch number, an outbox row's
+id): arq keeps them in Redis and may log them, so no number, code or text goes there.
 """
 
 from __future__ import annotations
 
 import pickle
 import uuid
-from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-
-from core.channels.base import Channel, Reply
 
 BULK_QUEUE = "vck:queue:bulk"
 PRIORITY_QUEUE = "vck:queue:priority"
@@ -49,8 +49,8 @@ def publish_job_id(announcement_id: uuid.UUID | str) -> str:
     return f"publish:{announcement_id}"
 
 
-def reply_job_id(key: str) -> str:
-    return f"reply:{key}"
+def reply_job_id(outbox_id: int) -> str:
+    return f"reply:{outbox_id}"
 
 
 class JobQueue(Protocol):
@@ -137,25 +137,6 @@ class RedisQueue:
                 new += sum(int(x) for x in await pipe.execute())
         return new
 
-    async def drop_replies_to(self, addresses: Collection[str]) -> int:
-        """Remove queued replies to any of ``addresses`` (an erasure: no queued job may
-        keep the number). A reply already being sent is left to finish."""
-        dropped = 0
-        pattern = JOB_KEY_PREFIX + reply_job_id("*")
-        async for key in self.redis.scan_iter(match=pattern, count=500):
-            raw = await self.redis.get(key)
-            try:
-                job = pickle.loads(raw) if raw is not None else None  # our own jobs
-            except Exception:  # not a job we wrote: leave it alone
-                continue
-            args: Any = job.get("a", ()) if isinstance(job, dict) else ()
-            if job and job.get("f") == SEND_REPLY and len(args) > 1 and args[1] in addresses:
-                job_id = key.decode().removeprefix(JOB_KEY_PREFIX)
-                await self.redis.delete(key)
-                await self.redis.zrem(PRIORITY_QUEUE, job_id)
-                dropped += 1
-        return dropped
-
     async def states(self, job_ids: list[str]) -> list[str]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
@@ -183,18 +164,10 @@ class Jobs(Protocol):
         """Make sure a batch is being sent (after a status callback re-queued a row)."""
         ...
 
-    async def enqueue_reply(
-        self,
-        channel: Channel | str,
-        address: str,
-        reply: Reply | str,
-        *,
-        sms_template: str | None = None,
-        key: str | None = None,
-    ) -> bool:
-        """Send ``reply`` to one person through the priority lane. ``key`` makes it
-        idempotent (one key is enqueued and sent once); ``sms_template`` names the DLT
-        template (``settings.dlt_template_ids``) for SMS to Indian numbers."""
+    async def enqueue_reply(self, outbox_id: int) -> bool:
+        """Send the reply kept in outbox row ``outbox_id`` (core.effects.record_reply)
+        through the priority lane. The job carries the row's id only: the number and
+        the text stay in PostgreSQL, never in Redis."""
         ...
 
 
@@ -219,27 +192,9 @@ class QueuedJobs:
             SEND_BATCH, str(announcement_id), batch, job_id=batch_job_id(announcement_id, batch)
         )
 
-    async def enqueue_reply(
-        self,
-        channel: Channel | str,
-        address: str,
-        reply: Reply | str,
-        *,
-        sms_template: str | None = None,
-        key: str | None = None,
-    ) -> bool:
-        if isinstance(reply, str):
-            reply = Reply(reply)
-        key = key or uuid.uuid4().hex
+    async def enqueue_reply(self, outbox_id: int) -> bool:
         return await self.queue.enqueue(
-            SEND_REPLY,
-            Channel(channel).value,
-            address,
-            reply.to_dict(),
-            f"vck:reply:{key}",
-            sms_template,
-            job_id=reply_job_id(key),
-            priority=True,
+            SEND_REPLY, int(outbox_id), job_id=reply_job_id(outbox_id), priority=True
         )
 
 

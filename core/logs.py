@@ -4,7 +4,9 @@ A provider's error text can carry the number it refused ("The 'To' number +9198�
 is not valid"), and a library may log its arguments; :class:`MaskPhones` rewrites every
 record — message, arguments and traceback — so that what reaches the log shows at most
 a number's country code and last four digits (core.phones.mask_phone). arq's job-start
-lines print job arguments; its worker logger is kept at WARNING.
+lines print job arguments (ids only since issue 10.3, but a library's arguments are
+not ours to vouch for); its worker logger is kept at WARNING. A Telegram bot token in a
+Bot API URL is masked too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from core.phones import mask_phone
 PHONE = re.compile(r"\+?\d(?:[ -]?\d){9,14}")
 
 
+# A Telegram bot token as it appears in Bot API URLs (python-telegram-bot logs them at
+# DEBUG): "bot<id>:<secret>" keeps the bot's id.
+BOT_TOKEN = re.compile(r"(bot\d+):[A-Za-z0-9_-]+")
+
+
 def mask(text: str) -> str:
+    text = BOT_TOKEN.sub(r"\1:***", text)
     return PHONE.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m.group(0))), text)
 
 

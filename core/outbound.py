@@ -5,14 +5,18 @@ official. Every process sends it the same way:
 - :class:`Dispatcher`, "send this reply to this (channel, address) now, with this
   idempotency key", through the provider core.routing picks. The bot calls it inline;
   the notifier's priority lane calls it for what was queued;
-- :class:`NowOrQueued`, the bot's outbox for replies to the member writing: the
-  dispatcher at once, else — when a provider refuses for now (429 while an announcement
-  drains at full rate, a 5xx, a timeout) — the priority lane with the same idempotency
-  key and every field of the reply. A reply is late at worst, never lost; a permanent
-  refusal is raised;
+- :class:`NowOrQueued`, the bot's outbox for replies to the member writing: a token
+  from the priority share of the sender's bucket (core.ratelimit, the same bucket the
+  announcements' bulk sends take from, so a reply never pushes the provider past its
+  rate), then the dispatcher at once, else — when a provider refuses for now (a 5xx, a
+  timeout) — a row of the outbox table (core.effects.record_reply) with the same
+  idempotency key and every field of the reply, and a priority-lane job carrying only
+  the row's id. A reply is late at worst, never lost; a permanent refusal is raised;
+- :class:`PriorityTokens`, that token, for replies, OTP codes and notices alike;
 - :class:`EffectPorts`, how a step's effects (core/effects.py: OTP codes, notices to
   officials, publishing) leave: the dispatcher at once, else they wait in the outbox
-  table for the worker's sweep, never on a queue.
+  table for the worker's sweep, never on a queue. A WhatsApp message it sends outside
+  the member's window is counted in the tier (core/whatsapp_tier.py).
 
 Announcements go through the same :class:`Senders` with their own rendering
 (notifier/senders.py: templates, per-delivery status callbacks).
@@ -20,23 +24,26 @@ Announcements go through the same :class:`Senders` with their own rendering
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import uuid4
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import dlt_templates, routing
+from core import dlt_templates, effects, routing, whatsapp_tier
 from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
 from core.channels.dlt import DltSender
 from core.channels.telegram import TelegramSender
 from core.channels.twilio import TwilioSender
 from core.config import Settings
-from core.jobs import Jobs, RedisQueue
+from core.jobs import Jobs
+from core.ratelimit import Lane, Limiter
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +169,69 @@ class Dispatcher:
         )
 
 
-class NowOrQueued:
-    """The bot's outbox (bot/outbox.py): the dispatcher at once, else the priority lane."""
+class PriorityTokens:
+    """``await tokens(channel, address)``: one token from the reserved (priority) share of
+    the bucket of the sender that carries ``channel`` to ``address`` — the bucket bulk
+    sends take from too, so replies and announcements together stay within the
+    provider's rate. ``strict=False`` (the bot): when Redis cannot be asked, the message
+    goes anyway — a member's answer matters more than a moment's pacing, and a 429 it
+    meets is retried from the outbox table, which needs no Redis."""
 
-    def __init__(self, dispatcher: Dispatcher, jobs: Jobs) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        dispatcher: Dispatcher,
+        *,
+        strict: bool = True,
+        max_wait: float | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.dispatcher = dispatcher
+        self.strict = strict
+        self.max_wait = max_wait
+        """Past this, a send error "not now" (the caller retries later), not a longer wait."""
+
+    async def __call__(self, channel: Channel, address: str) -> None:
+        provider = self.dispatcher.provider(channel, address)
+        if provider == routing.CONSOLE:
+            return
+        try:
+            async with asyncio.timeout(self.max_wait):
+                await self.limiter.acquire(routing.bucket_kind(channel, provider), Lane.PRIORITY)
+        except TimeoutError as exc:
+            raise SendError(
+                f"no {channel.value} token in {self.max_wait} s",
+                code="rate-held",
+                outcome=Outcome.RETRY,
+                retry_after=self.max_wait,
+            ) from exc
+        except Exception as exc:
+            if self.strict:
+                raise
+            log.warning("no priority token for %s (%s): sent unpaced", channel.value,
+                        type(exc).__name__)  # fmt: skip
+
+
+class NowOrQueued:
+    """The bot's outbox (bot/outbox.py): the dispatcher at once, else the outbox table
+    and the priority lane."""
+
+    TOKEN_WAIT_SECONDS = 2.0
+    """How long a reply waits for its token (a provider said "slow down" for a while:
+    the bucket is held) before it is handed to the priority lane instead of waiting in
+    this process."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        jobs: Jobs,
+        db: AsyncEngine,
+        before_send: Callable[[Channel, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.jobs = jobs
+        self.db = db
+        self.before_send = before_send
 
     async def send(self, channel: Channel, address: str, reply: Reply) -> str | None:
         """The provider's id of the message when it went now; None when queued."""
@@ -176,20 +240,59 @@ class NowOrQueued:
     async def _now_or_later(
         self, channel: Channel, address: str, reply: Reply, *, sms_template: str | None = None
     ) -> str | None:
-        key = uuid4().hex  # the priority lane sends it as "vck:reply:<key>" too
+        key = f"vck:reply:{uuid4().hex}"  # the priority lane sends it with this key too
+        if self.before_send is not None:
+            try:
+                async with asyncio.timeout(self.TOKEN_WAIT_SECONDS):
+                    await self.before_send(channel, address)
+            except TimeoutError:
+                log.info("no %s token in %.0f s: queued", channel.value, self.TOKEN_WAIT_SECONDS)
+                await queue_reply(
+                    self.db, self.jobs, channel, address, reply, key=key, sms_template=sms_template
+                )
+                return None
         try:
             sent = await self.dispatcher.send(
-                channel, address, reply, key=f"vck:reply:{key}", sms_template=sms_template
+                channel, address, reply, key=key, sms_template=sms_template
             )
         except SendError as exc:
             if exc.permanent:
                 raise
             log.info("%s refused a message for now (%s): queued to retry", channel.value, exc.code)
-            await self.jobs.enqueue_reply(
-                channel, address, reply, sms_template=sms_template, key=key
+            await queue_reply(
+                self.db, self.jobs, channel, address, reply, key=key, sms_template=sms_template
             )
             return None
         return sent.provider_message_id
+
+
+async def queue_reply(
+    db: AsyncEngine,
+    jobs: Jobs,
+    channel: Channel,
+    address: str,
+    reply: Reply,
+    *,
+    key: str | None = None,
+    sms_template: str | None = None,
+) -> int:
+    """Send ``reply`` through the priority lane: a row of the outbox table, and a job
+    carrying its id. Without Redis the job is not written, and the worker's outbox sweep
+    sends the row a little later. Returns the row's id."""
+    row_id = await effects.record_reply(
+        db,
+        channel,
+        address,
+        reply,
+        key=key or f"vck:reply:{uuid4().hex}",
+        sms_template=sms_template,
+    )
+    try:
+        await jobs.enqueue_reply(row_id)
+    except Exception as exc:
+        log.warning("reply #%d not enqueued (%s): the outbox sweep sends it", row_id,
+                    type(exc).__name__)  # fmt: skip
+    return row_id
 
 
 class EffectPorts:
@@ -204,20 +307,37 @@ class EffectPorts:
         jobs: Jobs,
         redis: Redis,
         before_send: Callable[[Channel, str], Awaitable[None]] | None = None,
+        tier: whatsapp_tier.Ledger | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.jobs = jobs
         self.redis = redis
         self.before_send = before_send
+        self.tier = tier
 
     async def send(
-        self, channel: Channel, address: str, reply: Reply, sms_template: str | None = None
+        self,
+        channel: Channel,
+        address: str,
+        reply: Reply,
+        sms_template: str | None = None,
+        *,
+        key: str | None = None,
     ) -> None:
         if self.before_send is not None:
             await self.before_send(channel, address)
         await self.dispatcher.send(
-            channel, address, reply, key=f"vck:effect:{uuid4().hex}", sms_template=sms_template
+            channel,
+            address,
+            reply,
+            key=key or f"vck:effect:{uuid4().hex}",
+            sms_template=sms_template,
         )
+        if self.tier is not None and channel is Channel.WHATSAPP:
+            try:  # sent: a failure to count must not make the outbox send it again
+                await self.tier.sent(channel, address, now=datetime.now(UTC))
+            except Exception as exc:
+                log.warning("WhatsApp tier use not recorded (%s)", type(exc).__name__)
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         await self.send(Channel.SMS, phone, Reply(text), template)
@@ -228,5 +348,8 @@ class EffectPorts:
         await self.jobs.schedule_publish(announcement_id, publish_at)
 
     async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
-        await self.redis.delete(*keys)
-        await RedisQueue(self.redis).drop_replies_to(set(addresses))
+        """The states; replies queued to ``addresses`` were outbox rows, deleted by the
+        erasure's own transaction (core/services/privacy.py), and their jobs carry ids
+        only, so nothing in Redis names the addresses."""
+        if keys:
+            await self.redis.delete(*keys)

@@ -173,9 +173,11 @@ class TokenBuckets:
         await self.redis.delete(spec.key)
 
 
-def bucket_specs(settings: Settings, *, reserve_seconds: float = 0.1) -> dict[str, BucketSpec]:
-    """Every sender's bucket, rates from the settings (FACTS.md defaults). Bucket names
-    carry the sender, so two numbers (or two bots) never share a bucket."""
+def bucket_specs(settings: Settings) -> dict[str, BucketSpec]:
+    """Every sender's bucket, rates and the priority share from the settings (FACTS.md
+    defaults), the same in every process that sends. Bucket names carry the sender, so
+    two numbers (or two bots) never share a bucket."""
+    reserve_seconds = settings.rate_reserve_seconds
     bot_id = settings.telegram_bot_token.get_secret_value().split(":", 1)[0]
     senders = {
         "whatsapp": (settings.twilio_whatsapp_from, settings.rate_whatsapp_per_sec),

@@ -47,8 +47,6 @@ class NotifierOptions(BaseSettings):
     record_retry_seconds: float = 30.0
     """How long recording a group's outcomes is retried while PostgreSQL is away;
     past that the sends are left in doubt and settled later (notifier/reconcile.py)."""
-    reserve_seconds: float = 0.1
-    """Tokens kept for the priority lane, in seconds of each sender's rate."""
     poll_delay_seconds: float = 0.1
     priority_poll_delay_seconds: float = 0.02
 
@@ -140,7 +138,7 @@ def build(
         redis=redis,
         senders=senders,
         dispatcher=Dispatcher(senders, settings),
-        limiter=Limiter(redis, bucket_specs(settings, reserve_seconds=options.reserve_seconds)),
+        limiter=Limiter(redis, bucket_specs(settings)),
         policy=FanoutPolicy.from_settings(settings),
         queue=queue or RedisQueue(redis),
     )

@@ -20,15 +20,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from core import effects, fanout
+from core import effects, fanout, whatsapp_tier
 from core.announcements import is_cancelled, load_content
-from core.channels.base import Channel, Reply, SendError
+from core.channels.base import Channel, Reply
 from core.db import transaction
-from core.delivery_policy import Decision, decide
 from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
-from core.outbound import EffectPorts
-from core.ratelimit import Lane
-from core.routing import bucket_kind
+from core.outbound import EffectPorts, PriorityTokens
 from core.services import retention
 from notifier.bootstrap import Deps
 from notifier.sending import BatchSender, utcnow
@@ -249,39 +246,39 @@ async def release_deferred(deps: Deps) -> int:
 # --- the priority lane --------------------------------------------------------------------
 
 
-async def priority_token(deps: Deps, channel: Channel, address: str) -> None:
-    """A token from the reserved (priority) share of the sender's bucket."""
-    provider = deps.dispatcher.provider(channel, address)
-    await deps.limiter.acquire(bucket_kind(channel, provider), Lane.PRIORITY)
+def priority_tokens(deps: Deps) -> PriorityTokens:
+    """Tokens from the reserved (priority) share of the sender's bucket."""
+    return PriorityTokens(
+        deps.limiter, deps.dispatcher, max_wait=effects.TOKEN_WAIT.total_seconds()
+    )
 
 
-async def send_reply_job(
+async def adopt_legacy_reply(
     deps: Deps,
     channel: str,
     address: str,
     payload: dict[str, Any],
     key: str,
     sms_template: str | None = None,
-    attempt: int = 1,
-) -> dict[str, Any] | Again:
-    """One message to one person, ahead of any bulk send: it takes the sender's
-    reserved tokens (core.ratelimit), never waits behind a batch."""
-    chosen = Channel(channel)
-    await priority_token(deps, chosen, address)
-    try:
-        result = await deps.dispatcher.send(
-            chosen, address, Reply.from_dict(payload), key=key, sms_template=sms_template
-        )
-    except SendError as exc:
-        decision = decide(
-            exc.outcome, chosen, attempts=attempt, max_attempts=deps.options.max_attempts
-        )
-        if decision is not Decision.RETRY:  # a reply has no template or other channel
-            log.warning("reply on %s failed for good: %s", channel, exc.code)
-            return {"state": "failed", "code": exc.code}
-        wait = max(exc.retry_after or 0.0, min(30.0, 0.5 * 2 ** (attempt - 1)))
-        return Again(utcnow() + timedelta(seconds=wait))
-    return {"state": "sent", "id": result.provider_message_id}
+) -> int:
+    """A reply job written before replies were kept in the outbox table (its arguments
+    were the reply itself): the reply becomes a row, with its key, so an upgrade loses
+    none. Its id."""
+    return await effects.record_reply(
+        deps.engine, Channel(channel), address, Reply.from_dict(payload), key=key,
+        sms_template=sms_template,
+    )  # fmt: skip
+
+
+async def send_reply_job(deps: Deps, outbox_id: int) -> dict[str, Any] | Again:
+    """One reply kept in the outbox table (core.effects.record_reply), ahead of any bulk
+    send: it takes the sender's reserved tokens (core.ratelimit), never waits behind a
+    batch. A refusal for now leaves the row with its retry time, and the job runs again
+    then; done, given up or erased, the row is gone."""
+    again = await effects.deliver_one(deps.engine, deps.settings, effect_ports(deps), outbox_id)
+    if again is None:
+        return {"state": "done"}
+    return Again(again)
 
 
 # --- the outbox sweep ---------------------------------------------------------------------
@@ -291,10 +288,10 @@ def effect_ports(deps: Deps) -> EffectPorts:
     """core.effects.Ports in the worker: sends take the sender's reserved (priority)
     tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
 
-    async def token(channel: Channel, address: str) -> None:
-        await priority_token(deps, channel, address)
-
-    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), deps.redis, token)
+    tier = whatsapp_tier.Ledger(deps.engine, deps.settings.secret_key.get_secret_value())
+    return EffectPorts(
+        deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_tokens(deps), tier
+    )
 
 
 async def purge_expired(deps: Deps) -> int:

@@ -65,18 +65,10 @@ async def send_batch(ctx: dict[str, Any], announcement_id: str, batch: int) -> A
     return _arq(await jobs.send_batch(_deps(ctx), announcement_id, batch))
 
 
-async def send_reply(
-    ctx: dict[str, Any],
-    channel: str,
-    address: str,
-    payload: dict[str, Any],
-    key: str,
-    sms_template: str | None = None,
-) -> Any:
-    result = await jobs.send_reply_job(
-        _deps(ctx), channel, address, payload, key, sms_template, attempt=ctx.get("job_try", 1)
-    )
-    return _arq(result)
+async def send_reply(ctx: dict[str, Any], outbox_id: Any, *before_10_3: Any) -> Any:
+    if before_10_3:  # a job queued by a version that put the reply itself on the queue
+        outbox_id = await jobs.adopt_legacy_reply(_deps(ctx), outbox_id, *before_10_3)
+    return _arq(await jobs.send_reply_job(_deps(ctx), outbox_id))
 
 
 async def publish_due(ctx: dict[str, Any]) -> int:
@@ -133,7 +125,8 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
 def priority_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
     options = deps.options
     return Worker(
-        functions=[func(send_reply, name=SEND_REPLY, max_tries=options.max_attempts)],
+        # The outbox row counts the tries (core.effects.MAX_ATTEMPTS), not arq.
+        functions=[func(send_reply, name=SEND_REPLY, max_tries=1_000)],
         cron_jobs=[cron(deliver_effects, second=_every(5), run_at_startup=True, timeout=120)],
         queue_name=PRIORITY_QUEUE,
         redis_pool=pool,

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.outbox import RecordingOutbox
 from core import effects
@@ -96,3 +97,30 @@ def test_the_otp_sms_is_one_part_in_both_languages(settings) -> None:
         rendered = effects.code_text(settings, payload)
         assert segments(rendered).parts == 1, rendered
     assert "OTP" in effects.code_text(settings, {**payload, "language": "ta"})
+
+
+async def test_a_row_another_process_took_meanwhile_is_not_sent_again(
+    engine, session_factory, settings
+) -> None:
+    """Rows are claimed together and sent one by one: while the first was being sent
+    (a long wait for a token), the second's lease lapsed and another process claimed it
+    — or an erasure deleted the third. Neither is sent by the first claimer."""
+    first = await _notice(session_factory, "ஒன்று")
+    second = await _notice(session_factory, "இரண்டு")
+    third = await _notice(session_factory, "மூன்று")
+
+    class Slow(RecordingOutbox):
+        async def send(self, channel, address, reply, sms_template=None, *, key=None) -> None:
+            if not self.sent:  # meanwhile: the sweep elsewhere, and an erasure
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        sql("UPDATE outbox SET attempts = attempts + 1 WHERE id = :i"),
+                        {"i": second},
+                    )
+                    await conn.execute(sql("DELETE FROM outbox WHERE id = :i"), {"i": third})
+            await super().send(channel, address, reply)
+
+    ports = Slow()
+    assert await effects.deliver(engine, settings, ports, [first, second, third]) == 1
+    assert [body for _, _, body in ports.sent] == ["ஒன்று"]
+    assert [r.id for r in await _rows(session_factory)] == [second]  # the other's to send

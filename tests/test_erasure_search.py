@@ -12,6 +12,7 @@ from sqlalchemy import text
 from core import announcements
 from core.channels.base import Channel, Reply
 from core.jobs import redis_jobs
+from core.outbound import queue_reply
 from fakes import dlt as fake_dlt
 from fakes import twilio as fake_twilio
 from notifier import jobs
@@ -130,9 +131,12 @@ async def test_after_erasure_no_table_or_redis_key_holds_anything_personal(
     before = await _everywhere_in_postgres(session, personal_values())
     assert before.get("members") and before.get("channel_addresses")  # the search finds them
 
-    # A reply a provider refused for now waits in the priority lane, naming the number.
-    await redis_jobs(bot.redis).enqueue_reply(Channel.WHATSAPP, PHONE, Reply("hello"), key="k1")
-    assert await _everywhere_in_redis(bot.redis, [PHONE.removeprefix("+91")])
+    # A reply a provider refused for now waits in the outbox table, naming the number;
+    # its priority-lane job names only the row.
+    await queue_reply(bot.db, redis_jobs(bot.redis), Channel.WHATSAPP, PHONE, Reply("hello"))
+    assert "outbox" in await _everywhere_in_postgres(session, [PHONE.removeprefix("+91")])
+    in_redis = await _everywhere_in_redis(bot.redis, [PHONE.removeprefix("+91")])
+    assert in_redis and not [hit for hit in in_redis if "arq:" in hit or "queue" in hit]
 
     await whatsapp.says("delete")
     assert "details are deleted" in await whatsapp.says("1")

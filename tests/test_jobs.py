@@ -14,7 +14,6 @@ from arq.jobs import deserialize_job
 from arq.jobs import serialize_job as arq_serialize_job
 
 from core import jobs
-from core.channels.base import Channel, Reply
 
 
 def test_the_key_layout_is_arqs() -> None:
@@ -24,9 +23,9 @@ def test_the_key_layout_is_arqs() -> None:
 
 
 def test_a_job_is_serialised_as_arq_serialises_it() -> None:
-    args = ("whatsapp", "+919811100091", Reply("Hi").to_dict(), "vck:reply:k", None)
-    assert jobs.serialize_job("send_reply", args, 1_700_000_000_000) == arq_serialize_job(
-        "send_reply", args, {}, None, 1_700_000_000_000
+    args = ("a1b2", 3)
+    assert jobs.serialize_job("send_batch", args, 1_700_000_000_000) == arq_serialize_job(
+        "send_batch", args, {}, None, 1_700_000_000_000
     )
 
 
@@ -45,11 +44,16 @@ async def test_a_deferred_publish_is_queued_for_its_time_once(redis: aioredis.Re
     ]
 
 
-async def test_replies_go_to_the_priority_queue(redis: aioredis.Redis) -> None:
+async def test_replies_go_to_the_priority_queue_by_their_outbox_row(
+    redis: aioredis.Redis,
+) -> None:
     queue = jobs.redis_jobs(redis)
-    assert await queue.enqueue_reply(Channel.SMS, "+919811100090", "Code", key="k1")
-    assert await redis.zrange(jobs.PRIORITY_QUEUE, 0, -1) == [b"reply:k1"]
+    assert await queue.enqueue_reply(17)
+    assert not await queue.enqueue_reply(17)
+    assert await redis.zrange(jobs.PRIORITY_QUEUE, 0, -1) == [b"reply:17"]
     assert await redis.zcard(jobs.BULK_QUEUE) == 0
+    job = deserialize_job(await redis.get(jobs.JOB_KEY_PREFIX + "reply:17"))
+    assert (job.function, job.args) == (jobs.SEND_REPLY, (17,))
 
 
 def test_the_web_process_loads_neither_arq_nor_the_notifier() -> None:

@@ -16,6 +16,11 @@ def test_numbers_in_any_form_are_masked() -> None:
     assert mask("batch 42 of 1891, port 55432") == "batch 42 of 1891, port 55432"
 
 
+def test_a_telegram_bot_token_in_a_url_is_masked() -> None:
+    line = "Set Bot API URL: https://api.telegram.org/bot123456:AAH-x_9zSecret"
+    assert mask(line) == "Set Bot API URL: https://api.telegram.org/bot123456:***"
+
+
 def test_a_record_and_its_traceback_are_masked() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
 from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.channels.base import Channel, Choice, Reply
 from core.jobs import PRIORITY_QUEUE
@@ -151,11 +152,20 @@ async def test_metrics_count_messages_refusals_and_handling_time(member, client)
     assert 'vck_handling_seconds_count{channel="whatsapp"}' in text
 
 
+async def queued_reply(bot: Any, outbox_id: int) -> Any:
+    """The payload of a reply waiting in the outbox table, or None once it is gone."""
+    async with bot.db.connect() as conn:
+        return await conn.scalar(
+            text("SELECT payload FROM outbox WHERE id = :i AND kind = 'reply'"), {"i": outbox_id}
+        )
+
+
 async def test_a_reply_the_provider_refuses_for_now_goes_out_later_through_the_priority_lane(
     member, providers, bot, redis
 ) -> None:
-    """Twilio answers 429 while an announcement drains at full rate: the member's reply
-    is queued for the priority lane (same idempotency key), not dropped, and sent once."""
+    """Twilio answers 429 (its limit, or an outage): the member's reply is kept in the
+    outbox table (same idempotency key) with a priority-lane job naming only its row, not
+    dropped, and sent once."""
     phone = "+919840012345"
     providers.twilio.fail(seconds=30, status=429, retry_after=1)
     m = member(Channel.WHATSAPP, phone)
@@ -163,16 +173,19 @@ async def test_a_reply_the_provider_refuses_for_now_goes_out_later_through_the_p
     queued = await redis.zrange(PRIORITY_QUEUE, 0, -1)
     assert len(queued) == 1
     job = deserialize_job(await redis.get(job_key_prefix + queued[0].decode()))
-    channel, address, payload, key, sms_template = job.args
-    assert (channel, address) == ("whatsapp", phone) and "Choose your language" in str(payload)
+    (outbox_id,) = job.args  # the job names the outbox row, not the number or the text
+    payload = await queued_reply(bot, outbox_id)
+    assert (payload["channel"], payload["address"]) == ("whatsapp", phone)
+    assert "Choose your language" in str(payload["reply"])
 
     providers.twilio.reset()  # the provider takes messages again
     deps = build(bot.settings, MemoryQueue())
     try:
-        result = await jobs.send_reply_job(deps, channel, address, payload, key, sms_template)
+        result = await jobs.send_reply_job(deps, outbox_id)
     finally:
         await deps.close()
-    assert result["state"] == "sent"
+    assert result["state"] == "done"
+    assert await queued_reply(bot, outbox_id) is None  # sent, the row is gone
     sent = [s for s in providers.twilio.sent if s["To"] == f"whatsapp:{phone}"]
     assert len(sent) == 1
 
@@ -190,16 +203,17 @@ async def test_a_list_of_people_refused_for_now_is_still_sent_as_text_not_a_temp
     await bot.outbox.send(Channel.WHATSAPP, phone, reply)
     (queued,) = await redis.zrange(PRIORITY_QUEUE, 0, -1)
     job = deserialize_job(await redis.get(job_key_prefix + queued.decode()))
-    channel, address, payload, key, sms_template = job.args
-    assert Reply.from_dict(payload) == reply
+    (outbox_id,) = job.args
+    payload = await queued_reply(bot, outbox_id)
+    assert Reply.from_dict(payload["reply"]) == reply
 
     providers.twilio.reset()
     deps = build(bot.settings, MemoryQueue())
     try:
-        result = await jobs.send_reply_job(deps, channel, address, payload, key, sms_template)
+        result = await jobs.send_reply_job(deps, outbox_id)
     finally:
         await deps.close()
-    assert result["state"] == "sent"
+    assert result["state"] == "done"
     (sent,) = [s for s in providers.twilio.sent if s["To"] == f"whatsapp:{phone}"]
     assert "ContentSid" not in sent and "1. Anbu" in sent["Body"]
     assert providers.twilio.contents == []

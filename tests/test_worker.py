@@ -18,13 +18,14 @@ from aiohttp import web
 from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import announcements, deliveries
 from core import jobs as queue_jobs
 from core.channels.base import Channel, Choice, Reply
 from core.config import Settings
 from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, redis_jobs
+from core.outbound import queue_reply
 from core.services import addresses
 from fakes.dlt import FakeDlt, registered_templates
 from fakes.telegram import FakeTelegram
@@ -507,22 +508,58 @@ async def test_priority_replies_have_their_own_queue(
     deps: Deps, fakes: Fakes, redis: aioredis.Redis
 ) -> None:
     queue = redis_jobs(redis)
-    assert await queue.enqueue_reply(Channel.SMS, "+919811100090", OTP_TEXT,
-                                     sms_template="otp_en", key="otp-1")  # fmt: skip
-    assert not await queue.enqueue_reply(Channel.SMS, "+919811100090", "again", key="otp-1")
+    outbox_id = await queue_reply(deps.engine, queue, Channel.SMS, "+919811100090",
+                                  Reply(OTP_TEXT), sms_template="otp_en")  # fmt: skip
+    assert not await queue.enqueue_reply(outbox_id)  # one job per row
     assert await redis.zcard(PRIORITY_QUEUE) == 1 and await redis.zcard(BULK_QUEUE) == 0
-    result = await jobs.send_reply_job(
-        deps, "sms", "+919811100090", Reply(OTP_TEXT).to_dict(),
-        "vck:reply:otp-1", "otp_en",
-    )  # fmt: skip
-    assert isinstance(result, dict) and result["state"] == "sent"
+    job = deserialize_job(await redis.get(job_key_prefix + queue_jobs.reply_job_id(outbox_id)))
+    assert (job.function, job.args) == (queue_jobs.SEND_REPLY, (outbox_id,))
+    result = await jobs.send_reply_job(deps, outbox_id)
+    assert isinstance(result, dict) and result["state"] == "done"
     assert fakes.dlt.sent[0]["DltTemplateId"] == deps.settings.dlt_template_ids["otp_en"]
+    # Sent: the row is gone, and running the job again sends nothing.
+    assert await jobs.send_reply_job(deps, outbox_id) == {"state": "done"}
+    assert len(fakes.dlt.sent) == 1
 
 
-async def test_a_queued_reply_keeps_every_field(redis: aioredis.Redis) -> None:
-    """A reply the providers refused for now goes through the priority lane as plain
-    data: a list of people (``stored_choices=False``) must come back as one, or the
-    worker would turn it into a permanent WhatsApp template."""
+async def test_a_reply_refused_again_waits_in_its_row_and_goes_later(
+    deps: Deps, fakes: Fakes, redis: aioredis.Redis
+) -> None:
+    """The priority lane meets a 429: the row keeps its retry time, the job runs again
+    then (the same idempotency key), and the member gets the reply once."""
+    outbox_id = await queue_reply(deps.engine, redis_jobs(redis), Channel.WHATSAPP,
+                                  "+919811100092", Reply("Hello"), key="vck:reply:k9")  # fmt: skip
+    fakes.twilio.fail(seconds=30, status=429, retry_after=1)
+    again = await jobs.send_reply_job(deps, outbox_id)
+    assert isinstance(again, jobs.Again)
+    fakes.twilio.reset()
+    async with deps.engine.begin() as conn:  # its time has come
+        await conn.execute(text("UPDATE outbox SET available_at = now() WHERE id = :i"),
+                           {"i": outbox_id})  # fmt: skip
+    assert await jobs.send_reply_job(deps, outbox_id) == {"state": "done"}
+    sent = [s for s in fakes.twilio.sent if s["To"] == "whatsapp:+919811100092"]
+    assert len(sent) == 1
+
+
+async def test_a_reply_job_queued_before_the_upgrade_is_still_sent_once(
+    deps: Deps, fakes: Fakes
+) -> None:
+    """A job from before issue 10.3 carries the reply itself: it becomes an outbox row
+    (same idempotency key) and goes, so an upgrade loses no reply."""
+    from notifier import worker
+
+    old_args = ("whatsapp", "+919811100093", Reply("Hello").to_dict(), "vck:reply:old", None)
+    assert await worker.send_reply({"deps": deps}, *old_args) == {"state": "done"}
+    sent = [s for s in fakes.twilio.sent if s["To"] == "whatsapp:+919811100093"]
+    assert len(sent) == 1
+    async with deps.engine.connect() as conn:
+        assert not await conn.scalar(text("SELECT count(*) FROM outbox"))
+
+
+async def test_a_queued_reply_keeps_every_field(engine: AsyncEngine, redis: aioredis.Redis) -> None:
+    """A reply the providers refused for now waits in the outbox table as plain data: a
+    list of people (``stored_choices=False``) must come back as one, or the worker would
+    turn it into a permanent WhatsApp template."""
     reply = Reply(
         "Who do you verify?",
         (Choice("m1", "Anbu"), Choice("m2", "Bharathi"), Choice("m3", "Chitra")),
@@ -532,11 +569,14 @@ async def test_a_queued_reply_keeps_every_field(redis: aioredis.Redis) -> None:
         list_button="People",
         stored_choices=False,
     )
-    queue = redis_jobs(redis)
-    assert await queue.enqueue_reply(Channel.WHATSAPP, "+919811100091", reply, key="verify-1")
-    job = deserialize_job(await redis.get(job_key_prefix + "reply:verify-1"))
-    assert job.function == queue_jobs.SEND_REPLY
-    assert Reply.from_dict(job.args[2]) == reply
+    outbox_id = await queue_reply(engine, redis_jobs(redis), Channel.WHATSAPP,
+                                  "+919811100091", reply)  # fmt: skip
+    async with engine.connect() as conn:
+        payload = await conn.scalar(
+            text("SELECT payload FROM outbox WHERE id = :i"), {"i": outbox_id}
+        )
+    assert Reply.from_dict(payload["reply"]) == reply
+    assert payload["key"].startswith("vck:reply:")
 
 
 async def test_the_sweep_enqueues_batches_no_live_job_owns(

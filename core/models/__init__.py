@@ -46,6 +46,7 @@ from core.models.voting import (
     ElectionVote,
     ElectionVoter,
 )
+from core.models.whatsapp_tier import WhatsAppTierUse
 
 __all__ = [
     "AccessLogEntry",
@@ -97,4 +98,5 @@ __all__ = [
     "TemplateCategory",
     "UnitType",
     "User",
+    "WhatsAppTierUse",
 ]

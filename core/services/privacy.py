@@ -161,13 +161,15 @@ async def forget_address(
 
 
 async def _forget_effects(session: AsyncSession, phones: list[str], named: list[str]) -> None:
-    """Effects not yet delivered that go to the member or name them."""
+    """Effects not yet delivered that go to the member or name them: codes, notices, and
+    replies the providers refused for now (their priority-lane jobs carry only the row's
+    id, so they find nothing when they run)."""
     await session.execute(
         text(
             "DELETE FROM outbox WHERE payload->>'phone' = ANY(CAST(:p AS text[]))"
             " OR payload->>'address' = ANY(CAST(:p AS text[]))"
             " OR EXISTS (SELECT 1 FROM unnest(CAST(:named AS text[])) n"
-            "            WHERE strpos(payload->>'text', n) > 0)"
+            "            WHERE strpos(coalesce(payload->>'text', payload->>'reply'), n) > 0)"
         ),
         {"p": phones, "named": named},
     )
