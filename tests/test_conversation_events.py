@@ -1,0 +1,129 @@
+"""Members answer an event and check in from chat; 1,000 simultaneous yeses through the
+real webhook give exactly 100 places and 900 on the waiting list."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, text
+
+from bot.state import StateStore
+from core.channels.base import Channel
+from core.models.events import EventAttendee, EventStatus, EventType
+from core.services import events
+from fakes import twilio as fake_twilio
+from tests.factories import make_member
+
+VILLUPURAM_SECRETARY = "+12025550103"
+TOWN_BOOTH = "TN.VPM.AC074.B0001"  # a demo booth of Villupuram
+VENUE = events.Venue(11.9401, 79.4861, "Villupuram bus stand")
+
+
+async def an_event(session, settings, *, starts_in: timedelta, **kw) -> events.Event:
+    now = datetime.now(UTC)
+    made = await events.create(
+        session,
+        official_member_id=None,
+        unit_code="TN.VPM",
+        title="District rally",
+        title_ta="மாவட்டப் பேரணி",
+        type=EventType.RALLY,
+        start=now + starts_in,
+        venue=VENUE,
+        now=now,
+        settings=settings,
+        **kw,
+    )
+    assert not isinstance(made, events.Refused), made
+    made.status = EventStatus.PUBLISHED
+    await session.flush()
+    return made
+
+
+async def test_a_member_says_yes_and_checks_in_at_the_venue(member, session, settings) -> None:
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    phone = "+919840200001"
+    await make_member(session, unit=unit, phone=phone, first_name="Nila")
+    event = await an_event(session, settings, starts_in=timedelta(minutes=30))
+    await session.commit()
+
+    nila = member(Channel.WHATSAPP, phone)
+    await nila.says("hi")
+    listed = await nila.says("நிகழ்வு")
+    assert "மாவட்டப் பேரணி" in listed
+    shown = await nila.says("1")
+    assert "Villupuram bus stand" in shown and "வருகிறேன்" in shown
+    booked = await nila.says("1")  # yes
+    assert "முன்பதிவு" in booked
+
+    await nila.says("நிகழ்வு")
+    await nila.says("1")
+    asked = await nila.says("1")  # check in
+    assert "இருப்பிட" in asked
+    far = await nila.says(location=(11.9601, 79.4861))  # about 2.2 km north
+    assert "2.2 கி.மீ" in far
+    done = await nila.says(location=(VENUE.latitude, VENUE.longitude))
+    assert "வருகை பதிவானது" in done
+    row = await session.scalar(select(EventAttendee).where(EventAttendee.event_id == event.id))
+    await session.refresh(row)
+    assert row.status == "attended"
+
+
+async def test_1000_simultaneous_yeses_for_100_places(client, bot, redis, session, settings):
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    event = await an_event(session, settings, starts_in=timedelta(days=1), capacity=100)
+    phones = [f"+9198450{n:05d}" for n in range(1000)]
+    ids = list(
+        await session.scalars(
+            text(
+                "INSERT INTO members (first_name, phone, status, language)"
+                " SELECT 'Member', p, 'active', 'ta' FROM unnest(CAST(:phones AS text[])) p"
+                " RETURNING id"
+            ),
+            {"phones": phones},
+        )
+    )
+    await session.execute(
+        text(
+            "INSERT INTO member_units (member_id, unit_id, is_primary)"
+            " SELECT m, :unit, true FROM unnest(CAST(:ids AS uuid[])) m"
+        ),
+        {"ids": ids, "unit": unit.id},
+    )
+    await session.commit()
+    # Each member has the event on screen (as after "நிகழ்வு", "1").
+    store = StateStore(redis, 3600)
+    for phone in phones:
+        await redis.set(
+            store.key(Channel.WHATSAPP, phone),
+            json.dumps(
+                {"flow": "events", "state": "event", "data": {"event_id": str(event.id)},
+                 "language": None, "updated_at": time.time(), "calls": []}
+            ),
+        )  # fmt: skip
+
+    url = bot.settings.public_base_url + "/webhooks/twilio"
+    token = bot.settings.twilio_auth_token.get_secret_value()
+
+    async def yes(phone: str) -> int:
+        form = fake_twilio.inbound_form("whatsapp:" + phone, "1")
+        headers = {"X-Twilio-Signature": fake_twilio.sign(token, url, form)}
+        response = await client.post("/webhooks/twilio", data=form, headers=headers)
+        return response.status
+
+    statuses = await asyncio.gather(*(yes(p) for p in phones))
+    assert set(statuses) == {200}
+    rows = (
+        await session.execute(
+            text(
+                "SELECT status::text, registered_at FROM event_attendees WHERE event_id = :e"
+                " ORDER BY registered_at"
+            ),
+            {"e": event.id},
+        )
+    ).all()
+    assert [r.status for r in rows] == ["registered"] * 100 + ["waitlisted"] * 900
+    await bot.drain()
