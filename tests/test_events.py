@@ -255,7 +255,7 @@ async def test_a_venue_code_where_a_pin_proves_nothing(session, settings, offici
 async def test_a_booth_agent_checks_in_a_walk_in(session, settings, official, tree) -> None:
     event = await make_event(session, settings, official, tree.district_a)
     agent = await make_official(session, unit=tree.booth_a1, permissions=("view_reports",))
-    member = await make_member(session, unit=tree.booth_a2, membership_number="VCK-QAA-0000001")
+    await make_member(session, unit=tree.booth_a2, membership_number="VCK-QAA-0000001")
     outsider = await make_official(session, unit=tree.booth_b1, permissions=("view_reports",))
     during = event.start_time
     refused = await checkin.walk_in(
@@ -314,3 +314,24 @@ async def test_no_shows_and_the_live_report(session, settings, official, tree) -
     final = await checkin.report(session, event.id)
     assert final.counts == {"attended": 1, "no_show": 1, "cancelled": 1}
     assert final.status == "completed"
+
+
+async def test_the_worker_cron_reminds_and_closes_events(
+    session, session_factory, settings, official, tree
+) -> None:
+    from types import SimpleNamespace
+
+    from notifier.event_jobs import event_chores
+
+    event = await make_event(session, settings, official, tree.district_a)
+    member = await make_member(session, unit=tree.booth_a1)
+    await attendance.yes(session, event.id, member.id, now=NOW, settings=settings)
+    await session.commit()
+    deps = SimpleNamespace(settings=settings, session_factory=session_factory)
+    before = event.start_time - timedelta(hours=1)
+    assert await event_chores(deps, now=before) == 1  # the 2-hour reminder
+    assert await event_chores(deps, now=before) == 0
+    assert await event_chores(deps, now=event.end_time) == 1  # a no-show
+    row = await session.scalar(select(EventAttendee).where(EventAttendee.member_id == member.id))
+    await session.refresh(row)
+    assert row.status is AttendanceStatus.NO_SHOW
