@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-PARTS = ("inbound", "synthetic", "fanout")
+PARTS = ("inbound", "synthetic", "fanout", "events")
 
 
 def run_part(name: str) -> bool:
