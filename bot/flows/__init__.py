@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.conversation import Flow
 from bot.flows import (
     announce,
+    event_new,
     events,
     language,
     link,
@@ -34,5 +35,6 @@ FLOWS: dict[str, Flow] = {
         report.FLOW,
         privacy.FLOW,
         events.FLOW,
+        event_new.FLOW,
     )
 }

@@ -30,20 +30,28 @@ async def upcoming(ctx: Context) -> list[Event]:
     )
 
 
+NEW = "new"
+
+
 async def event_choices(ctx: Context) -> tuple[Choice, ...]:
-    return tuple(
+    listed = [
         Choice(str(e.id), f"{events.event_title(e, ctx.language)} — {format_moment(e.start_time)}")
         for e in await upcoming(ctx)
-    )
+    ]
+    if events.EVENTS in await ctx.permissions():
+        listed.insert(0, Choice(NEW, _("Create an event")))
+    return tuple(listed)
 
 
 async def none_upcoming(ctx: Context, answer: Answer) -> Outcome | None:
-    if not await upcoming(ctx):
+    if not await event_choices(ctx):
         return Done(_("There are no upcoming events in your area."))
     return None
 
 
 async def picked(ctx: Context, event_id: str) -> Outcome:
+    if event_id == NEW:
+        return Goto(flow="event_new")
     ctx.data["event_id"] = event_id
     return Goto("event")
 
@@ -248,7 +256,7 @@ FLOW = Flow(
             stored_choices=False,
             answer=none_upcoming,
             then=picked,
-            goes_to=("event", END),
+            goes_to=("event", "event_new:unit", END),
         ),
         "event": Ask(
             ask_event,

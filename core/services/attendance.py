@@ -59,13 +59,6 @@ SELECT count(*) FROM event_attendees
 WHERE event_id = :e AND (status IN ('registered', 'confirmed', 'attended')
       OR (status = 'waitlisted' AND offered_until > :now))
 """)
-_UPSERT = text("""
-INSERT INTO event_attendees (event_id, member_id, status, registered_at)
-VALUES (:e, :m, CAST(:status AS attendance_status), clock_timestamp())
-ON CONFLICT (event_id, member_id) DO UPDATE
-SET status = EXCLUDED.status, registered_at = EXCLUDED.registered_at, offered_until = NULL,
-    notes = NULL
-""")
 _POSITION = text("""
 SELECT count(*) FROM event_attendees w, event_attendees me
 WHERE me.event_id = :e AND me.member_id = :m AND w.event_id = :e
@@ -118,6 +111,27 @@ async def position(session: AsyncSession, event_id: uuid.UUID, member_id: uuid.U
     return int(await session.scalar(_POSITION, {"e": event_id, "m": member_id}) or 0)
 
 
+_COUNTS = text("""
+SELECT count(*) FILTER (WHERE status IN ('registered', 'confirmed', 'attended')) AS going,
+       count(*) FILTER (WHERE status = 'waitlisted' AND offered_until > :now) AS held,
+       count(*) FILTER (WHERE status = 'waitlisted') AS waiting
+FROM event_attendees WHERE event_id = :e
+""")
+_UPSERT_WITH_ACTIVITY = text("""
+WITH placed AS (
+  INSERT INTO event_attendees (event_id, member_id, status, registered_at)
+  VALUES (:e, :m, CAST(:status AS attendance_status), clock_timestamp())
+  ON CONFLICT (event_id, member_id) DO UPDATE
+  SET status = EXCLUDED.status, registered_at = EXCLUDED.registered_at, offered_until = NULL,
+      notes = NULL
+  RETURNING member_id
+)
+INSERT INTO member_activities (member_id, activity_type, activity_id, points, metadata)
+SELECT member_id, :type, :e, :points, '{}'::jsonb FROM placed
+ON CONFLICT (member_id, activity_type, activity_id) DO NOTHING
+""")
+
+
 async def yes(
     session: AsyncSession,
     event_id: uuid.UUID,
@@ -127,14 +141,22 @@ async def yes(
     settings: Settings,
 ) -> Answered:
     """The member will come: a place while there is one, else the end of the waitlist.
-    A waiting member who was offered a freed place takes it."""
-    event = await lock(session, event_id)
+    A waiting member who was offered a freed place takes it.
+
+    What does not change under other members' answers is read first; the event's row
+    is locked only for the count and the write, so the section that 1,000 simultaneous
+    answers queue for is three statements and the commit."""
+    event = await session.get(Event, event_id)
     if event is None:
         return Answered(Rsvp.NOT_FOUND)
     if refused := closed(event, now):
         return Answered(refused)
     if not await events.invited(session, event, member_id):
         return Answered(Rsvp.NOT_INVITED)
+    event = await lock(session, event_id)  # its status and capacity as of the lock
+    assert event is not None  # events are cancelled, never deleted
+    if refused := closed(event, now):
+        return Answered(refused)
     row = await _row(session, event_id, member_id)
     if row is not None and row.status in GOING:
         return Answered(Rsvp.ALREADY_REGISTERED)
@@ -145,15 +167,25 @@ async def yes(
         await session.flush()
         await _capacity_notices(session, event, now=now)
         return Answered(Rsvp.REGISTERED)
-    taken = int(await session.scalar(_TAKEN, {"e": event_id, "now": now}) or 0)
-    has_room = event.max_attendees is None or taken < event.max_attendees
+    counts = (await session.execute(_COUNTS, {"e": event_id, "now": now})).one()
+    has_room = event.max_attendees is None or counts.going + counts.held < event.max_attendees
     status = AttendanceStatus.REGISTERED if has_room else AttendanceStatus.WAITLISTED
-    await session.execute(_UPSERT, {"e": event_id, "m": member_id, "status": status.value})
-    await record_activity(session, member_id, RSVP_ACTIVITY, event_id, settings.event_rsvp_points)
-    if has_room:
+    await session.execute(
+        _UPSERT_WITH_ACTIVITY,
+        {"e": event_id, "m": member_id, "status": status.value, "type": RSVP_ACTIVITY,
+         "points": settings.event_rsvp_points},
+    )  # fmt: skip
+    if not has_room:
+        return Answered(Rsvp.WAITLISTED, counts.waiting + 1)  # last in line, under the lock
+    if event.max_attendees and _level(counts.going + 1, event.max_attendees) > (
+        event.capacity_notified
+    ):
         await _capacity_notices(session, event, now=now)
-        return Answered(Rsvp.REGISTERED)
-    return Answered(Rsvp.WAITLISTED, await position(session, event_id, member_id))
+    return Answered(Rsvp.REGISTERED)
+
+
+def _level(going: int, capacity: int) -> int:
+    return 100 if going >= capacity else 80 if going * 5 >= capacity * 4 else 0
 
 
 async def no(
@@ -295,9 +327,7 @@ async def _capacity_notices(session: AsyncSession, event: Event, *, now: datetim
         )
         or 0
     )
-    level = (
-        100 if count >= event.max_attendees else 80 if count * 5 >= event.max_attendees * 4 else 0
-    )
+    level = _level(count, event.max_attendees)
     if level <= event.capacity_notified:
         return
     event.capacity_notified = level
