@@ -183,3 +183,74 @@ async def test_a_district_secretary_calls_a_rally_from_whatsapp_in_tamil(
     assert "மாவட்டப் பேரணி" in await nila.says("நிகழ்வு")
     await nila.says("1")
     assert "முன்பதிவு" in await nila.says("ஆம்")
+
+
+async def test_a_freed_place_goes_at_once_to_the_first_waiting_member(
+    member, providers, session, settings
+) -> None:
+    from core.services import attendance
+
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    first = await make_member(session, unit=unit, phone="+919840200011")
+    waiting = await make_member(session, unit=unit, phone="+919840200012")
+    event = await an_event(session, settings, starts_in=timedelta(days=1), capacity=1)
+    now = datetime.now(UTC)
+    for who in (first, waiting):
+        await attendance.yes(session, event.id, who.id, now=now, settings=settings)
+    await session.commit()
+
+    kumar = member(Channel.WHATSAPP, "+919840200011")
+    await kumar.says("hi")
+    await kumar.says("நிகழ்வு")
+    shown = await kumar.says("1")
+    assert "உங்களுக்கு இடம் உள்ளது" in shown
+    gave_up = await kumar.says("2")  # cancel my place
+    assert "ரத்து செய்யப்பட்டது" in gave_up
+    told = providers.sms_to("+919840200012")  # no chat address: an SMS to their phone
+    assert len(told) == 1 and "காலியாக" in told[0] and "30" in told[0]
+
+    meena = member(Channel.WHATSAPP, "+919840200012")
+    await meena.says("hi")
+    await meena.says("நிகழ்வு")
+    assert "காத்திருப்புப் பட்டியலில்" in await meena.says("1")
+    assert "முன்பதிவு" in await meena.says("1")  # yes: the offered place
+
+
+async def test_check_in_on_whatsapp_needs_the_venue_code_its_officials_see(
+    member, session, settings
+) -> None:
+    from core.services import attendance
+
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    nila = await make_member(session, unit=unit, phone="+919840200021")
+    event = await an_event(
+        session, settings, starts_in=timedelta(minutes=20), venue_code_required=True
+    )
+    await attendance.yes(session, event.id, nila.id, now=datetime.now(UTC), settings=settings)
+    await session.commit()
+
+    secretary = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
+    await secretary.says("hi")
+    listed = await secretary.says("நிகழ்வு")
+    assert "நிகழ்வை உருவாக்கு" in listed and "மாவட்டப் பேரணி" in listed
+    screen = await secretary.says("2")
+    assert "நேரடி எண்ணிக்கை" in screen and "நிகழ்விடக் குறியீடு" in screen
+    shown = await secretary.says("4")  # venue code
+    code = events.venue_code(settings, event.id, datetime.now(UTC))
+    assert code in shown
+
+    m = member(Channel.WHATSAPP, "+919840200021")
+    await m.says("hi")
+    await m.says("நிகழ்வு")
+    await m.says("1")
+    asked = await m.says("1")  # check in
+    assert "4 இலக்க" in asked
+    wrong = await m.says(f"{(int(code) + 1) % 10000:04d}")
+    assert "குறியீடு அல்ல" in wrong
+    assert "இருப்பிட" in await m.says(code)
+    assert "வருகை பதிவானது" in await m.says(location=(VENUE.latitude, VENUE.longitude))
+
+    await secretary.says("நிகழ்வு")
+    await secretary.says("2")
+    live = await secretary.says("3")  # live count
+    assert "வந்தவர்கள் 1" in live

@@ -290,7 +290,7 @@ async def tell(
         text("SELECT language FROM members WHERE id = :m"), {"m": member_id}
     )
     reply = in_language(language or Language.TAMIL, message).format(**fields)
-    await effects.record(session, effects.Kind.NOTICE, effects.notice(*target, reply), now=now)
+    await effects.record_soon(session, effects.Kind.NOTICE, effects.notice(*target, reply), now=now)
     return True
 
 
