@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -266,6 +267,11 @@ async def run(options: Options) -> None:
         rsvp = await closed(yeses, max(1, len(yeses)), 120.0)
         places = await counts(db_url, prepared.burst_id)
 
+        for label, phase in (("rally", checked), ("rsvp burst", rsvp)):
+            refused = Counter(a.status for _, a in phase.answers if a.status != 200)
+            if refused or phase.errors:
+                sample = phase.errors[:1]
+                print(f"events {label}: answers not 200: {dict(refused)}; {sample}", flush=True)
         print(f"events floor (trivial handler): {floor_rate:.0f} msgs/s", flush=True)
         print(
             f"events rally check-ins: {rate:.0f} check-ins/s, p99 {p99:.0f} ms,"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +13,10 @@ from sqlalchemy import select, text
 
 from bot.state import StateStore
 from core.channels.base import Channel
-from core.models.events import EventAttendee, EventStatus, EventType
-from core.services import events
+from core.models import Announcement
+from core.models.events import Event, EventAttendee, EventStatus, EventType
+from core.services import attendance, events
+from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
 from tests.factories import make_member
 
@@ -132,11 +135,6 @@ async def test_1000_simultaneous_yeses_for_100_places(client, bot, redis, sessio
 async def test_a_district_secretary_calls_a_rally_from_whatsapp_in_tamil(
     member, providers, session
 ) -> None:
-    import re
-
-    from core.models import Announcement
-    from core.models.events import Event
-
     secretary = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
     await secretary.says("hi")
     listed = await secretary.says("நிகழ்வு")
@@ -188,8 +186,6 @@ async def test_a_district_secretary_calls_a_rally_from_whatsapp_in_tamil(
 async def test_a_freed_place_goes_at_once_to_the_first_waiting_member(
     member, providers, session, settings
 ) -> None:
-    from core.services import attendance
-
     unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
     first = await make_member(session, unit=unit, phone="+919840200011")
     waiting = await make_member(session, unit=unit, phone="+919840200012")
@@ -219,8 +215,6 @@ async def test_a_freed_place_goes_at_once_to_the_first_waiting_member(
 async def test_check_in_on_whatsapp_needs_the_venue_code_its_officials_see(
     member, session, settings
 ) -> None:
-    from core.services import attendance
-
     unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
     nila = await make_member(session, unit=unit, phone="+919840200021")
     event = await an_event(
@@ -254,3 +248,53 @@ async def test_check_in_on_whatsapp_needs_the_venue_code_its_officials_see(
     await secretary.says("2")
     live = await secretary.says("3")  # live count
     assert "வந்தவர்கள் 1" in live
+
+
+async def test_telegram_check_in_refuses_forwarded_and_old_locations_and_widens_by_accuracy(
+    member, providers, session, settings
+) -> None:
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    nila = await make_member(session, unit=unit, phone="+919840200031")
+    chat = 555000901
+    now = datetime.now(UTC)
+    await session.execute(
+        text(
+            "INSERT INTO channel_addresses (channel, address, phone, member_id, language,"
+            " consent_given_at, created_at, updated_at)"
+            " VALUES ('telegram', :chat, :phone, :m, 'ta', :now, :now, :now)"
+        ),
+        {"chat": str(chat), "phone": nila.phone, "m": nila.id, "now": now},
+    )
+    event = await an_event(session, settings, starts_in=timedelta(minutes=20), radius_m=100)
+    await attendance.yes(session, event.id, nila.id, now=now, settings=settings)
+    await session.commit()
+
+    m = member(Channel.TELEGRAM, str(chat))
+    await m.says("hi")
+    await m.says("நிகழ்வு")
+    await m.says("1")
+    asked = await m.says("1")  # check in
+    assert "இருப்பிட" in asked and m.last["reply_markup"]["keyboard"][0][0]["request_location"]
+
+    serial = iter(range(90_000, 90_100))
+
+    async def share(latitude: float, longitude: float, **extra) -> str:
+        place = {"latitude": latitude, "longitude": longitude}
+        if "accuracy" in extra:
+            place["horizontal_accuracy"] = extra.pop("accuracy")
+        update = fake_telegram.message_update(next(serial), chat, location=place, **extra)
+        response = await m.post_telegram(update)
+        assert response.status == 200
+        return str(providers.telegram.sent[-1]["text"])
+
+    forwarded = await share(
+        VENUE.latitude, VENUE.longitude,
+        forward_origin={"type": "user", "date": int(time.time()),
+                        "sender_user": {"id": 77, "is_bot": False, "first_name": "Other"}},
+    )  # fmt: skip
+    assert "முன்னனுப்பிய" in forwarded
+    old = await share(VENUE.latitude, VENUE.longitude, date=int(time.time()) - 300)
+    assert "பழையது" in old
+    # About 155 m away: outside 100 m, inside 100 m + the reported 100 m accuracy.
+    assert "தொலைவில்" in await share(11.9415, 79.4861)
+    assert "வருகை பதிவானது" in await share(11.9415, 79.4861, accuracy=100)

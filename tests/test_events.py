@@ -226,6 +226,13 @@ async def test_check_in_by_location(session, settings, official, tree) -> None:
     row = await session.scalar(select(EventAttendee).where(EventAttendee.member_id == member.id))
     await session.refresh(row)
     assert row.status is AttendanceStatus.ATTENDED and row.check_in_method == "location"
+    earned = await session.scalars(
+        select(MemberActivity.points).where(
+            MemberActivity.member_id == member.id,
+            MemberActivity.activity_type == "event_attendance",
+        )
+    )
+    assert list(earned) == [settings.event_attendance_points]
 
 
 async def test_a_venue_code_where_a_pin_proves_nothing(session, settings, official, tree) -> None:

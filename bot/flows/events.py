@@ -213,8 +213,9 @@ def distance_text(metres: float) -> str:
 
 
 async def take_location(ctx: Context, answer: Answer) -> Outcome:
-    event = await current(ctx)
-    if event is None:
+    try:
+        event_id = uuid.UUID(str(ctx.data.get("event_id")))
+    except ValueError:
         return Done(_("That event is no longer listed."))
     if answer.latitude is None or answer.longitude is None:
         return Retry(_("Please share your location with the button, at the venue."))
@@ -229,7 +230,7 @@ async def take_location(ctx: Context, answer: Answer) -> Outcome:
     telegram = ctx.message.channel is Channel.TELEGRAM
     checked = await checkin.check_in(
         ctx.session,
-        event.id,
+        event_id,
         ctx.member_id,
         sighting,
         now=ctx.now,
@@ -242,7 +243,9 @@ async def take_location(ctx: Context, answer: Answer) -> Outcome:
         return Retry(_(TOO_FAR).format(distance=distance_text(checked.distance_m)))
     if checked.result is CheckIn.STALE or checked.result is CheckIn.FORWARDED:
         return Retry(_(CHECK_IN_SAID[checked.result]))
-    return Done(_(CHECK_IN_SAID[checked.result]))
+    # At the venue, with thousands checking in at once: the answer alone, no menu after
+    # it (it would be a second message to every member); the menu is a word away.
+    return Done(_(CHECK_IN_SAID[checked.result]), menu=False)
 
 
 FLOW = Flow(

@@ -71,6 +71,7 @@ LEFT JOIN event_attendees a ON a.event_id = e.id AND a.member_id = :m
 WHERE e.id = :e
 """)
 _ATTEND = text("""
+WITH attended AS (
 INSERT INTO event_attendees (event_id, member_id, status, registered_at, check_in_time,
                              check_in_location, check_in_method, checked_in_by)
 VALUES (:e, :m, 'attended', :now, :now, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
@@ -81,7 +82,13 @@ SET status = 'attended', check_in_time = EXCLUDED.check_in_time,
     checked_in_by = EXCLUDED.checked_in_by
 WHERE event_attendees.status IN ('registered', 'confirmed')
    OR (:walk_in AND event_attendees.status <> 'attended')
-RETURNING id
+RETURNING member_id
+), earned AS (
+INSERT INTO member_activities (member_id, activity_type, activity_id, points, metadata)
+SELECT member_id, :activity, :e, :points, '{}'::jsonb FROM attended
+ON CONFLICT (member_id, activity_type, activity_id) DO NOTHING
+)
+SELECT member_id FROM attended
 """)
 
 
@@ -184,14 +191,12 @@ async def _attend(
             "method": method,
             "agent": agent,
             "walk_in": walk_in,
+            "activity": attendance.ATTENDANCE_ACTIVITY,
+            "points": settings.event_attendance_points,
         },
     )
     if done is None:  # a second check-in raced this one
         return Checked(CheckIn.ALREADY)
-    await attendance.record_activity(
-        session, member_id, attendance.ATTENDANCE_ACTIVITY, event_id,
-        settings.event_attendance_points,
-    )  # fmt: skip
     return Checked(CheckIn.ACCEPTED, distance_m)
 
 
