@@ -228,7 +228,7 @@ async def test_check_in_on_whatsapp_needs_the_venue_code_its_officials_see(
     listed = await secretary.says("நிகழ்வு")
     assert "நிகழ்வை உருவாக்கு" in listed and "மாவட்டப் பேரணி" in listed
     screen = await secretary.says("2")
-    assert "நேரடி எண்ணிக்கை" in screen and "நிகழ்விடக் குறியீடு" in screen
+    assert "நேரடி எண்ணிக்கை" in screen and "இடக் குறியீடு" in screen
     shown = await secretary.says("4")  # venue code
     code = events.venue_code(settings, event.id, datetime.now(UTC))
     assert code in shown
@@ -298,3 +298,38 @@ async def test_telegram_check_in_refuses_forwarded_and_old_locations_and_widens_
     # About 155 m away: outside 100 m, inside 100 m + the reported 100 m accuracy.
     assert "தொலைவில்" in await share(11.9415, 79.4861)
     assert "வருகை பதிவானது" in await share(11.9415, 79.4861, accuracy=100)
+
+
+async def test_an_official_moves_then_cancels_an_event_and_those_coming_are_told(
+    member, providers, session, settings
+) -> None:
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    coming = await make_member(session, unit=unit, phone="+919840200041")
+    event = await an_event(session, settings, starts_in=timedelta(days=2))
+    await attendance.yes(session, event.id, coming.id, now=datetime.now(UTC), settings=settings)
+    await session.commit()
+
+    secretary = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
+    await secretary.says("hi")
+    await secretary.says("நிகழ்வு")
+    await secretary.says("2")
+    asked = await secretary.says("6")  # move the event: a fresh SMS code first
+    assert "SMS" in asked
+    code = re.search(r"\b(\d{6})\b", providers.sms_to(VILLUPURAM_SECRETARY)[-1]).group(1)
+    assert "புதிய தொடக்க" in await secretary.says(code)
+    later = (datetime.now(UTC) + timedelta(days=3)).astimezone(events.INDIA)
+    moved = await secretary.says(f"{later:%d/%m/%Y} 18:00")
+    assert "1 உறுப்பினர்" in moved
+    told = providers.sms_to("+919840200041")
+    assert len(told) == 1 and "மாற்றப்பட்டது" in told[0]
+
+    await secretary.says("நிகழ்வு")
+    await secretary.says("2")
+    confirm = await secretary.says("5")  # cancel the event (the code is still fresh)
+    assert "ரத்து செய்யவா" in confirm
+    cancelled = await secretary.says("1")
+    assert "1 உறுப்பினர்" in cancelled
+    told = providers.sms_to("+919840200041")
+    assert len(told) == 2 and "ரத்து" in told[1]
+    await session.refresh(event)
+    assert event.status == "cancelled"

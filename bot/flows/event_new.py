@@ -89,14 +89,21 @@ def title(text: str) -> str | None:
     return text.strip()[: events.TITLE_MAX] or None
 
 
-async def answer_start(ctx: Context, answer: Answer) -> Outcome:
-    match = MOMENT.match(ascii_digits(answer.text).strip())
+def moment(text: str) -> datetime | None:
+    """``15/08/2027 18:30`` (Tamil digits too) as a time in India; None otherwise."""
+    match = MOMENT.match(ascii_digits(text).strip())
+    if match is None:
+        return None
+    day, month, year, hour, minute = (int(g) for g in match.groups())
     try:
-        if match is None:
-            raise ValueError("not dd/mm/yyyy hh:mm")
-        day, month, year, hour, minute = (int(g) for g in match.groups())
-        start = datetime(year, month, day, hour, minute, tzinfo=INDIA)
+        return datetime(year, month, day, hour, minute, tzinfo=INDIA)
     except ValueError:
+        return None
+
+
+async def answer_start(ctx: Context, answer: Answer) -> Outcome:
+    start = moment(answer.text)
+    if start is None:
         return Retry(_("Please write the time like 15/08/2027 18:30."))
     if start <= ctx.now or start > ctx.now + timedelta(days=365):
         return Retry(_("Please choose a time in the coming year."))

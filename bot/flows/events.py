@@ -11,7 +11,8 @@ import uuid
 from sqlalchemy import text
 
 from bot.context import Context
-from bot.conversation import END, MEMBER, Answer, Ask, Done, Flow, Goto, Outcome, Retry
+from bot.conversation import END, MEMBER, Answer, Ask, Call, Done, Flow, Goto, Outcome, Retry
+from bot.flows import event_new, stepup
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _, format_moment, format_number
 from core.models.events import AttendanceStatus, Event
@@ -78,12 +79,24 @@ STATUS_LINES = {
     AttendanceStatus.WAITLISTED: N_("You are on the waiting list."),
     AttendanceStatus.ATTENDED: N_("You have checked in."),
 }
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 YES = Choice("yes", N_("Yes, I will come"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 NO = Choice("no", N_("No"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 GIVE_UP = Choice("cancel", N_("Cancel my place"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 CHECK_IN = Choice("checkin", N_("Check in"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 LIVE = Choice("live", N_("Live count"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 CODE = Choice("code", N_("Venue code"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+CANCEL_EVENT = Choice("cancel_event", N_("Cancel the event"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+MOVE_EVENT = Choice("move_event", N_("Move the event"))
+CANCEL_AFTER_STEP_UP = Call("stepup", then=("events", "cancel_event"))
+MOVE_AFTER_STEP_UP = Call("stepup", then=("events", "move_event"))
 RSVP_WORDS = {
     "yes": ("yes", "y", "ஆம்", "ஆமாம்", "சரி", "வருகிறேன்", "varuven", "aam"),
     "no": ("no", "n", "இல்லை", "வரவில்லை", "illai"),
@@ -107,7 +120,7 @@ async def event_choices_for(ctx: Context) -> tuple[Choice, ...]:
         if event.walk_ins:
             shown.append(CHECK_IN)
     if ctx.member_id in await attendance.event_officials(ctx.session, event):
-        shown += [LIVE, CODE]
+        shown += [LIVE, CODE, CANCEL_EVENT, MOVE_EVENT]
     return tuple(Choice(c.id, _(c.label)) for c in shown)
 
 
@@ -154,6 +167,10 @@ async def act(ctx: Context, choice: str) -> Outcome:
                 code=code, minutes=ctx.settings.event_venue_code_minutes
             )
         )
+    if choice == "cancel_event":  # a fresh SMS code first: it tells everyone coming
+        return await stepup.require(ctx, *CANCEL_AFTER_STEP_UP.then)
+    if choice == "move_event":
+        return await stepup.require(ctx, *MOVE_AFTER_STEP_UP.then)
     answer = attendance.yes if choice == "yes" else attendance.no
     said = await answer(ctx.session, event.id, ctx.member_id, now=ctx.now, settings=ctx.settings)
     if said.result in (Rsvp.WAITLISTED, Rsvp.ALREADY_WAITLISTED):
@@ -189,6 +206,54 @@ async def take_code(ctx: Context, code: str) -> Outcome:
     if event is None or not events.venue_code_ok(ctx.settings, event.id, code, ctx.now):
         return Retry(_("That is not the venue code. Please type the code shown at the venue."))
     return Goto("location")
+
+
+CONFIRM_CANCEL = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("yes", N_("Yes, cancel it")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("no", N_("No, keep it")),
+)
+
+
+async def ask_cancel(ctx: Context) -> str:
+    event = await current(ctx)
+    title = events.event_title(event, ctx.language) if event else ""
+    return _("Cancel {title}? Everyone who said yes will be told.").format(title=title)
+
+
+async def cancel_event(ctx: Context, picked: str) -> Outcome:
+    event = await allowed_event(ctx)
+    if picked != "yes" or event is None:
+        return Done(_("Nothing was changed."))
+    told = await events.cancel(ctx.session, event, now=ctx.now)
+    return Done(
+        _("The event is cancelled; {count} members were told.").format(count=format_number(told))
+    )
+
+
+async def allowed_event(ctx: Context) -> Event | None:
+    """The event on screen, locked, when the official may still change it."""
+    event = await current(ctx)
+    if event is None or ctx.member_id not in await attendance.event_officials(ctx.session, event):
+        return None
+    return await attendance.lock(ctx.session, event.id)
+
+
+async def move_event(ctx: Context, answer: Answer) -> Outcome:
+    moment = event_new.moment(answer.text)
+    if moment is None:
+        return Retry(_("Please write the time like 15/08/2027 18:30."))
+    event = await allowed_event(ctx)
+    if event is None:
+        return Done(_("Nothing was changed."))
+    length = (event.end_time or event.start_time + events.DEFAULT_LENGTH) - event.start_time
+    told = await events.move(ctx.session, event, start=moment, end=moment + length, now=ctx.now)
+    if isinstance(told, events.Refused):
+        return Retry(_("Please choose a time in the coming year."))
+    return Done(
+        _("The event is moved; {count} members were told.").format(count=format_number(told))
+    )
 
 
 CHECK_IN_SAID = {
@@ -266,7 +331,26 @@ FLOW = Flow(
             choices=event_choices_for,
             words=RSVP_WORDS,
             then=act,
-            goes_to=("code", "location", END),
+            goes_to=(
+                "code",
+                "location",
+                END,
+                "cancel_event",
+                "move_event",
+                CANCEL_AFTER_STEP_UP,
+                MOVE_AFTER_STEP_UP,
+            ),
+        ),
+        "cancel_event": Ask(
+            ask_cancel, choices=CONFIRM_CANCEL, words=RSVP_WORDS, then=cancel_event, goes_to=(END,)
+        ),
+        "move_event": Ask(
+            N_(
+                "The new start? Write day/month/year hours:minutes, for example "
+                "15/08/2027 18:30. Everyone who said yes will be told."
+            ),
+            answer=move_event,
+            goes_to=(END,),
         ),
         "code": Ask(
             N_("Please type the 4-digit venue code shown at the venue."),
