@@ -16,7 +16,8 @@ exactly 100 got a place.
 Environment (defaults in brackets): ``VCK_BENCH_EVENTS_MEMBERS`` [10000],
 ``VCK_BENCH_EVENTS_BURST`` [1000], ``VCK_BENCH_EVENTS_CONCURRENCY`` [32],
 ``VCK_BENCH_EVENTS_PROCESSES`` [the number of cores], ``VCK_BENCH_EVENTS_DB``
-[vck_bench_events], ``VCK_BENCH_EVENTS_REDIS_DB`` [10].
+[vck_bench_events], ``VCK_BENCH_EVENTS_REDIS_DB`` [14] (two benchmarks at once on one
+server need their own).
 
 Run: ``uv run python -m benchmarks events``.
 """
@@ -89,7 +90,7 @@ class Options:
             concurrency=int(env("VCK_BENCH_EVENTS_CONCURRENCY", "32")),
             processes=int(env("VCK_BENCH_EVENTS_PROCESSES", str(os.cpu_count() or 1))),
             database=env("VCK_BENCH_EVENTS_DB", "vck_bench_events"),
-            redis_db=int(env("VCK_BENCH_EVENTS_REDIS_DB", "10")),
+            redis_db=int(env("VCK_BENCH_EVENTS_REDIS_DB", "14")),
         )
 
 

@@ -71,8 +71,21 @@ ON CONFLICT (member_id, activity_type, activity_id) DO NOTHING
 """)
 
 
+LOCK_WAIT = "15s"
+"""How long an answer may queue for the event's row: a burst of thousands of yeses
+queues there (one short turn each), and must not fail on the process's usual 3 s lock
+and 5 s statement timeouts; Twilio waits 15 s for the webhook."""
+
+
 async def lock(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
     """The event, its row locked until the transaction ends."""
+    await session.execute(
+        text(
+            "SELECT set_config('lock_timeout', :wait, true),"
+            " set_config('statement_timeout', :wait, true)"
+        ),
+        {"wait": LOCK_WAIT},
+    )
     return await session.get(Event, event_id, with_for_update=True, populate_existing=True)
 
 
