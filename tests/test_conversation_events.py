@@ -18,7 +18,7 @@ from core.models.events import Event, EventAttendee, EventStatus, EventType
 from core.services import attendance, events
 from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
-from tests.factories import make_member
+from tests.factories import make_member, make_official
 
 VILLUPURAM_SECRETARY = "+12025550103"
 TOWN_BOOTH = "TN.VPM.AC074.B0001"  # a demo booth of Villupuram
@@ -333,3 +333,33 @@ async def test_an_official_moves_then_cancels_an_event_and_those_coming_are_told
     assert len(told) == 2 and "ரத்து" in told[1]
     await session.refresh(event)
     assert event.status == "cancelled"
+
+
+async def test_a_booth_agent_checks_in_walk_ins_by_membership_number(
+    member, session, settings
+) -> None:
+    unit = await events.officials.unit_by_code(session, TOWN_BOOTH)
+    await make_official(session, unit=unit, permissions=("view_reports",), phone="+919840200051")
+    await make_member(
+        session, unit=unit, phone="+919840200052", first_name="Selvi",
+        membership_number="VCK-VPM-0009001",
+    )  # fmt: skip
+    event = await an_event(session, settings, starts_in=timedelta(minutes=30))
+    await session.commit()
+
+    agent = member(Channel.WHATSAPP, "+919840200051")
+    await agent.says("hi")
+    await agent.says("நிகழ்வு")
+    screen = await agent.says("1")
+    assert "உறுப்பினர் வருகை" in screen
+    asked = await agent.says("3")  # check in a member (after Yes and No)
+    assert "உறுப்பினர் எண்" in asked
+    unknown = await agent.says("VCK-VPM-0000000")
+    assert "இல்லை" in unknown
+    done = await agent.says("vck-vpm-0009001")
+    assert "Selvi" in done and "பதிவானது" in done
+    again = await agent.says("VCK-VPM-0009001")
+    assert "ஏற்கெனவே" in again
+    row = await session.scalar(select(EventAttendee).where(EventAttendee.event_id == event.id))
+    await session.refresh(row)
+    assert row.status == "attended" and row.check_in_method == "agent"

@@ -95,6 +95,8 @@ CODE = Choice("code", N_("Venue code"))
 CANCEL_EVENT = Choice("cancel_event", N_("Cancel the event"))
 # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
 MOVE_EVENT = Choice("move_event", N_("Move the event"))
+# TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+WALK_IN = Choice("walk_in", N_("Check in a member"))
 CANCEL_AFTER_STEP_UP = Call("stepup", then=("events", "cancel_event"))
 MOVE_AFTER_STEP_UP = Call("stepup", then=("events", "move_event"))
 RSVP_WORDS = {
@@ -121,6 +123,8 @@ async def event_choices_for(ctx: Context) -> tuple[Choice, ...]:
             shown.append(CHECK_IN)
     if ctx.member_id in await attendance.event_officials(ctx.session, event):
         shown += [LIVE, CODE, CANCEL_EVENT, MOVE_EVENT]
+    if await checkin.may_check_in_others(ctx.session, event.id, ctx.member_id):
+        shown.append(WALK_IN)
     return tuple(Choice(c.id, _(c.label)) for c in shown)
 
 
@@ -167,6 +171,8 @@ async def act(ctx: Context, choice: str) -> Outcome:
                 code=code, minutes=ctx.settings.event_venue_code_minutes
             )
         )
+    if choice == "walk_in":
+        return Goto("walk_in")
     if choice == "cancel_event":  # a fresh SMS code first: it tells everyone coming
         return await stepup.require(ctx, *CANCEL_AFTER_STEP_UP.then)
     if choice == "move_event":
@@ -256,6 +262,32 @@ async def move_event(ctx: Context, answer: Answer) -> Outcome:
     )
 
 
+WALK_IN_SAID = {
+    CheckIn.ACCEPTED: N_("{name} is checked in."),
+    CheckIn.ALREADY: N_("{name} has already checked in."),
+    CheckIn.NOT_OPEN: N_("Check-in opens one hour before the start."),
+    CheckIn.OVER: N_("Check-in for this event has closed."),
+    CheckIn.CANCELLED: N_("This event has been cancelled."),
+    CheckIn.NOT_FOUND: N_("That event is no longer listed."),
+    CheckIn.NOT_ALLOWED: N_("Only officials of this event's area can check members in."),
+}
+
+
+async def take_walk_in(ctx: Context, answer: Answer) -> Outcome:
+    event = await current(ctx)
+    if event is None:
+        return Done(_("That event is no longer listed."))
+    checked = await checkin.walk_in(
+        ctx.session, event.id, ctx.member_id, answer.text, now=ctx.now, settings=ctx.settings
+    )
+    if checked.result is CheckIn.NO_SUCH_MEMBER:
+        return Retry(_("No active member has that membership number. Please check it."))
+    said = _(WALK_IN_SAID[checked.result]).format(name=checked.member_name or "")
+    if checked.result in (CheckIn.ACCEPTED, CheckIn.ALREADY):
+        return Retry(said + "\n" + _("Type the next membership number, or MENU to finish."))
+    return Done(said)
+
+
 CHECK_IN_SAID = {
     CheckIn.ACCEPTED: N_("You are checked in. Thank you for coming!"),
     CheckIn.ALREADY: N_("You have already checked in."),
@@ -332,6 +364,7 @@ FLOW = Flow(
             words=RSVP_WORDS,
             then=act,
             goes_to=(
+                "walk_in",
                 "code",
                 "location",
                 END,
@@ -343,6 +376,11 @@ FLOW = Flow(
         ),
         "cancel_event": Ask(
             ask_cancel, choices=CONFIRM_CANCEL, words=RSVP_WORDS, then=cancel_event, goes_to=(END,)
+        ),
+        "walk_in": Ask(
+            N_("The membership number of the member at the venue? For example VCK-VPM-0000001."),
+            answer=take_walk_in,
+            goes_to=(END,),
         ),
         "move_event": Ask(
             N_(

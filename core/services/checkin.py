@@ -212,6 +212,14 @@ SELECT EXISTS (
 """)
 
 
+async def may_check_in_others(
+    session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
+) -> bool:
+    """Whether the member holds a position in the event's area (a booth agent, any
+    official of its unit, a unit below or above), so may check others in."""
+    return bool(await session.scalar(_AGENT_AREA, {"e": event_id, "agent": member_id}))
+
+
 async def walk_in(
     session: AsyncSession,
     event_id: uuid.UUID,
@@ -223,7 +231,7 @@ async def walk_in(
 ) -> Checked:
     """A booth agent (any official of the event's unit, a unit below or above) checks
     in a member by membership number, registered or not, inside the window."""
-    if not await session.scalar(_AGENT_AREA, {"e": event_id, "agent": agent_member_id}):
+    if not await may_check_in_others(session, event_id, agent_member_id):
         return Checked(CheckIn.NOT_ALLOWED)
     member = (
         await session.execute(
