@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, membership, report, stepup, verify
+from bot.flows import common, events, membership, report, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 
@@ -91,7 +91,10 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
     shown += ["language", "help", "privacy"]
-    if ctx.member is not None:
+    if ctx.member is not None and (
+        # By SMS every line costs: Events only while there is an event to answer.
+        ctx.message.channel is not Channel.SMS or await events.upcoming(ctx)
+    ):
         shown.append("events")  # last: the numbers members know stay as they were
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
