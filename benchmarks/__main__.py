@@ -1,7 +1,8 @@
 """``python -m benchmarks [part …]``: run the benchmark parts, in order (default: all).
 
 Parts: ``inbound`` (webhook throughput and latency), ``synthetic`` (loading a million
-members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database). A part
+members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database), ``events`` (a rally
+checking in by shared location, and a burst of simultaneous RSVPs). A part
 whose module is not there yet is reported as not available and skipped.
 """
 
