@@ -124,25 +124,33 @@ async def position(session: AsyncSession, event_id: uuid.UUID, member_id: uuid.U
     return int(await session.scalar(_POSITION, {"e": event_id, "m": member_id}) or 0)
 
 
-_COUNTS = text("""
-SELECT count(*) FILTER (WHERE status IN ('registered', 'confirmed', 'attended')) AS going,
-       count(*) FILTER (WHERE status = 'waitlisted' AND offered_until > :now) AS held,
-       count(*) FILTER (WHERE status = 'waitlisted') AS waiting
-FROM event_attendees WHERE event_id = :e
-""")
-_UPSERT_WITH_ACTIVITY = text("""
-WITH placed AS (
+_PLACE = text("""
+WITH counted AS (
+  SELECT count(*) FILTER (WHERE status IN ('registered', 'confirmed', 'attended')) AS going,
+         count(*) FILTER (WHERE status = 'waitlisted' AND offered_until > :now) AS held,
+         count(*) FILTER (WHERE status = 'waitlisted') AS waiting
+  FROM event_attendees WHERE event_id = :e
+), placed AS (
   INSERT INTO event_attendees (event_id, member_id, status, registered_at)
-  VALUES (:e, :m, CAST(:status AS attendance_status), clock_timestamp())
+  SELECT :e, :m,
+         CAST(CASE WHEN CAST(:capacity AS integer) IS NULL
+                     OR going + held < CAST(:capacity AS integer)
+                   THEN 'registered' ELSE 'waitlisted' END AS attendance_status),
+         clock_timestamp()
+  FROM counted
   ON CONFLICT (event_id, member_id) DO UPDATE
   SET status = EXCLUDED.status, registered_at = EXCLUDED.registered_at, offered_until = NULL,
       notes = NULL
-  RETURNING member_id
+  RETURNING member_id, status
+), earned AS (
+  INSERT INTO member_activities (member_id, activity_type, activity_id, points, metadata)
+  SELECT member_id, :type, :e, :points, '{}'::jsonb FROM placed
+  ON CONFLICT (member_id, activity_type, activity_id) DO NOTHING
 )
-INSERT INTO member_activities (member_id, activity_type, activity_id, points, metadata)
-SELECT member_id, :type, :e, :points, '{}'::jsonb FROM placed
-ON CONFLICT (member_id, activity_type, activity_id) DO NOTHING
+SELECT placed.status::text AS status, counted.going, counted.waiting FROM placed, counted
 """)
+"""Under the event's lock, in one statement: count the places, give one or a place in
+line, and the RSVP's points (once)."""
 
 
 async def yes(
@@ -156,9 +164,11 @@ async def yes(
     """The member will come: a place while there is one, else the end of the waitlist.
     A waiting member who was offered a freed place takes it.
 
-    What does not change under other members' answers is read first; the event's row
-    is locked only for the count and the write, so the section that 1,000 simultaneous
-    answers queue for is three statements and the commit."""
+    What does not change under other members' answers is read first (a member's own
+    row changes only with their own answers); under the event's row lock come two
+    statements: the lock, then the count, the place and its points in one — a new
+    statement, so it sees every place given by whoever held the lock before. Then the
+    commit. That is the section 1,000 simultaneous yeses queue for."""
     event = await session.get(Event, event_id)
     if event is None:
         return Answered(Rsvp.NOT_FOUND)
@@ -166,31 +176,41 @@ async def yes(
         return Answered(refused)
     if not await events.invited(session, event, member_id):
         return Answered(Rsvp.NOT_INVITED)
+    row = await _row(session, event_id, member_id)
+    if row is not None and row.status in GOING:
+        return Answered(Rsvp.ALREADY_REGISTERED)
+    offered = row is not None and row.status is AttendanceStatus.WAITLISTED
+    if offered and (row.offered_until is None or row.offered_until <= now):  # type: ignore[union-attr]
+        return Answered(Rsvp.ALREADY_WAITLISTED, await position(session, event_id, member_id))
     event = await lock(session, event_id)  # its status and capacity as of the lock
     assert event is not None  # events are cancelled, never deleted
     if refused := closed(event, now):
         return Answered(refused)
-    row = await _row(session, event_id, member_id)
-    if row is not None and row.status in GOING:
-        return Answered(Rsvp.ALREADY_REGISTERED)
-    if row is not None and row.status is AttendanceStatus.WAITLISTED:
-        if row.offered_until is None or row.offered_until <= now:
+    if offered:  # the place held for them (unless it lapsed while they waited)
+        row = await _row(session, event_id, member_id)
+        assert row is not None
+        if row.status is not AttendanceStatus.WAITLISTED or not row.offered_until:
             return Answered(Rsvp.ALREADY_WAITLISTED, await position(session, event_id, member_id))
         row.status, row.offered_until = AttendanceStatus.REGISTERED, None
         await session.flush()
         await _capacity_notices(session, event, now=now)
         return Answered(Rsvp.REGISTERED)
-    counts = (await session.execute(_COUNTS, {"e": event_id, "now": now})).one()
-    has_room = event.max_attendees is None or counts.going + counts.held < event.max_attendees
-    status = AttendanceStatus.REGISTERED if has_room else AttendanceStatus.WAITLISTED
-    await session.execute(
-        _UPSERT_WITH_ACTIVITY,
-        {"e": event_id, "m": member_id, "status": status.value, "type": RSVP_ACTIVITY,
-         "points": settings.event_rsvp_points},
-    )  # fmt: skip
-    if not has_room:
-        return Answered(Rsvp.WAITLISTED, counts.waiting + 1)  # last in line, under the lock
-    if event.max_attendees and _level(counts.going + 1, event.max_attendees) > (
+    placed = (
+        await session.execute(
+            _PLACE,
+            {
+                "e": event_id,
+                "m": member_id,
+                "now": now,
+                "capacity": event.max_attendees,
+                "type": RSVP_ACTIVITY,
+                "points": settings.event_rsvp_points,
+            },
+        )
+    ).one()
+    if placed.status == AttendanceStatus.WAITLISTED.value:
+        return Answered(Rsvp.WAITLISTED, placed.waiting + 1)  # last in line, under the lock
+    if event.max_attendees and _level(placed.going + 1, event.max_attendees) > (
         event.capacity_notified
     ):
         await _capacity_notices(session, event, now=now)
