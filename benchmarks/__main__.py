@@ -2,7 +2,11 @@
 
 Parts: ``inbound`` (webhook throughput and latency), ``synthetic`` (loading a million
 members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database),
-``workers`` (two workers draining one announcement: speed and pacing). A part
+``workers`` (two workers draining one announcement: speed and pacing), ``events`` (a
+rally checking in by shared location, and a burst of simultaneous RSVPs),
+``grievances`` (the escalation sweep over open tickets), ``donations`` (signed payment
+webhooks, each applied once), ``elections`` (ballots through the webhooks, and verifying
+a board). A part
 whose module is not there yet is reported as not available and skipped.
 """
 
@@ -15,7 +19,7 @@ import sys
 import time
 import traceback
 
-PARTS = ("inbound", "synthetic", "fanout", "workers")
+PARTS = ("inbound", "synthetic", "fanout", "workers", "events", "grievances", "donations", "elections")
 
 
 def run_part(name: str) -> bool:

@@ -74,6 +74,9 @@ class Context:
 
     async def commit(self) -> None:
         if self._session is not None:
+            # Effects a core service wrote for someone else (core.effects.record_soon):
+            # delivered at once after the commit, like the step's own.
+            self.effect_ids.extend(effects.written_soon(self._session))
             await self._session.commit()
 
     async def close(self) -> None:

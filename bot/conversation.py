@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from bot.state import ConversationState as ConversationState
 from bot.state import StateStore as StateStore
 from bot.words import fold, is_skip
-from core.channels.base import Channel, Choice, Reply
+from core.channels.base import Channel, Choice, Location, Reply
 from core.i18n import N_, _
 from core.validation import parse_choice_number
 
@@ -289,6 +289,8 @@ class Answer:
     choice_id: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    location: Location | None = None
+    """The shared location as the channel reported it (accuracy, forwarded, its date)."""
     contact_phone: str | None = None
     contact_is_own: bool = False
 

@@ -108,6 +108,7 @@ def to_answer(message: InboundMessage) -> Answer:
         choice_id=message.choice_id,
         latitude=message.location.latitude if message.location else None,
         longitude=message.location.longitude if message.location else None,
+        location=message.location,
         contact_phone=contact.phone if contact else None,
         contact_is_own=bool(
             contact and contact.user_id is not None and contact.user_id == message.sender_user_id

@@ -168,6 +168,24 @@ class Settings(BaseSettings):
     """The fan-out's own statement and lock timeout: a state-wide publish writes about a
     million rows in one statement (7-21 s measured) and holds the tier lock meanwhile."""
 
+    # --- events (core/services/events.py, core/services/attendance.py) -----------------
+    event_reminder_minutes: list[int] = [24 * 60, 2 * 60]
+    """Reminders to registered members, in minutes before the start; each goes once."""
+    event_offer_confirm_minutes: int = 30
+    """How long a freed place is held for the first waiting member before it passes on."""
+    event_checkin_opens_minutes: int = 60
+    """Check-in opens this long before the start and closes at the end."""
+    event_location_max_age_seconds: int = 120
+    """A Telegram location older than this (by its own date) is refused."""
+    event_accuracy_cap_m: int = 150
+    """The geo-fence is widened by Telegram's reported accuracy, up to this much."""
+    event_radius_min_m: int = 20
+    event_radius_max_m: int = 5_000
+    event_venue_code_minutes: int = 10
+    """The venue code shown to officials changes this often."""
+    event_rsvp_points: int = 5
+    event_attendance_points: int = 20
+
     @field_validator("environment", mode="before")
     @classmethod
     def _known_environment(cls, value: object) -> str:

@@ -111,6 +111,25 @@ async def record(
     return int(row_id)
 
 
+_SOON = "vck_effects_soon"
+
+
+async def record_soon(
+    session: AsyncSession, kind: Kind, payload: dict[str, Any], *, now: datetime
+) -> int:
+    """:func:`record`, and the id noted on the session, so a conversation step that
+    called the service delivers it at once after its commit (:func:`written_soon`);
+    elsewhere (the worker, the CLI) the sweep delivers it."""
+    row_id = await record(session, kind, payload, now=now)
+    session.info.setdefault(_SOON, []).append(row_id)
+    return row_id
+
+
+def written_soon(session: AsyncSession) -> list[int]:
+    """The ids :func:`record_soon` noted on ``session``, taken (once)."""
+    return list(session.info.pop(_SOON, ()))
+
+
 def code_sms(request: otp.OtpRequest, phone: str, language: Language) -> dict[str, Any]:
     """The payload of an OTP code's SMS: ids and a nonce, never the code."""
     assert request.otp_id is not None and request.nonce is not None

@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from core import aio
 from core.config import Settings, load_settings
 from core.jobs import BULK_QUEUE, PRIORITY_QUEUE, PUBLISH, SEND_BATCH, SEND_REPLY
-from notifier import jobs
+from notifier import event_jobs, jobs
 from notifier.bootstrap import Deps, NotifierOptions, build
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,10 @@ async def purge_expired(ctx: dict[str, Any]) -> int:
     return await jobs.purge_expired(_deps(ctx))
 
 
+async def event_chores(ctx: dict[str, Any]) -> int:
+    return await event_jobs.event_chores(_deps(ctx))
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, max(1, min(60, seconds))))
 
@@ -107,6 +111,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(publish_due, second=_every(10), run_at_startup=True, timeout=timeout),
             cron(sweep, second=_every(options.sweep_seconds), run_at_startup=True),
             cron(release_deferred, minute=set(range(0, 60, 5)), second=30, timeout=timeout),
+            cron(event_chores, second={15, 45}, run_at_startup=True, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
         ],

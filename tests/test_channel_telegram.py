@@ -313,3 +313,28 @@ def test_error_classification() -> None:
     assert classify_error(ChatMigrated(-100999)).unreachable
     assert not classify_error(TimedOut()).permanent
     assert not classify_error(NetworkError("connection reset")).permanent
+
+
+def test_a_location_carries_its_accuracy_forwarding_and_date() -> None:
+    sent = int(datetime(2027, 3, 1, 10, 0, tzinfo=UTC).timestamp())
+    place = {"latitude": 11.94, "longitude": 79.48, "horizontal_accuracy": 35.5}
+    own = parse_update(
+        message_update(1, 42, location=place, date=sent), received_at=NOW_FOR_LOCATIONS
+    )
+    assert own is not None and own.location is not None
+    assert own.location.accuracy_m == 35.5 and not own.location.forwarded
+    assert own.location.sent_at == datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+    origin = {"type": "hidden_user", "date": sent, "sender_user_name": "Someone"}
+    forwarded = parse_update(
+        message_update(2, 42, location=place, forward_origin=origin), received_at=NOW_FOR_LOCATIONS
+    )
+    assert forwarded is not None and forwarded.location and forwarded.location.forwarded
+    for odd in ("far", -5, 10_000, True):
+        hostile = parse_update(
+            message_update(3, 42, location={**place, "horizontal_accuracy": odd}),
+            received_at=NOW_FOR_LOCATIONS,
+        )
+        assert hostile is not None and hostile.location and hostile.location.accuracy_m is None
+
+
+NOW_FOR_LOCATIONS = datetime(2027, 3, 1, 10, 1, tzinfo=UTC)

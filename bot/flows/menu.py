@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, membership, report, stepup, verify
+from bot.flows import common, events, membership, report, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 
@@ -39,6 +39,7 @@ WORDS = {
     "verify": ("verify", "சரிபார்", "சரிபார்ப்பு", "புதிய உறுப்பினர்களைச் சரிபார்க்க"),
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
+    "events": ("event", "events", "நிகழ்வு", "நிகழ்வுகள்", "nigazhvu"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
 }
@@ -56,6 +57,8 @@ LABELS = {
     "join": N_("Join the party"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "membership": N_("My membership"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "events": N_("Events"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "verify": N_("Verify new members"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
@@ -88,6 +91,11 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
     shown += ["language", "help", "privacy"]
+    if ctx.member is not None and (
+        # By SMS every line costs: Events only while there is an event to answer.
+        ctx.message.channel is not Channel.SMS or await events.upcoming(ctx)
+    ):
+        shown.append("events")  # last: the numbers members know stay as they were
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
@@ -123,6 +131,7 @@ OPENS = {
     "announce": "announce",
     "report": "report",
     "privacy": "privacy",
+    "events": "events",
 }
 
 FLOW = Flow(
@@ -150,6 +159,7 @@ FLOW = Flow(
                 "announce:scope",
                 "report:pick",
                 "privacy:confirm",
+                "events:pick",
             ),
         )
     },

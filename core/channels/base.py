@@ -55,6 +55,12 @@ class Location:
     latitude: float
     longitude: float
     label: str | None = None
+    accuracy_m: float | None = None
+    """Telegram's ``horizontal_accuracy`` (0-1,500 m); None where the channel gives none."""
+    forwarded: bool = False
+    """Telegram: the message was forwarded (``forward_origin``), so not the sender's own."""
+    sent_at: datetime | None = None
+    """Telegram: the message's own date, to refuse an old location sent late."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,7 +169,11 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
     location = contact = None
     if message.location is not None:
         location = Location(
-            latitude=message.location.latitude, longitude=message.location.longitude
+            latitude=message.location.latitude,
+            longitude=message.location.longitude,
+            accuracy_m=_accuracy(message.location.horizontal_accuracy),
+            forwarded=message.forward_origin is not None,
+            sent_at=message.date,
         )
     if message.contact is not None:
         contact = Contact(
@@ -190,6 +194,14 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
         sender_user_id=user.id if user is not None else None,
         profile_name=(user.full_name or None) if user is not None else None,
     )
+
+
+def _accuracy(value: object) -> float | None:
+    """Telegram's ``horizontal_accuracy``: a number of metres, 0-1,500; anything else is
+    treated as not given."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= 1500 else None
 
 
 def callback_query_id(data: Mapping[str, Any]) -> str | None:

@@ -19,6 +19,10 @@ class MemberActivity(Base):
     __table_args__ = (
         Index("idx_member_activities_member", "member_id"),
         Index("idx_member_activities_type", "activity_type"),
+        # Migration 0008: an RSVP or an attendance earns its points once.
+        UniqueConstraint(
+            "member_id", "activity_type", "activity_id", name="uq_member_activities_once"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

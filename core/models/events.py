@@ -8,7 +8,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +51,8 @@ class AttendanceStatus(enum.StrEnum):
     ATTENDED = "attended"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+    WAITLISTED = "waitlisted"
+    """Said yes when the event was full: waits in arrival order (migration 0008)."""
 
 
 class CampaignStatus(enum.StrEnum):
@@ -89,10 +103,22 @@ class Event(Base):
     created_at: Mapped[datetime | None] = created_at()
     updated_at: Mapped[datetime | None] = updated_at()
 
+    # Migration 0008 (docs/schema-changes.md).
+    venue_code_required: Mapped[bool] = mapped_column(server_default=text("false"))
+    walk_ins: Mapped[bool] = mapped_column(server_default=text("false"))
+    capacity_notified: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    announcement_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="SET NULL")
+    )
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
 
 class EventAttendee(Base):
     __tablename__ = "event_attendees"
-    __table_args__ = (UniqueConstraint("event_id", "member_id"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "member_id"),
+        Index("idx_event_attendees_event_status", "event_id", "status", "registered_at"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
@@ -107,6 +133,14 @@ class EventAttendee(Base):
     check_in_location: Mapped[Any] = mapped_column(point(), nullable=True)
     check_out_time: Mapped[datetime | None]
     notes: Mapped[str | None] = mapped_column(Text)
+
+    # Migration 0008 (docs/schema-changes.md).
+    offered_until: Mapped[datetime | None]
+    reminded_minutes: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    check_in_method: Mapped[str | None] = mapped_column(String(16))
+    checked_in_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
 
 
 class Campaign(Base):

@@ -60,6 +60,9 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("member_activities", "member_id"): "delete",
     ("member_badges", "member_id"): "delete",
     ("engagement_scores", "member_id"): "delete",
+    # An event's attendance (RSVP, waitlist place, check-in time and location) and the
+    # points it earned are the member's own: deleted (issue 13). The event's counts
+    # drop by one, as if they had never answered.
     ("event_attendees", "member_id"): "delete",
     ("channel_addresses", "member_id"): "unlink",
     # Other people's records that name the member as the one who acted: they keep the
@@ -69,6 +72,9 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("member_transfers", "approved_by"): "keep",
     ("announcements", "created_by"): "keep",
     ("events", "created_by"): "keep",
+    # A booth agent who checked a walk-in in: the attendance row keeps the agent's
+    # (emptied) id, as evidence of who vouched for the presence.
+    ("event_attendees", "checked_in_by"): "keep",
     ("campaigns", "created_by"): "keep",
     ("campaign_tasks", "assigned_to"): "keep",
     ("elections", "created_by"): "keep",

@@ -1,0 +1,313 @@
+"""Events: a rally where every member checks in by sharing a location, and a burst of
+simultaneous RSVPs for a full event, both through the real Twilio webhook.
+
+**Rally**: ``MEMBERS`` registered members, each with the check-in question on screen,
+share a WhatsApp location at the venue: signed webhook, exactly-once claim, the
+conversation step, the geo-fence test in PostGIS (geography ``ST_DWithin``), the
+attendance row and its activity row, the reply. Closed loop at ``CONCURRENCY``;
+figures: check-ins per second and p99 latency, against the floor the inbound bench uses
+(:mod:`benchmarks.trivial`, measured just before, same machine). Target (issue 13):
+≥ 300 check-ins/s at p99 ≤ 100 ms, all in 60 s.
+
+**RSVP burst**: ``BURST`` members answer Yes to an event of 100 places all at once
+(one connection each); figure: the wall time until the last answer, and the check that
+exactly 100 got a place.
+
+Environment (defaults in brackets): ``VCK_BENCH_EVENTS_MEMBERS`` [10000],
+``VCK_BENCH_EVENTS_BURST`` [1000], ``VCK_BENCH_EVENTS_CONCURRENCY`` [32],
+``VCK_BENCH_EVENTS_PROCESSES`` [the number of cores], ``VCK_BENCH_EVENTS_DB``
+[vck_bench_events], ``VCK_BENCH_EVENTS_REDIS_DB`` [14] (two benchmarks at once on one
+server need their own).
+
+Run: ``uv run python -m benchmarks events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from benchmarks import loadgen
+from benchmarks.common import (
+    LOOPBACK,
+    Child,
+    database_url,
+    drop_database,
+    flush_redis,
+    free_port,
+    recreate_database,
+    redis_url,
+    stop_all,
+    wait_http_ok,
+)
+from benchmarks.inbound import STARTUP_SECONDS, start_bot, start_fake, start_trivial
+from benchmarks.inbound_workloads import Planner, add_members
+from benchmarks.meter import percentile
+from bot.state import StateStore
+from core import aio
+from core.channels.base import Channel
+from core.config import load_settings
+from core.db import make_engine, make_session_factory
+from core.migrate import upgrade
+from core.models.events import EventStatus, EventType
+from core.seed.demo import load_demo
+from core.services import events
+from fakes import twilio as fake_twilio
+
+PATH = "/webhooks/twilio"
+FLOOR_SECONDS = 5.0
+CAPACITY = 100
+BURST_TIMEOUT = 120.0
+TWILIO_WAITS = 15.0
+
+
+@dataclass(frozen=True)
+class Options:
+    members: int
+    burst: int
+    concurrency: int
+    processes: int
+    database: str
+    redis_db: int
+
+    @classmethod
+    def from_env(cls) -> Options:
+        env = os.environ.get
+        return cls(
+            members=int(env("VCK_BENCH_EVENTS_MEMBERS", "10000")),
+            burst=int(env("VCK_BENCH_EVENTS_BURST", "1000")),
+            concurrency=int(env("VCK_BENCH_EVENTS_CONCURRENCY", "32")),
+            processes=int(env("VCK_BENCH_EVENTS_PROCESSES", str(os.cpu_count() or 1))),
+            database=env("VCK_BENCH_EVENTS_DB", "vck_bench_events"),
+            redis_db=int(env("VCK_BENCH_EVENTS_REDIS_DB", "14")),
+        )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    rally_id: str
+    burst_id: str
+    venue: events.Venue
+
+
+async def prepare(url: str, numbers: list[str], burst: list[str]) -> Prepared:
+    """Demo data, the members in one booth, a rally they are all registered for (its
+    venue the booth's centre) and an event of 100 places nobody answered yet."""
+    await recreate_database(url)
+    await asyncio.to_thread(upgrade, url)
+    settings = load_settings()
+    engine = make_engine(url, pool_size=1)
+    now = datetime.now(UTC)
+    try:
+        factory = make_session_factory(engine)
+        async with factory.begin() as session:
+            await load_demo(session)
+        async with factory.begin() as session:
+            await add_members(session, Channel.WHATSAPP, numbers + burst, now=now)
+        async with factory.begin() as session:
+            booth = (
+                await session.execute(
+                    text(
+                        "SELECT u.code FROM organization_units u JOIN member_units mu"
+                        " ON mu.unit_id = u.id JOIN members m ON m.id = mu.member_id"
+                        " WHERE m.phone = :p"
+                    ),
+                    {"p": numbers[0]},
+                )
+            ).scalar_one()
+            venue = await events.booth_venue(session, booth)
+            assert venue is not None, f"{booth} has no centre point"
+            made = []
+            for title, capacity, starts in (
+                ("Rally", None, timedelta(minutes=10)),
+                ("Full meeting", CAPACITY, timedelta(days=1)),
+            ):
+                event = await events.create(
+                    session, official_member_id=None, unit_code=booth.split(".")[0],
+                    title=title, type=EventType.RALLY, start=now + starts, venue=venue,
+                    radius_m=200, capacity=capacity, now=now, settings=settings,
+                )  # fmt: skip
+                assert not isinstance(event, events.Refused), event
+                event.status = EventStatus.PUBLISHED
+                made.append(event)
+            await session.flush()
+            await session.execute(
+                text(
+                    "INSERT INTO event_attendees (event_id, member_id, status)"
+                    " SELECT :e, id, 'registered' FROM members WHERE phone = ANY(:phones)"
+                ),
+                {"e": made[0].id, "phones": numbers},
+            )
+            return Prepared(str(made[0].id), str(made[1].id), venue)
+    finally:
+        await engine.dispose()
+
+
+async def put_on_screen(url: str, numbers: list[str], state: str, event_id: str) -> None:
+    """Each member's conversation at ``events:<state>`` for the event (as after
+    "நிகழ்வு", "1", and for check-in "1" again)."""
+    redis = Redis.from_url(url)
+    store = StateStore(redis, 3600)
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                conv = {"flow": "events", "state": state, "data": {"event_id": event_id},
+                        "language": None, "updated_at": time.time(), "calls": []}  # fmt: skip
+                pipe.set(store.key(Channel.WHATSAPP, number), json.dumps(conv), ex=3600)
+            await pipe.execute()
+    finally:
+        await redis.aclose()
+
+
+def signed(urls: list[str], number: str, serial: int, auth_token: str, **form_extra: object):
+    url = urls[serial % len(urls)] + PATH
+    form = fake_twilio.inbound_form(
+        "whatsapp:" + number, str(form_extra.pop("body", "")), sid=f"SMev{serial:030d}",
+        **form_extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": fake_twilio.sign(auth_token, url, form),
+    }
+    return loadgen.encode_post(url, urlencode(form).encode(), headers)
+
+
+async def closed(requests: list[loadgen.Request], concurrency: int, seconds: float):
+    pool = loadgen.Pool()
+    try:
+        return await loadgen.closed_loop(pool, requests, concurrency, time.perf_counter() + seconds)
+    finally:
+        pool.close()
+
+
+async def counts(url: str, event_id: str) -> dict[str, int]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT status::text, count(*) FROM event_attendees WHERE event_id = :e"
+                    " GROUP BY 1"
+                ),
+                {"e": event_id},
+            )
+            return {status: int(n) for status, n in rows}
+    finally:
+        await engine.dispose()
+
+
+async def run(options: Options) -> None:
+    settings = load_settings()
+    db_url = database_url(options.database)
+    bench_redis = redis_url(options.redis_db)
+    fake_url = f"http://{LOOPBACK}:{free_port()}"
+    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    auth_token = settings.twilio_auth_token.get_secret_value()
+    account_sid = settings.twilio_account_sid
+    numbers = [f"+{919_600_000_000 + i}" for i in range(options.members)]
+    burst = [f"+{919_500_000_000 + i}" for i in range(options.burst)]
+    logs = Path(tempfile.mkdtemp(prefix="vck-bench-events-"))
+    env = {
+        "VCK_DATABASE_URL": db_url,
+        "VCK_REDIS_URL": bench_redis,
+        "VCK_TWILIO_API_BASE_URL": fake_url,
+        "VCK_TWILIO_AUTH_TOKEN": auth_token,
+        "VCK_TWILIO_ACCOUNT_SID": account_sid,
+        "VCK_LOG_LEVEL": "WARNING",
+    }
+    children: list[Child] = []
+    succeeded = False
+    try:
+        prepared = await prepare(db_url, numbers, burst)
+        await flush_redis(bench_redis)
+        await put_on_screen(bench_redis, numbers, "location", prepared.rally_id)
+        await put_on_screen(bench_redis, burst, "event", prepared.burst_id)
+        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        children.append(fake)
+        bots = [start_bot(int(u.rsplit(":", 1)[1]), env, logs) for u in bot_urls]
+        trivials = [start_trivial(int(u.rsplit(":", 1)[1]), env, logs) for u in trivial_urls]
+        children += bots + trivials
+        await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
+        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
+            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+
+        planner = Planner(Channel.WHATSAPP, bot_urls, auth_token, account_sid)
+        floor_requests = [
+            p.request for p in planner.trivial(numbers[0], trivial_urls, 2000, 200_000)
+        ]
+        floor = await closed(floor_requests, options.concurrency, FLOOR_SECONDS)
+        floor_rate = len(floor.answers) / floor.seconds
+
+        venue = prepared.venue
+        rally = [
+            signed(bot_urls, n, i, auth_token, latitude=venue.latitude, longitude=venue.longitude)
+            for i, n in enumerate(numbers)
+        ]
+        async with aiohttp.ClientSession():
+            checked = await closed(rally, options.concurrency, 120.0)
+        rate = len(checked.answers) / checked.seconds
+        p99 = percentile(sorted(checked.latencies), 0.99) * 1000
+        done = await counts(db_url, prepared.rally_id)
+
+        yeses = [
+            signed(bot_urls, n, options.members + i, auth_token, body="1")
+            for i, n in enumerate(burst)
+        ]
+        # Every answer waited for (Twilio gives up after 15 s; the bot then sends the
+        # reply through the REST API): the wall time is until the last place is given.
+        loadgen.REQUEST_TIMEOUT = BURST_TIMEOUT
+        rsvp = await closed(yeses, max(1, len(yeses)), 120.0)
+        late = sum(1 for t in rsvp.latencies if t > TWILIO_WAITS)
+        places = await counts(db_url, prepared.burst_id)
+
+        for label, phase in (("rally", checked), ("rsvp burst", rsvp)):
+            refused = Counter(a.status for _, a in phase.answers if a.status != 200)
+            if refused or phase.errors:
+                sample = phase.errors[:1]
+                print(f"events {label}: answers not 200: {dict(refused)}; {sample}", flush=True)
+        print(f"events floor (trivial handler): {floor_rate:.0f} msgs/s", flush=True)
+        print(
+            f"events rally check-ins: {rate:.0f} check-ins/s, p99 {p99:.0f} ms,"
+            f" {options.members} members in {checked.seconds:.1f} s"
+            f" ({done.get('attended', 0)} checked in, {len(checked.errors)} errors)",
+            flush=True,
+        )
+        print(f"events rally ratio to floor: {rate / floor_rate:.2f}", flush=True)
+        print(
+            f"events rsvp burst: {options.burst} simultaneous yeses in {rsvp.seconds:.2f} s"
+            f" wall time ({places.get('registered', 0)} registered,"
+            f" {places.get('waitlisted', 0)} waitlisted, {len(rsvp.errors)} errors,"
+            f" {late} answered after Twilio's 15 s)",
+            flush=True,
+        )
+        succeeded = True
+    finally:
+        stop_all(children)
+        await drop_database(db_url)
+        await flush_redis(bench_redis)
+        if succeeded:
+            shutil.rmtree(logs, ignore_errors=True)
+        else:
+            print(f"events: the bot's and the fake's logs are in {logs}", flush=True)
+
+
+def main() -> None:
+    aio.run(run(Options.from_env()))
+
+
+if __name__ == "__main__":
+    main()
