@@ -6,6 +6,8 @@ from __future__ import annotations
 from bot.conversation import Flow
 from bot.flows import (
     announce,
+    grievance,
+    grievance_desk,
     language,
     link,
     menu,
@@ -32,5 +34,7 @@ FLOWS: dict[str, Flow] = {
         announce.FLOW,
         report.FLOW,
         privacy.FLOW,
+        grievance.FLOW,
+        grievance_desk.FLOW,
     )
 }

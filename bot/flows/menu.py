@@ -41,6 +41,8 @@ WORDS = {
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
+    "grievance": ("grievance", "complaint", "complaints", "புகார்", "புகார்கள்", "pugar", "pukar"),
+    "desk": ("desk", "queue", "complaint desk", "புகார் மேசை"),
 }
 JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
 # A fresh SMS code first (security review M3): on SMS the sender's number is the only
@@ -68,6 +70,10 @@ LABELS = {
     "help": N_("Help"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "privacy": N_("Delete my details"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "grievance": N_("Complaints"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "desk": N_("Complaint desk"),
 }
 """The menu's items; which of them someone is shown depends on who they are."""
 
@@ -88,6 +94,10 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
     shown += ["language", "help", "privacy"]
+    if ctx.member is not None:  # last, so the numbers of the items above stay the same
+        shown.append("grievance")
+        if "handle_grievances" in await ctx.permissions():
+            shown.append("desk")
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
@@ -123,6 +133,8 @@ OPENS = {
     "announce": "announce",
     "report": "report",
     "privacy": "privacy",
+    "grievance": "grievance",
+    "desk": "desk",
 }
 
 FLOW = Flow(
@@ -150,6 +162,8 @@ FLOW = Flow(
                 "announce:scope",
                 "report:pick",
                 "privacy:confirm",
+                "grievance:home",
+                "desk:queue",
             ),
         )
     },

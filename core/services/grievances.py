@@ -296,7 +296,7 @@ class Raised:
 
 
 NEW_FOR_OFFICIAL = N_(
-    "New complaint {number}: {category}. Please acknowledge it by {due}: menu, Complaints."
+    "New complaint {number}: {category}. Please acknowledge it by {due}: menu, Complaint desk."
 )
 URGENT_ABOVE = N_("Urgent complaint {number}: {category}. It has gone to {unit}.")
 
@@ -400,7 +400,9 @@ async def raise_ticket(
 # TRANSLATORS: these go by SMS to feature phones: 70 Tamil characters fit one part.
 ACKNOWLEDGED = N_("Your complaint {number} has been acknowledged. We will tell you of each step.")
 ASKED = N_("About your complaint {number}, we ask: {question} Please reply with your answer.")
-ANSWERED = N_("The member answered your question on complaint {number}. Open it: menu, Complaints.")
+ANSWERED = N_(
+    "The member answered your question on complaint {number}. Open it: menu, Complaint desk."
+)
 RATE = N_("Was it handled well? Reply 1 for good, 2 for poor (it then goes higher up).")
 RESOLVED = N_("Your complaint {number} is resolved: {note}")
 REJECTED = N_("Your complaint {number} was closed without action: {note}")
@@ -856,3 +858,36 @@ async def rate(
         return Changed(ticket, [])
     sent = await climb(session, settings, ticket, now=now, appeal=True, actor=member_id)
     return Changed(ticket, sent)
+
+
+# --- attachments ---------------------------------------------------------------------
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+AUDIO_TYPES = frozenset({"audio/ogg", "audio/mpeg", "audio/amr", "audio/mp4", "audio/aac"})
+
+
+class AttachmentProblem(enum.StrEnum):
+    NOT_PHOTO_OR_VOICE = "not_photo_or_voice"
+    """A file, a video or an unknown type: a file keeps its metadata (a photo's EXIF
+    location), so only photos and voice notes are taken."""
+    TOO_BIG = "too_big"
+
+
+def attachment_problem(settings: Settings, kind: str, content_type: str | None,
+                       size: int | None) -> AttachmentProblem | None:  # fmt: skip
+    """Why an attachment is refused, or None: a photo as WhatsApp or Telegram re-encoded
+    it (their photos carry no EXIF metadata) or a voice note, within the size limit."""
+    content_type = (content_type or "").lower()
+    photo = kind == "image" and content_type in IMAGE_TYPES
+    voice = kind == "audio" and content_type.split(";")[0] in AUDIO_TYPES
+    if not (photo or voice):
+        return AttachmentProblem.NOT_PHOTO_OR_VOICE
+    if size is not None and size > settings.grievance_attachment_max_bytes:
+        return AttachmentProblem.TOO_BIG
+    return None
+
+
+def attachment_reference(provider: str, kind: str, reference: str) -> str:
+    """What ``grievances.attachments`` keeps: the provider's reference, never the bytes
+    (``telegram:image:<file id>``, ``twilio:audio:<media URL>``)."""
+    return f"{provider}:{kind}:{reference}"
