@@ -188,14 +188,20 @@ async def summary(ctx: Context) -> str:
     d = ctx.data
     label = grievances.category_label(ctx.settings, d["category"], ctx.language.value)
     attached = len(d.get("attachments") or [])
-    lines = [
+    blocks = [
         _("Your complaint: {category}").format(category=label),
-        d["subject"],
+        subject_line(d["subject"]),
     ]
     if attached:
-        lines.append(_("Attachments: {count}").format(count=attached))
-    lines.append(_("Send it?"))
-    return "\n".join(lines)
+        blocks.append(_("Attachments: {count}").format(count=attached))
+    blocks.append(_("Send it?"))
+    return "\n\n".join(blocks)
+
+
+def subject_line(subject: str) -> str:
+    """The member's subject inside a sentence of ours (by SMS, DLT sends only
+    registered sentences, with what members wrote in their slots)."""
+    return _("Subject: {subject}").format(subject=subject)
 
 
 async def submit(ctx: Context, picked: str) -> Outcome:
@@ -228,8 +234,7 @@ async def submit(ctx: Context, picked: str) -> Outcome:
 
 async def mine_choices(ctx: Context) -> tuple[Choice, ...]:
     tickets = await ctx.once("grievance.mine", lambda: grievances.mine(ctx.session, ctx.member_id))
-    return tuple(Choice(t.ticket_number, f"{t.ticket_number} · {status_name(t.status)}")
-                 for t in tickets)  # fmt: skip
+    return tuple(Choice(t.ticket_number, t.ticket_number) for t in tickets)
 
 
 async def take_number(ctx: Context, answer: Answer) -> Outcome:
@@ -250,17 +255,17 @@ async def describe(ctx: Context) -> str:
     ticket = await _mine(ctx)
     if ticket is None:
         return _("You have no complaint with that number.")
-    lines = [
+    blocks = [
         _("Complaint {number}: {status}").format(
             number=ticket.ticket_number, status=status_name(ticket.status)
         ),
-        ticket.subject,
+        subject_line(ticket.subject),
     ]
     if ticket.created_at is not None:
-        lines.append(_("Raised: {when}").format(when=format_moment(ticket.created_at)))
+        blocks.append(_("Raised: {when}").format(when=format_moment(ticket.created_at)))
     if ticket.resolution_notes:
-        lines.append(ticket.resolution_notes)
-    return "\n".join(lines)
+        blocks.append(_("Answer: {note}").format(note=ticket.resolution_notes))
+    return "\n\n".join(blocks)
 
 
 async def ticket_choices(ctx: Context) -> tuple[Choice, ...]:

@@ -15,9 +15,9 @@ import uuid
 
 from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Permission, Retry
-from bot.flows.grievance import status_name
-from core.channels.base import Choice
-from core.i18n import N_, _, format_moment, local_name
+from bot.flows.grievance import status_name, subject_line
+from core.channels.base import Channel, Choice
+from core.i18n import N_, _, local_name
 from core.models import Grievance
 from core.services import access_log, grievance_reports, grievances, officials
 
@@ -48,7 +48,8 @@ async def queue_choices(ctx: Context) -> tuple[Choice, ...]:
     shown = [
         Choice(
             t.ticket_number,
-            f"{t.ticket_number} · {t.priority} · {format_moment(grievances.due(t) or ctx.now)}",
+            ("!" if t.priority == "urgent" else "")
+            + f"{t.ticket_number} · {grievances.due_text(grievances.due(t))}",
         )
         for t in tickets
     ]
@@ -87,23 +88,26 @@ async def describe(ctx: Context) -> str:
             ),
         )  # fmt: skip
     label = grievances.category_label(ctx.settings, ticket.category, ctx.language.value)
-    lines = [
+    details = ticket.description
+    if ctx.message.channel is Channel.SMS and len(details) > grievances.QUESTION_MAX:
+        details = details[: grievances.QUESTION_MAX - 1] + "…"  # ten DLT slots
+    blocks = [
         _("Complaint {number}: {status}").format(
             number=ticket.ticket_number, status=status_name(ticket.status)
         ),
-        f"{label} · {ticket.priority}",
-        ticket.subject,
-        ticket.description,
+        _("Your complaint: {category}").format(category=label),
+        subject_line(ticket.subject),
+        _("Details: {text}").format(text=details),
     ]
     for event in await grievances.history(ctx.session, ticket.id):
-        if event.kind in ("asked", "answered") and event.note:
-            lines.append(f"{format_moment(event.at)} {event.kind}: {event.note}")
+        if event.kind == "asked" and event.note:
+            blocks.append(_("Asked: {question}").format(question=event.note))
+        elif event.kind == "answered" and event.note:
+            blocks.append(_("Member: {text}").format(text=event.note[: grievances.QUESTION_MAX]))
     if ticket.attachments:
-        lines.append(_("Attachments: {count}").format(count=len(ticket.attachments)))
-    lines.append(
-        _("Deadline: {when}").format(when=format_moment(grievances.due(ticket) or ctx.now))
-    )
-    return "\n".join(lines)
+        blocks.append(_("Attachments: {count}").format(count=len(ticket.attachments)))
+    blocks.append(_("Deadline: {when}").format(when=grievances.due_text(grievances.due(ticket))))
+    return "\n\n".join(blocks)
 
 
 async def action_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -188,7 +192,8 @@ async def handler_choices(ctx: Context) -> tuple[Choice, ...]:
         "desk.handlers", lambda: grievances.handlers_within(ctx.session, ctx.member_id)
     )
     return tuple(
-        Choice(str(h.member_id), f"{h.name} · {h.unit.get(ctx.language.value)}") for h in handlers
+        Choice(str(h.member_id), f"{h.name[:16]} · {h.unit.get(ctx.language.value)[:11]}")
+        for h in handlers
     )
 
 

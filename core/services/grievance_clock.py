@@ -134,7 +134,7 @@ LEFT JOIN pick p ON p.member_id = m.id
 )
 _NOTICES = text(
     "INSERT INTO outbox (kind, payload, available_at)"
-    " SELECT :kind, unnest(CAST(:payloads AS jsonb[])), :at"
+    " SELECT :kind, unnest(CAST(:payloads AS jsonb[])), now()"
 )
 
 
@@ -228,8 +228,7 @@ async def sweep(
             _NOTICES,
             {
                 "kind": effects.Kind.NOTICE.value,
-                "payloads": payloads,
-                "at": now,  # the outbox sweep sends them at once
+                "payloads": payloads,  # the outbox's sweep sends them at once
             },
         )
     return Swept(escalated, len(rows) - escalated, len(payloads))

@@ -52,8 +52,10 @@ from core.validation import ascii_digits
 HANDLE = "handle_grievances"
 """The position permission that makes an official a grievance handler."""
 SUBJECT_MAX = 90
+"""Characters of a subject (three DLT ``{#var#}`` slots: it is shown by SMS too)."""
 QUESTION_MAX = 300
-NOTE_MAX = 500
+"""An official's question, a resolution note or a reason: ten DLT slots."""
+NOTE_MAX = 300
 RATINGS = ("good", "poor")
 
 
@@ -417,7 +419,6 @@ APPEAL_NEW = N_(
     "Appeal: complaint {number} was rated poor and has come to you. Please acknowledge it by {due}."
 )
 APPEAL_OLD = N_("Complaint {number} was rated poor: it has gone to {unit} as an appeal.")
-APPEAL_MEMBER = N_("Your appeal on complaint {number} has gone to {unit}.")
 BREACHED_TOP = N_("Complaint {number} is past its deadline and there is no level above yours.")
 
 
@@ -810,13 +811,12 @@ async def climb(
     found = category(settings, ticket.category)
     names = Both(found.en, found.ta) if found else Both(ticket.category, None)
     number = ticket.ticket_number
-    if appeal:
+    if appeal:  # the member appealed in chat, and the reply says so
         return _sent(
             await tell(
                 session, target.official_id, APPEAL_NEW, now=now, number=number, due=due_text(ack)
             ),
             await tell(session, previous, APPEAL_OLD, now=now, number=number, unit=unit),
-            await tell(session, ticket.member_id, APPEAL_MEMBER, now=now, number=number, unit=unit),
         )
     return _sent(
         await tell(
