@@ -66,6 +66,7 @@ PROBLEMS = {
     ),
     grievances.AttachmentProblem.TOO_BIG: N_("That is too big. Please send a smaller photo."),
 }
+CLOSED = N_("Complaint {number} is closed: nothing can be added. You can raise a new one.")
 NO_MEDIA_BY_SMS = N_("SMS cannot carry photos or voice notes. Please write it in words.")
 
 
@@ -291,8 +292,8 @@ def rating_choices() -> tuple[Choice, ...]:
 
 async def on_ticket(ctx: Context, answer: Answer) -> Outcome | None:
     choices = await ticket_choices(ctx)
-    if not choices:
-        return Done()  # nothing to do on it: back to the menu
+    if not choices:  # closed, or rated: nothing can be added
+        return Done(_(CLOSED).format(number=ctx.data["number"]))
     picked = answer.pick(choices, RATING_WORDS)
     if picked == "add":
         return Goto("add")
@@ -335,10 +336,7 @@ async def add_to(ctx: Context, number: str, answer: Answer) -> Outcome:
     result = await grievances.answer(ctx.session, ctx.member_id, number, written,
                                      attachments=attachments, now=ctx.now)  # fmt: skip
     if result is grievances.Refusal.CLOSED:
-        return Done(
-            _("Complaint {number} is closed: nothing can be added. You can raise a new one.")
-            .format(number=number)
-        )  # fmt: skip
+        return Done(_(CLOSED).format(number=number))
     if isinstance(result, grievances.Refusal):
         return Done(_("You have no complaint with that number."))
     ctx.effect_ids.extend(result.effects)
