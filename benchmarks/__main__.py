@@ -1,8 +1,9 @@
 """``python -m benchmarks [part …]``: run the benchmark parts, in order (default: all).
 
 Parts: ``inbound`` (webhook throughput and latency), ``synthetic`` (loading a million
-members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database). A part
-whose module is not there yet is reported as not available and skipped.
+members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database),
+``grievances`` (the grievance sweep over open tickets). A part whose module is not there
+yet is reported as not available and skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 import traceback
 
-PARTS = ("inbound", "synthetic", "fanout")
+PARTS = ("inbound", "synthetic", "fanout", "grievances")
 
 
 def run_part(name: str) -> bool:

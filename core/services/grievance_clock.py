@@ -53,7 +53,7 @@ WITH due AS (
 ), above AS (
     SELECT DISTINCT subpath(h.path, 0, k) AS path
     FROM here h, generate_series(1, nlevel(h.path) - 1) AS k
-), handlers AS (
+), handlers AS MATERIALIZED (
     SELECT u.id AS unit_id, u.path, mu.member_id,
            (SELECT count(*) FROM grievances o WHERE o.assigned_to = mu.member_id
               AND o.status IN ('submitted', 'acknowledged', 'in_progress')) AS load
@@ -63,7 +63,7 @@ WITH due AS (
          AND mu.left_at IS NULL
     JOIN positions p ON p.id = mu.position_id AND p.permissions ? :permission
     JOIN members m ON m.id = mu.member_id AND m.status = 'active'
-), handler_units AS (
+), handler_units AS MATERIALIZED (
     SELECT unit_id, path, array_agg(member_id ORDER BY load, member_id) AS members
     FROM handlers GROUP BY unit_id, path
 ), target AS (
@@ -174,6 +174,8 @@ async def sweep(
     session: AsyncSession, settings: Settings, *, now: datetime, limit: int = 5000
 ) -> Swept:
     """Escalate up to ``limit`` breached tickets and write their notices."""
+    # The plan's estimates are far off (ltree paths); JIT compiling it costs seconds.
+    await session.execute(text("SET LOCAL jit = off"))
     rows = (
         await session.execute(
             _SWEEP,
