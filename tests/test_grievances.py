@@ -210,3 +210,95 @@ async def test_a_poor_rating_reopens_the_ticket_as_an_appeal_one_level_above(
         .where(GrievanceEvent.grievance_id == ticket.id, GrievanceEvent.at.is_not(None))
     )
     assert count == 4
+
+
+async def test_the_report_counts_open_tickets_by_unit_category_and_age(
+    session: AsyncSession, settings: Settings
+) -> None:
+    from core.services import grievance_reports
+
+    tree = await make_tree(session)
+    official = await make_official(session, unit=tree.district_a, permissions=HANDLE)
+    member = await make_member(session, unit=tree.booth_a1)
+    await raise_one(session, settings, member, now=NOW - timedelta(days=5))
+    await raise_one(session, settings, member, category="police")
+    done = await raise_one(session, settings, member, now=NOW - timedelta(days=2))
+    await g.resolve(session, official.id, done.number, "Fixed.", now=NOW)
+    late = await raise_one(
+        session, settings, member, category="atrocity", now=NOW - timedelta(days=9)
+    )
+    await g.resolve(session, official.id, late.number, "Late.", now=NOW)
+    found = await grievance_reports.report(session, tree.state.code, now=NOW)
+    assert found is not None
+    assert found.open == 2 and found.overdue == 1  # five days unacknowledged
+    assert found.by_unit == [(tree.district_a.code, "Alpha District", None, 2)]
+    assert sorted(found.by_category) == [("police", 1), ("welfare", 1)]
+    assert dict(found.by_age) == {"<1d": 1, "1-3d": 0, "3-7d": 1, "7-21d": 0, ">21d": 0}
+    assert (found.resolved, found.resolved_in_time, found.in_time_percent) == (2, 1, 50)
+    assert await grievance_reports.report(session, "NO.SUCH", now=NOW) is None
+    other = await grievance_reports.report(session, tree.district_b.code, now=NOW)
+    assert other is not None and other.open == 0
+
+
+async def test_erasing_a_member_empties_what_they_wrote_in_their_tickets(
+    session: AsyncSession, settings: Settings
+) -> None:
+    from core.services import privacy
+
+    tree = await make_tree(session)
+    official = await make_official(session, unit=tree.district_a, permissions=HANDLE)
+    member = await make_member(session, unit=tree.booth_a1)
+    raised = await raise_one(session, settings, member)
+    await g.ask(session, official.id, raised.number, "Which shop?", now=NOW)
+    await g.answer(session, member.id, raised.number, "The one near the temple", now=NOW)
+    await privacy.erase_member(session, member.id, secret="k" * 32, now=NOW)
+    ticket = await session.get(Grievance, raised.ticket_id)
+    await session.refresh(ticket)
+    assert ticket.description == "" and ticket.subject == "" and ticket.member_id == member.id
+    notes = await session.scalars(
+        select(GrievanceEvent.note).where(GrievanceEvent.grievance_id == ticket.id)
+    )
+    assert set(notes) == {None}
+    assert await kinds(session, ticket.id) == ["created", "asked", "answered"]
+
+
+def test_the_worker_sweeps_every_minute() -> None:
+    from notifier.bootstrap import NotifierOptions
+    from notifier.worker import bulk_worker
+
+    class Deps:
+        options = NotifierOptions()
+
+    worker = bulk_worker(Deps(), pool=None)  # type: ignore[arg-type]
+    sweeps = [job for job in worker.cron_jobs if "sweep_grievances" in job.name]
+    assert len(sweeps) == 1 and sweeps[0].second == 15 and sweeps[0].minute is None
+
+
+async def test_vck_grievances_sweep_and_report(session: AsyncSession, settings: Settings) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    tree = await make_tree(session)
+    await make_official(session, unit=tree.constituency_a, permissions=HANDLE)
+    await make_official(session, unit=tree.district_a, permissions=HANDLE)
+    member = await make_member(session, unit=tree.booth_a1)
+    await raise_one(session, settings, member, now=datetime.now(UTC) - timedelta(days=4))
+    await session.commit()
+    env = {**os.environ, "VCK_DATABASE_URL": settings.database_url, "VCK_ENVIRONMENT": "test"}
+
+    def vck(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", *args],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+
+    swept = await asyncio.to_thread(vck, "grievances", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert "escalated 1" in swept.stdout
+    report = await asyncio.to_thread(vck, "grievances", "report", "--unit", tree.state.code)
+    assert report.returncode == 0, report.stderr
+    assert f"{tree.state.code}: 1 open" in report.stdout and "welfare 1" in report.stdout
+    unknown = await asyncio.to_thread(vck, "grievances", "report", "--unit", "NO.SUCH")
+    assert unknown.returncode == 1
