@@ -303,3 +303,40 @@ async def test_another_districts_official_cannot_open_a_ticket(member, session) 
     await chennai.says("hi")
     await chennai.says("புகார் மேசை")
     assert "3rd street" in await chennai.says(ticket.ticket_number)
+
+
+async def test_an_official_acknowledges_and_hands_a_complaint_down_their_subtree(
+    member, session, providers
+) -> None:
+    priya = member(Channel.WHATSAPP, PRIYA)  # Chennai, booth of AC018
+    await to_description(priya)
+    await priya.says("Light on 3rd street is out since Monday.")
+    await priya.says("skip")
+    await priya.says("skip")
+    await priya.says("1")
+    ticket = await session.scalar(select(Grievance))
+    senthil = await session.scalar(select(Member).where(Member.phone == "+12025550104"))
+    assert ticket.assigned_to == senthil.id  # the constituency's handler: the booth has none
+    murugan = await session.scalar(select(Member).where(Member.phone == CHENNAI_SECRETARY))
+    chennai = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
+    await chennai.says("hi")
+    await chennai.says("புகார் மேசை")
+    actions = await chennai.says(ticket.ticket_number)
+    assert "பார்த்தேன்" in actions
+    assert "உறுப்பினருக்குத் தெரிவித்தோம்" in await chennai.says("1")  # acknowledge
+    await session.refresh(ticket)
+    assert ticket.status == "acknowledged" and ticket.assigned_to == murugan.id
+    assert any("acknowledged" in str(m.get("Body")) for m in providers.twilio.sent
+               if PRIYA in str(m.get("To")))  # fmt: skip
+    await chennai.says("புகார் மேசை")
+    await chennai.says(ticket.ticket_number)
+    to_whom = await chennai.says("ஒப்படை")
+    assert "Senthil" in to_whom and "Anbarasi" not in to_whom  # only their own subtree
+    assert "ஒப்படைத்தோம்" in await chennai.says("1")
+    await session.refresh(ticket)
+    assert ticket.assigned_to == senthil.id
+    kinds = list(await session.scalars(
+        select(GrievanceEvent.kind).where(GrievanceEvent.grievance_id == ticket.id)
+        .order_by(GrievanceEvent.id)
+    ))  # fmt: skip
+    assert kinds == ["created", "acknowledged", "reassigned"]
