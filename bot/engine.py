@@ -244,6 +244,7 @@ class Engine:
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
+            grievance_waiting=bool(who["grievance_waiting"]),
         )
 
     async def _first_from_member(self, ctx: Context) -> None:
@@ -296,7 +297,8 @@ class Engine:
             switched = await language.switch(ctx, named)
             in_flow = conv.flow is not None and not timed_out
             return await self._resolve(ctx, Retry(switched) if in_flow else Done(switched))
-        if ctx.member is not None and word is None and (conv.flow in (None, MENU) or timed_out):
+        idle = conv.flow in (None, MENU) or timed_out
+        if ctx.grievance_waiting and ctx.member is not None and word is None and idle:
             # An official's question, or a resolved ticket's rating, waits for this
             # member: their next message may be the answer (bot/flows/grievance.py).
             waiting = await grievance.waiting(ctx, answer)
