@@ -340,3 +340,20 @@ async def test_an_official_acknowledges_and_hands_a_complaint_down_their_subtree
         .order_by(GrievanceEvent.id)
     ))  # fmt: skip
     assert kinds == ["created", "acknowledged", "reassigned"]
+
+
+async def test_an_official_reads_the_report_of_their_area_in_chat(member, session) -> None:
+    priya = member(Channel.WHATSAPP, PRIYA)
+    await to_description(priya)
+    await priya.says("Light on 3rd street is out since Monday.")
+    await priya.says("skip")
+    await priya.says("skip")
+    await priya.says("1")
+    chennai = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
+    await chennai.says("hi")
+    queue = await chennai.says("புகார் மேசை")
+    assert "என் பகுதி நிலவரம்" in queue
+    assert "பட்டியலில் உள்ள" in await chennai.says("7")  # neither an item nor a number
+    report = await chennai.says("1")  # nothing of theirs waits: the report is the only item
+    assert "TN.CHN புகார்கள்: 1 நிலுவையில், 0 காலக்கெடு தாண்டியவை." in report
+    assert "ஊர்ப் பிரச்சினை: 1" in report

@@ -240,6 +240,8 @@ async def mine_choices(ctx: Context) -> tuple[Choice, ...]:
 
 async def take_number(ctx: Context, answer: Answer) -> Outcome:
     picked = answer.pick(await mine_choices(ctx), {}) or answer.text
+    if grievances.parse_number(picked) is None:
+        return Retry(_("Please reply with a number from the list."))
     ticket = await grievances.for_member(ctx.session, ctx.member_id, picked)
     if isinstance(ticket, grievances.Refusal):
         return Retry(_("You have no complaint with that number."))

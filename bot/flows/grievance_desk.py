@@ -62,6 +62,8 @@ async def open_typed(ctx: Context, answer: Answer) -> Outcome:
     picked = answer.pick(await queue_choices(ctx), {}) or answer.text
     if picked == "report":
         return Done(await report_text(ctx))
+    if grievances.parse_number(picked) is None:
+        return Retry(_("Please reply with a number from the list."))
     ticket = await grievances.for_official(ctx.session, ctx.member_id, picked)
     if isinstance(ticket, grievances.Refusal):
         return Retry(_(REFUSED[ticket]))
