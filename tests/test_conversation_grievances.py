@@ -155,6 +155,11 @@ async def test_done_when_an_urgent_sms_complaint_climbs_is_answered_and_appealed
         ("rated", member_id),
         ("reopened", member_id),
     ]
+    # By SMS the member follows it by number; every reply is a registered DLT template.
+    await sms.says("புகார்")
+    assert number in await sms.says("2")
+    status = await sms.says(number)
+    assert "பார்வைக்குக் காத்திருக்கிறது" in status and "மேலும் சேர்க்க" in status
     # Nothing the member wrote is in the message log.
     bodies = [b for b in await session.scalars(select(Message.body)) if b]
     assert not [b for b in bodies if "தாக்குதல்" in b or "கண்டமானடி" in b or "வன்முறை நடந்தது" in b]
