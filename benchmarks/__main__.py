@@ -19,7 +19,16 @@ import sys
 import time
 import traceback
 
-PARTS = ("inbound", "synthetic", "fanout", "workers", "events", "grievances", "donations", "elections")
+PARTS = (
+    "inbound",
+    "synthetic",
+    "fanout",
+    "workers",
+    "events",
+    "grievances",
+    "donations",
+    "elections",
+)
 
 
 def run_part(name: str) -> bool:

@@ -61,6 +61,9 @@ class Context:
     (a keyed HMAC), without its text."""
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
+    grievance_waiting: bool = False
+    """Read with the message: an official's question or a rating waits for the member's
+    next message (bot/flows/grievance.py)."""
     _session: AsyncSession | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from bot.state import ConversationState as ConversationState
 from bot.state import StateStore as StateStore
 from bot.words import fold, is_skip
-from core.channels.base import Channel, Choice, Location, Reply
+from core.channels.base import Channel, Choice, Location, Media, Reply
 from core.i18n import N_, _
 from core.validation import parse_choice_number
 
@@ -246,6 +246,9 @@ class Flow:
     """This flow's own answer to a global word, over the engine's defaults; ``None``
     refuses the word (it is taken as an ordinary answer). STOP and START are the law's
     and cannot be overridden."""
+    private: bool = False
+    """Its replies show what members wrote in confidence (a grievance's text): the
+    message log keeps them without their text."""
 
     def question(self, state: str) -> Ask:
         return self.states[state]
@@ -293,6 +296,8 @@ class Answer:
     """The shared location as the channel reported it (accuracy, forwarded, its date)."""
     contact_phone: str | None = None
     contact_is_own: bool = False
+    media: tuple[Media, ...] = ()
+    """Photos, voice notes and files sent with it (core.channels.base.Media)."""
 
     def pick(self, choices: tuple[Choice, ...], words: Mapping[str, tuple[str, ...]]) -> str | None:
         """The chosen option's id: a button payload, the option's number (ASCII or Tamil

@@ -37,7 +37,7 @@ from bot.conversation import (
     Return,
     Word,
 )
-from bot.flows import FLOWS, MENU, common, language, welcome
+from bot.flows import FLOWS, MENU, common, grievance, language, welcome
 from bot.inbox import (
     CLAIM_AND_WHO,
     LOCK,
@@ -113,6 +113,7 @@ def to_answer(message: InboundMessage) -> Answer:
         contact_is_own=bool(
             contact and contact.user_id is not None and contact.user_id == message.sender_user_id
         ),
+        media=message.media,
     )
 
 
@@ -174,6 +175,7 @@ class Engine:
             if not who["claimed"]:
                 return None
             ctx = self._context(connection, message, conv, now, who)
+            private = bool(conv.flow and FLOWS[conv.flow].private)
             try:
                 if who["phone_member_id"] is not None:
                     await self._first_from_member(ctx)
@@ -190,7 +192,9 @@ class Engine:
                 await ctx.close()
             # Replies to strangers are logged without text: a signup left half-way
             # echoed its answers, and nobody agreed to keep them (review H3).
-            keep_text = ctx.member is not None and ctx.log_as is None
+            # A grievance's text is kept in its ticket, never in the message log.
+            private = private or bool(conv.flow and FLOWS[conv.flow].private)
+            keep_text = ctx.member is not None and ctx.log_as is None and not private
             await pg.execute(
                 RECORD_REPLY,
                 message.channel.value,
@@ -241,6 +245,7 @@ class Engine:
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
+            grievance_waiting=bool(who["grievance_waiting"]),
         )
 
     async def _first_from_member(self, ctx: Context) -> None:
@@ -293,6 +298,13 @@ class Engine:
             switched = await language.switch(ctx, named)
             in_flow = conv.flow is not None and not timed_out
             return await self._resolve(ctx, Retry(switched) if in_flow else Done(switched))
+        idle = conv.flow in (None, MENU) or timed_out
+        if ctx.grievance_waiting and ctx.member is not None and word is None and idle:
+            # An official's question, or a resolved ticket's rating, waits for this
+            # member: their next message may be the answer (bot/flows/grievance.py).
+            waiting = await grievance.waiting(ctx, answer)
+            if waiting is not None:
+                return await self._resolve(ctx, waiting)
         if conv.flow is None or timed_out:
             said = None
             if timed_out:

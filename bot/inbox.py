@@ -31,7 +31,14 @@ SELECT EXISTS (SELECT FROM claim) AS claimed, a.id AS address_id, a.member_id, a
        -- A number never seen on this channel: is it a member's? (Only then does the
        -- engine open an ORM session to link it; a stranger costs nothing more.)
        (SELECT pm.id FROM members AS pm
-        WHERE a.id IS NULL AND $6 AND pm.phone = $2) AS phone_member_id
+        WHERE a.id IS NULL AND $6 AND pm.phone = $2) AS phone_member_id,
+       -- An official's question or a rating waits for this member's next message
+       -- (bot/flows/grievance.py: the same conditions as its WAITING).
+       EXISTS (SELECT FROM grievances AS g WHERE g.member_id = m.id AND (
+           (g.waiting_since IS NOT NULL
+            AND g.status IN ('submitted', 'acknowledged', 'in_progress'))
+           OR (g.status IN ('resolved', 'rejected') AND g.rating IS NULL
+               AND g.resolved_at > $5 - interval '3 days'))) AS grievance_waiting
 FROM (VALUES (1)) AS one
 LEFT JOIN channel_addresses AS a ON a.channel = $1 AND a.address = $2
 LEFT JOIN members AS m ON m.id = a.member_id

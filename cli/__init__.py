@@ -20,6 +20,7 @@ GROUPS = (
     "cli.privacy",
     "cli.dlt",
     "cli.events",
+    "cli.grievances",
 )
 
 

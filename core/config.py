@@ -185,6 +185,31 @@ class Settings(BaseSettings):
     """The venue code shown to officials changes this often."""
     event_rsvp_points: int = 5
     event_attendance_points: int = 20
+    # --- grievances (core/services/grievances.py) --------------------------------------
+    grievance_categories: list[dict[str, str]] = [
+        {"id": "atrocity", "en": "Caste atrocity/violence", "ta": "சாதி வன்கொடுமை/வன்முறை",
+         "priority": "urgent"},
+        {"id": "police", "en": "Police or legal help", "ta": "காவல்/சட்ட உதவி",
+         "priority": "high"},
+        {"id": "welfare", "en": "Welfare or certificate", "ta": "நலத்திட்டம்/சான்றிதழ்",
+         "priority": "medium"},
+        {"id": "civic", "en": "Local civic problem", "ta": "ஊர்ப் பிரச்சினை", "priority": "medium"},
+        {"id": "party", "en": "Party matter", "ta": "கட்சி விவகாரம்", "priority": "low"},
+        {"id": "other", "en": "Other", "ta": "மற்றவை", "priority": "low"},
+    ]  # fmt: skip
+    """What a member may complain about (JSON in the environment): id, English and Tamil
+    names (at most 21 characters: a WhatsApp list item) and the priority it gets."""
+    grievance_ack_hours: dict[str, float] = {"urgent": 2, "high": 24, "medium": 72, "low": 168}
+    """Hours an official has to acknowledge a ticket, by priority, at each level."""
+    grievance_resolve_hours: dict[str, float] = {
+        "urgent": 72, "high": 168, "medium": 336, "low": 504,
+    }  # fmt: skip
+    """Hours to resolve it, by priority, at each level; never past the outer bound."""
+    grievance_max_days: float = 21
+    """The outer bound (CPGRAMS): no ticket's resolve-by is more than this after it was
+    raised (or reopened), whatever its level."""
+    grievance_description_max: int = Field(2000, le=4000)
+    grievance_attachment_max_bytes: int = 5_000_000
 
     @field_validator("environment", mode="before")
     @classmethod

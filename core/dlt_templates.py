@@ -86,7 +86,8 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(f"(?s){f'.{{0,{VAR_MAX}}}'.join(pieces)}")
 
 
-WIDE_FIELDS = {"name": 4, "unit": 3, "area": 3, "title": 3, "email": 4, "channels": 2}
+WIDE_FIELDS = {"name": 4, "unit": 3, "area": 3, "title": 3, "email": 4, "channels": 2,
+               "subject": 3, "question": 10, "note": 10, "text": 10}  # fmt: skip
 """Fields longer than one slot holds (a name may have 100 characters, a unit's Tamil
 name 60), given that many ``{#var#}`` in a row, which DLT accepts."""
 

@@ -26,7 +26,7 @@ from core.channels.base import Channel, Reply
 from core.db import transaction
 from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
 from core.outbound import EffectPorts, PriorityTokens
-from core.services import retention
+from core.services import grievance_clock, retention
 from notifier.bootstrap import Deps
 from notifier.sending import BatchSender, utcnow
 
@@ -309,3 +309,14 @@ async def deliver_effects(deps: Deps) -> int:
     if delivered:
         log.info("outbox: delivered %d effects", delivered)
     return delivered
+
+
+async def sweep_grievances(deps: Deps) -> int:
+    """Cron, every minute: tickets past a deadline climb one level
+    (core/services/grievance_clock.py); their notices go through the outbox."""
+    async with transaction(deps.session_factory) as session:
+        swept = await grievance_clock.sweep(session, deps.settings, now=utcnow())
+    if swept.escalated or swept.breached_at_top:
+        log.info("grievances: %d escalated, %d past deadline at the top", swept.escalated,
+                 swept.breached_at_top)  # fmt: skip
+    return swept.escalated

@@ -95,6 +95,10 @@ async def event_chores(ctx: dict[str, Any]) -> int:
     return await event_jobs.event_chores(_deps(ctx))
 
 
+async def sweep_grievances(ctx: dict[str, Any]) -> int:
+    return await jobs.sweep_grievances(_deps(ctx))
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, max(1, min(60, seconds))))
 
@@ -114,6 +118,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(event_chores, second={15, 45}, run_at_startup=True, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
+            cron(sweep_grievances, second=15, run_at_startup=True, timeout=timeout),
         ],
         queue_name=BULK_QUEUE,
         redis_pool=pool,

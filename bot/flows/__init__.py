@@ -8,6 +8,8 @@ from bot.flows import (
     announce,
     event_new,
     events,
+    grievance,
+    grievance_desk,
     language,
     link,
     menu,
@@ -36,5 +38,7 @@ FLOWS: dict[str, Flow] = {
         privacy.FLOW,
         events.FLOW,
         event_new.FLOW,
+        grievance.FLOW,
+        grievance_desk.FLOW,
     )
 }

@@ -42,6 +42,8 @@ WORDS = {
     "events": ("event", "events", "நிகழ்வு", "நிகழ்வுகள்", "nigazhvu"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
+    "grievance": ("grievance", "complaint", "complaints", "புகார்", "புகார்கள்", "pugar", "pukar"),
+    "desk": ("desk", "queue", "complaint desk", "புகார் மேசை"),
 }
 JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
 # A fresh SMS code first (security review M3): on SMS the sender's number is the only
@@ -71,6 +73,10 @@ LABELS = {
     "help": N_("Help"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "privacy": N_("Delete my details"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "grievance": N_("Complaints"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "desk": N_("Complaint desk"),
 }
 """The menu's items; which of them someone is shown depends on who they are."""
 
@@ -96,6 +102,10 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         ctx.message.channel is not Channel.SMS or await events.upcoming(ctx)
     ):
         shown.append("events")  # last: the numbers members know stay as they were
+    if ctx.member is not None:  # last, so the numbers of the items above stay the same
+        shown.append("grievance")
+        if "handle_grievances" in await ctx.permissions():
+            shown.append("desk")
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
@@ -132,6 +142,8 @@ OPENS = {
     "report": "report",
     "privacy": "privacy",
     "events": "events",
+    "grievance": "grievance",
+    "desk": "desk",
 }
 
 FLOW = Flow(
@@ -160,6 +172,8 @@ FLOW = Flow(
                 "report:pick",
                 "privacy:confirm",
                 "events:pick",
+                "grievance:home",
+                "desk:queue",
             ),
         )
     },

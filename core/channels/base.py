@@ -74,6 +74,21 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A photo, voice note or file that came with a message, by reference: the provider
+    keeps the bytes (Twilio's media URL, Telegram's file id); nothing is downloaded."""
+
+    kind: str
+    """``image`` (a photo: WhatsApp and Telegram re-encode photos and drop their EXIF
+    metadata, location included), ``audio`` (a voice note), ``video`` or ``document``
+    (a file as sent, metadata and all)."""
+    reference: str
+    content_type: str | None = None
+    size: int | None = None
+    """Bytes, when the provider says (Telegram does; Twilio's webhook does not)."""
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     channel: Channel
     address: str
@@ -98,6 +113,8 @@ class InboundMessage:
     """For a button press, the provider's id of the message the button was on (Twilio
     ``OriginalRepliedMessageSid``; Telegram ``"<chat id>:<message id>"``): a button
     from an earlier screen is recognised as stale (bot/asked.py)."""
+    media: tuple[Media, ...] = ()
+    """Photos, voice notes and files sent with the message (an SMS has none)."""
     private_chat: bool = True
     """False for a Telegram group: everyone in it would share one conversation and one
     identity (anyone could press an official's buttons), so the bot does not talk there."""

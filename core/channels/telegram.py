@@ -45,6 +45,7 @@ from core.channels.base import (
     Contact,
     InboundMessage,
     Location,
+    Media,
     Outcome,
     Reply,
     SendError,
@@ -181,7 +182,8 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
             first_name=message.contact.first_name or None,
             user_id=message.contact.user_id,
         )
-    text = _text(message.text)
+    text = _text(message.text) or _text(message.caption)
+    media = _media(message)
     if not (text or location or contact) and message.chat.type != "private":
         return None  # service messages and media in groups are not talk to the bot
     return InboundMessage(
@@ -193,6 +195,7 @@ def _inbound(update: Update, received_at: datetime) -> InboundMessage | None:
         contact=contact,
         sender_user_id=user.id if user is not None else None,
         profile_name=(user.full_name or None) if user is not None else None,
+        media=media,
     )
 
 
@@ -202,6 +205,21 @@ def _accuracy(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if 0 <= value <= 1500 else None
+
+
+def _media(message: Any) -> tuple[Media, ...]:
+    """A photo (Telegram re-encodes it without EXIF: its largest size), a voice note, or
+    anything sent as a file (a document, an audio file, a video), by file id."""
+    if message.photo:
+        largest = message.photo[-1]
+        return (Media("image", largest.file_id, "image/jpeg", largest.file_size),)
+    for attribute, kind in (("voice", "audio"), ("audio", "document"), ("video", "video"),
+                            ("video_note", "video"), ("document", "document")):  # fmt: skip
+        item = getattr(message, attribute, None)
+        if item is not None:
+            content_type = getattr(item, "mime_type", None)
+            return (Media(kind, item.file_id, content_type, item.file_size),)
+    return ()
 
 
 def callback_query_id(data: Mapping[str, Any]) -> str | None:

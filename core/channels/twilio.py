@@ -41,6 +41,7 @@ from core.channels.base import (
     Channel,
     InboundMessage,
     Location,
+    Media,
     Outcome,
     Reply,
     SendError,
@@ -146,6 +147,15 @@ def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> Inboun
         )
     choice = params.get("ButtonPayload") or params.get("ListId") or None
     text = _text(params.get("Body"))
+    media = tuple(
+        Media(
+            kind=_media_kind(params.get(f"MediaContentType{i}")),
+            reference=params[f"MediaUrl{i}"],
+            content_type=params.get(f"MediaContentType{i}") or None,
+        )
+        for i in range(min(int(num_media), 10))
+        if params.get(f"MediaUrl{i}")
+    )
     return InboundMessage(
         channel=channel,
         address=address,
@@ -158,7 +168,15 @@ def parse_inbound(params: Mapping[str, str], *, received_at: datetime) -> Inboun
         replied_to=(params.get("OriginalRepliedMessageSid") or None) if choice else None,
         profile_name=_text(params.get("ProfileName")) or None,
         provider_opt_out=_sms_opt_out(params, text) if channel is Channel.SMS else None,
+        media=media,
     )
+
+
+def _media_kind(content_type: str | None) -> str:
+    """A WhatsApp image is a photo as WhatsApp re-encoded it; anything else sent as a
+    file keeps its own bytes."""
+    major = (content_type or "").split("/", 1)[0].lower()
+    return major if major in ("image", "audio", "video") else "document"
 
 
 _TWILIO_STATUS = {

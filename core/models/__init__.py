@@ -8,6 +8,7 @@ from core.models.communications import (
     Discussion,
     DiscussionReply,
     Grievance,
+    GrievanceEvent,
     GrievancePriority,
     GrievanceStatus,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "EventStatus",
     "EventType",
     "Grievance",
+    "GrievanceEvent",
     "GrievancePriority",
     "GrievanceStatus",
     "Member",

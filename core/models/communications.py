@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ARRAY, ForeignKey, Index, String, Text, text
+from sqlalchemy import ARRAY, BigInteger, ForeignKey, Identity, Index, Sequence, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import Base, created_at, pg_enum, updated_at, uuid_pk
+from core.models.base import Base, created_at, pg_enum, point, updated_at, uuid_pk
 
 
 class AnnouncementScope(enum.StrEnum):
@@ -44,6 +45,13 @@ class GrievancePriority(enum.StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     URGENT = "urgent"
+
+
+OPEN_STATUSES = ("submitted", "acknowledged", "in_progress")
+OPEN_SQL = "status IN ('submitted', 'acknowledged', 'in_progress')"
+"""A ticket someone still has to act on."""
+
+grievance_ticket_seq = Sequence("grievance_ticket_seq", metadata=Base.metadata)
 
 
 class Announcement(Base):
@@ -130,7 +138,31 @@ class DiscussionReply(Base):
 
 class Grievance(Base):
     __tablename__ = "grievances"
-    __table_args__ = (Index("idx_grievances_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("idx_grievances_status", "status", "created_at"),
+        # Beyond the seed (migration 0009): the sweep's two clocks, each an index of the
+        # tickets it may find breached; an official's queue; a member's own tickets.
+        Index(
+            "idx_grievances_ack_due",
+            "ack_due_at",
+            postgresql_where=text(
+                "status = 'submitted' AND waiting_since IS NULL AND breached_at IS NULL"
+            ),
+        ),
+        Index(
+            "idx_grievances_resolve_due",
+            "resolve_due_at",
+            postgresql_where=text(f"{OPEN_SQL} AND waiting_since IS NULL AND breached_at IS NULL"),
+        ),
+        Index(
+            "idx_grievances_assigned",
+            "assigned_to",
+            "resolve_due_at",
+            postgresql_where=text(OPEN_SQL),
+        ),
+        Index("idx_grievances_member", "member_id", "created_at"),
+        Index("idx_grievances_handling_unit", "handling_unit_id"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     ticket_number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -151,3 +183,39 @@ class Grievance(Base):
     resolution_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime | None] = created_at()
     updated_at: Mapped[datetime | None] = updated_at()
+    # Beyond the seed (migration 0009): routing, clocks and the member's rating.
+    handling_unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organization_units.id"))
+    """The unit whose officials own the ticket now (the member's, or one above it)."""
+    escalations: Mapped[int] = mapped_column(server_default=text("0"))
+    ack_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    clock_started_at: Mapped[datetime | None]
+    """Raised or reopened: the outer bound counts from here."""
+    acknowledged_at: Mapped[datetime | None]
+    waiting_since: Mapped[datetime | None]
+    """Set while an official's question waits for the member: the clocks stand still."""
+    breached_at: Mapped[datetime | None]
+    """A breach at the top of the tree, where there is no level left to escalate to."""
+    rating: Mapped[str | None] = mapped_column(String(8))
+    is_appeal: Mapped[bool] = mapped_column(server_default=text("false"))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    location: Mapped[Any] = mapped_column(point(), nullable=True)
+
+
+class GrievanceEvent(Base):
+    """Beyond the seed (migration 0009): every change of a ticket, who made it and when
+    (``actor_id`` NULL: the sweep). ``note`` holds an official's question, the member's
+    answer, a resolution note or a reason, which are part of the ticket."""
+
+    __tablename__ = "grievance_events"
+    __table_args__ = (Index("idx_grievance_events_grievance", "grievance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    grievance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("grievances.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organization_units.id"))
+    """The handling unit after the change."""
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

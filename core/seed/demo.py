@@ -34,6 +34,7 @@ from core.seed import (
 ANNOUNCE = "announce"
 VERIFY_MEMBERS = "verify_members"
 VIEW_REPORTS = "view_reports"
+HANDLE_GRIEVANCES = "handle_grievances"
 
 
 def membership_number(district_code: str, serial: int) -> str:
@@ -52,7 +53,7 @@ class PositionSpec:
     max_holders: int = 1
 
 
-_ALL = (ANNOUNCE, VERIFY_MEMBERS, VIEW_REPORTS)
+_ALL = (ANNOUNCE, VERIFY_MEMBERS, VIEW_REPORTS, HANDLE_GRIEVANCES)
 _S, _D, _C, _B = UnitType.STATE, UnitType.DISTRICT, UnitType.CONSTITUENCY, UnitType.BOOTH
 
 # The party's standard positions, state president (level 1) down to booth agent (10).
@@ -68,7 +69,7 @@ POSITIONS: tuple[PositionSpec, ...] = (
     PositionSpec("Constituency In-charge", "தொகுதிப் பொறுப்பாளர்", 7, _C,
                  (VERIFY_MEMBERS, VIEW_REPORTS)),
     PositionSpec("Booth Committee Secretary", "வாக்குச்சாவடிக் குழுச் செயலாளர்", 8, _B,
-                 (ANNOUNCE, VIEW_REPORTS)),
+                 (ANNOUNCE, VIEW_REPORTS, HANDLE_GRIEVANCES)),
     PositionSpec("Booth Committee Member", "வாக்குச்சாவடிக் குழு உறுப்பினர்", 9, _B, (), False, 10),
     PositionSpec("Booth Agent", "வாக்குச்சாவடி முகவர்", 10, _B, (VIEW_REPORTS,), False, 2),
 )  # fmt: skip

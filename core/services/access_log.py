@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class Read(enum.StrEnum):
     VERIFICATION_LIST = "verification_list"
     MEMBER_DETAILS = "member_details"
+    GRIEVANCE = "grievance"
+    """An official opened a member's complaint (its text, questions and answers)."""
 
 
 async def record(

@@ -80,6 +80,13 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("elections", "created_by"): "keep",
     ("election_candidates", "approved_by"): "keep",
     ("grievances", "assigned_to"): "keep",
+    ("grievance_events", "actor_id"): "keep",
+    ("grievance_events", "assigned_to"): "keep",
+    # A member's own complaints (issue 14): the ticket stays under the emptied id, so the
+    # officials' record and the reports still add up, but everything the member wrote or
+    # was asked — subject, description, attachments' references, the place, questions,
+    # answers, the resolution note — is emptied (:data:`REDACT`).
+    ("grievances", "member_id"): "redact",
     # Evidence of who read whose details (core/services/access_log.py): ids only, kept
     # for both the reader and the member read.
     ("access_log", "official_id"): "keep",
@@ -92,11 +99,21 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("donations", "member_id"): "keep",
     ("election_candidates", "member_id"): "keep",
     ("election_voters", "member_id"): "keep",
-    ("grievances", "member_id"): "keep",
     ("discussions", "author_id"): "keep",
     ("discussion_replies", "author_id"): "keep",
 }
 """Every foreign key to ``members.id``, and what erasure does to the rows that use it."""
+
+REDACT = {
+    ("grievances", "member_id"): (
+        "UPDATE grievance_events SET note = NULL WHERE grievance_id IN"
+        " (SELECT id FROM grievances WHERE member_id = :m)",
+        "UPDATE grievances SET subject = '', description = '', attachments = NULL,"
+        " location = NULL, resolution_notes = NULL, request_key = NULL, updated_at = :now"
+        " WHERE member_id = :m",
+    ),
+}
+"""What ``"redact"`` does: the statements that empty what the member wrote."""
 
 _EMPTY_MEMBER = """
 UPDATE members SET
@@ -248,6 +265,9 @@ async def erase_member(
     for (table, column), action in REFERENCES.items():
         if action == "delete":
             await session.execute(text(f"DELETE FROM {table} WHERE {column} = :m"), m)
+        elif action == "redact":
+            for statement in REDACT[(table, column)]:
+                await session.execute(text(statement), m)
     if found.user_id is not None:
         await session.execute(
             text("DELETE FROM users WHERE id = :u AND NOT EXISTS"
