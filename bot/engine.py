@@ -52,6 +52,7 @@ from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
+from core.payments import RazorpayClient
 from core.services import addresses, members
 from core.validation import normalise_text
 
@@ -123,6 +124,8 @@ class Engine:
         self.db = db
         self.redis = redis
         self.ports = ports
+        self.gateway = RazorpayClient(settings)
+        """The payment gateway, for the donate flow's links (opened on first use)."""
         self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
@@ -240,6 +243,7 @@ class Engine:
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
+            gateway=self.gateway,
         )
 
     async def _first_from_member(self, ctx: Context) -> None:

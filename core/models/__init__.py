@@ -22,7 +22,14 @@ from core.models.events import (
     EventStatus,
     EventType,
 )
-from core.models.finance import Donation, DonationCampaign, PaymentStatus
+from core.models.finance import (
+    Donation,
+    DonationCampaign,
+    DonationReceiptCounter,
+    PaymentGatewayEvent,
+    PaymentStatus,
+    UnmatchedPayment,
+)
 from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
 from core.models.messaging import (
     AccessLogEntry,
@@ -65,6 +72,7 @@ __all__ = [
     "DiscussionReply",
     "Donation",
     "DonationCampaign",
+    "DonationReceiptCounter",
     "Election",
     "ElectionCandidate",
     "ElectionStatus",
@@ -90,11 +98,13 @@ __all__ = [
     "OrganizationUnit",
     "OtpVerification",
     "OutboxEffect",
+    "PaymentGatewayEvent",
     "PaymentStatus",
     "Position",
     "RefreshToken",
     "SocialConnection",
     "TemplateCategory",
     "UnitType",
+    "UnmatchedPayment",
     "User",
 ]
