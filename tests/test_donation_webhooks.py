@@ -19,7 +19,6 @@ from core.models import (
 )
 from tests.donation_fixtures import (
     DONOR_PHONE,
-    LINK_ID,
     make_campaign,
     make_pending,
     payload,
