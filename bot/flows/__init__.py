@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.conversation import Flow
 from bot.flows import (
     announce,
+    donate,
     language,
     link,
     menu,
@@ -32,5 +33,6 @@ FLOWS: dict[str, Flow] = {
         announce.FLOW,
         report.FLOW,
         privacy.FLOW,
+        donate.FLOW,
     )
 }

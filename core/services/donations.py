@@ -471,3 +471,22 @@ async def campaign_progress(
         int(campaign.collected_amount or 0),
         by_unit,
     )
+
+
+async def campaigns_in_scope(
+    session: AsyncSession, member_id: uuid.UUID, permission: str, *, limit: int = 5
+) -> list[uuid.UUID]:
+    """Campaigns of the units where the official holds ``permission`` and every unit
+    below them, the most recent first."""
+    from core.services.officials import permission_scope
+
+    held, scope = permission_scope(member_id, permission)
+    held = held.where(OrganizationUnit.path.descendant_of(scope.path))
+    rows = await session.scalars(
+        select(DonationCampaign.id)
+        .join(OrganizationUnit, OrganizationUnit.id == DonationCampaign.unit_id)
+        .where(held.exists())
+        .order_by(DonationCampaign.created_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
