@@ -88,7 +88,11 @@ async def my_donations(ctx: Context) -> str:
             )
         else:
             link = receipts.receipt_link(ctx.settings, gift.id, ctx.now)
-            lines.append(f"{rupees(gift.amount)}, {number}: {link}")
+            lines.append(
+                _("{amount}, receipt {number}: {link}").format(
+                    amount=rupees(gift.amount), number=number, link=link
+                )
+            )
     total = sum(g.amount for g in gifts if not g.voided)
     lines.append(_("Total: {amount}").format(amount=rupees(total)))
     return "\n".join(lines)
@@ -203,7 +207,7 @@ async def ask_declaration(ctx: Context) -> str:
 
 async def make_link(ctx: Context, picked: str) -> Outcome:
     if picked == "no":
-        return Done(_("Cancelled. No payment link was made."))
+        return Done(_(CANCELLED))
     assert ctx.phone is not None and ctx.gateway is not None
     d = ctx.data
     name = d.get("name") or await member_name(ctx)
@@ -229,21 +233,10 @@ async def make_link(ctx: Context, picked: str) -> Outcome:
     )
     if isinstance(result, LinkReady):
         if result.again:
-            return Done(
-                _(
-                    "You already have a payment link for {amount} waiting. Please pay it first: "
-                    "{url}"
-                ).format(amount=rupees(result.amount), url=result.url)
-            )
+            return Done(_(LINK_WAITING).format(amount=rupees(result.amount), url=result.url))
+        minutes = ctx.settings.donation_link_minutes
         return Done(
-            _(
-                "Thank you! Pay {amount} by UPI with this link within {minutes} minutes: {url} "
-                "Your receipt comes here once the payment reaches us."
-            ).format(
-                amount=rupees(result.amount),
-                url=result.url,
-                minutes=ctx.settings.donation_link_minutes,
-            )
+            _(LINK_SENT).format(amount=rupees(result.amount), url=result.url, minutes=minutes)
         )
     return Done(refusal_text(result.reason))
 
@@ -267,6 +260,17 @@ def refusal_text(reason: Refusal) -> str:
         return _("The payment service is not answering. Please try again in a few minutes.")
     return _("Sorry, this donation could not be made. Please start again.")
 
+
+LINK_SENT = N_(
+    "Thank you! Pay {amount} by UPI with this link within {minutes} minutes: {url} "
+    "Your receipt comes here once the payment reaches us."
+)
+LINK_WAITING = N_(
+    "You already have a payment link for {amount} waiting. Please pay it first: {url}"
+)
+CANCELLED = N_("Cancelled. No payment link was made.")
+BEFORE_THE_MENU = (LINK_SENT, LINK_WAITING, CANCELLED)
+"""What the flow ends with before the menu (by SMS, registered DLT combinations)."""
 
 FLOW = Flow(
     name="donate",

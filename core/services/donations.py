@@ -490,3 +490,20 @@ async def campaigns_in_scope(
         .limit(limit)
     )
     return list(rows)
+
+
+async def forget_donor(
+    session: AsyncSession, member_id: uuid.UUID | None, phones: list[str]
+) -> None:
+    """Erasure (core/services/privacy.py): gifts never paid go; paid and refunded ones
+    stay, as the law requires, without the chat address their thanks went to; an open
+    link stays (its money may still come) without the chat address either."""
+    params = {"m": member_id, "p": phones}
+    mine = "(member_id = :m OR donor_phone = ANY(CAST(:p AS text[])))"
+    await session.execute(
+        text(f"DELETE FROM donations WHERE {mine} AND payment_status = 'failed'"), params
+    )
+    await session.execute(
+        text(f"UPDATE donations SET chat_channel = NULL, chat_address = NULL WHERE {mine}"),
+        params,
+    )
