@@ -98,6 +98,10 @@ async def purge_expired(ctx: dict[str, Any]) -> int:
     return await jobs.purge_expired(_deps(ctx))
 
 
+async def reconcile_donations(ctx: dict[str, Any]) -> int:
+    return await jobs.reconcile_donations(_deps(ctx))
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, max(1, min(60, seconds))))
 
@@ -114,6 +118,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(publish_due, second=_every(10), run_at_startup=True, timeout=timeout),
             cron(sweep, second=_every(options.sweep_seconds), run_at_startup=True),
             cron(release_deferred, minute=set(range(0, 60, 5)), second=30, timeout=timeout),
+            cron(reconcile_donations, minute=set(range(2, 60, 5)), second=0, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
         ],

@@ -177,3 +177,34 @@ async def test_a_non_member_gives_a_name(member, gateway) -> None:
     assert LINK.search(await m.says("1"))
     sent = gateway.sent[-1]
     assert sent["customer"]["name"] == "Selvi Arumugam"
+
+
+async def test_cash_from_an_indian_official(member, session, gateway, client) -> None:
+    from tests.factories import make_official
+
+    unit = await session.scalar(select(OrganizationUnit).where(OrganizationUnit.code == "TN.VPM"))
+    await make_official(session, unit=unit, permissions=("view_reports",), phone="+919840300601")
+    await session.commit()
+    official = member(Channel.WHATSAPP, "+919840300601")
+    await official.says("hi")
+    causes = await official.says("நன்கொடை")
+    number = next(
+        line.split(".")[0]
+        for line in causes.splitlines()
+        if "ரொக்க" in line or "cash" in line.lower()
+    )
+    await official.says(number)
+    await official.says("Murugesan")
+    refused = await official.says("2500")
+    assert "₹2,000" in refused
+    done = await official.says("2000")
+    assert "/receipts/" in done
+    cash = (await session.scalars(select(Donation))).one()
+    assert (cash.payment_method, int(cash.amount), cash.payment_status) == (
+        "cash",
+        2000,
+        PaymentStatus.COMPLETED,
+    )
+    url = re.search(r"https://vck\.example\.org(/receipts/\S+)", done).group(1)
+    pdf = await (await client.get(url)).read()
+    assert pdf.startswith(b"%PDF")

@@ -19,12 +19,12 @@ from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from core import receipts
 from core.channels.base import Choice
 from core.i18n import N_, _, format_number
-from core.services import donations
-from core.services.donations import AmountError, Gift, LinkReady, Refusal
+from core.services import donation_payments, donations
+from core.services.donations import CASH_LIMIT, AmountError, Gift, LinkReady, Refusal
 from core.validation import parse_name
 
 VIEW_REPORTS = "view_reports"
-MINE, PROGRESS, GENERAL, OTHER = "mine", "progress", "general", "other"
+MINE, PROGRESS, GENERAL, OTHER, CASH = "mine", "progress", "general", "other", "cash"
 CONFIRM_WORDS = {
     "yes": (*words.YES, *words.FINE, "confirm", "உறுதி", "உறுதி செய்கிறேன்"),
     "no": (*words.CANCEL, *words.NO),
@@ -56,9 +56,13 @@ async def cause_choices(ctx: Context) -> tuple[Choice, ...]:
     shown.append(Choice(GENERAL, _("General party fund")))
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     shown.append(Choice(MINE, _("My donations")))
-    if VIEW_REPORTS in await ctx.permissions():
+    held = await ctx.permissions()
+    if VIEW_REPORTS in held:
         # TRANSLATORS: a WhatsApp list item: at most 21 characters.
         shown.append(Choice(PROGRESS, _("Campaign progress")))
+    if held:
+        # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+        shown.append(Choice(CASH, _("Record a cash gift")))
     return tuple(shown)
 
 
@@ -67,8 +71,12 @@ async def cause(ctx: Context, picked: str) -> Outcome:
         return Done(await my_donations(ctx))
     if picked == PROGRESS:
         return Done(await progress(ctx))
-    ctx.data["campaign_id"] = None if picked == GENERAL else picked
     ctx.data.setdefault("request_key", uuid.uuid4().hex)
+    if picked == CASH:  # offered to officials only; checked again here
+        if not await ctx.permissions():
+            return Retry(_("Please reply with a number from the list."))
+        return Goto("cash_name")
+    ctx.data["campaign_id"] = None if picked == GENERAL else picked
     return Goto("amount" if ctx.member is not None else "name")
 
 
@@ -188,6 +196,55 @@ async def address_given(ctx: Context, answer: Answer) -> Outcome:
     return Goto("declare")
 
 
+# --- cash, received by an official ------------------------------------------------------
+
+
+async def cash_named(ctx: Context, answer: Answer) -> Outcome:
+    name = parse_name(answer.text)
+    if name is None:
+        return Retry(_("Please write the donor's name in letters."))
+    ctx.data["cash_name"] = name.text
+    return Goto("cash_amount")
+
+
+async def cash_amount(ctx: Context, answer: Answer) -> Outcome:
+    parsed = donations.parse_amount(answer.text, ctx.settings)
+    if parsed is AmountError.TOO_HIGH or (isinstance(parsed, int) and parsed > CASH_LIMIT):
+        return Retry(
+            _(
+                "The law allows at most {limit} in cash. A larger gift must come by UPI or bank."
+            ).format(limit=rupees(CASH_LIMIT))
+        )
+    if isinstance(parsed, AmountError):
+        return Retry(_(AMOUNT_HINTS.get(parsed, AMOUNT_HINTS[AmountError.NOT_A_NUMBER])))
+    result = await donation_payments.record_cash(
+        ctx.session,
+        official_id=ctx.member_id,
+        donor_name=ctx.data["cash_name"],
+        amount=parsed,
+        request_key=ctx.data.get("request_key"),
+        now=ctx.now,
+    )
+    if isinstance(result, donation_payments.CashRefused):
+        return Retry(
+            _("Please give an amount from {low} to {high}.").format(
+                low=rupees(1), high=rupees(CASH_LIMIT)
+            )
+        )
+    link = receipts.receipt_link(ctx.settings, result.id, ctx.now)
+    return Done(
+        _(
+            "Recorded: {amount} in cash from {name}. Receipt {number} "
+            "(cash is not tax-deductible): {link}"
+        ).format(
+            amount=rupees(int(result.amount)),
+            name=result.donor_name,
+            number=result.receipt_number,
+            link=link,
+        )
+    )
+
+
 # --- the declaration and the link ---------------------------------------------------------
 
 CONFIRM = (
@@ -282,7 +339,7 @@ FLOW = Flow(
             # TRANSLATORS: the WhatsApp list button: at most 20 characters.
             list_button=N_("Choose"),
             then=cause,
-            goes_to=("name", "amount", END),
+            goes_to=("name", "amount", "cash_name", END),
         ),
         "name": Ask(
             N_("Your name, as it should appear on the receipt?"),
@@ -309,6 +366,16 @@ FLOW = Flow(
             N_("Your full postal address, with PIN code? The Election Commission report needs it."),
             answer=address_given,
             goes_to=("declare",),
+        ),
+        "cash_name": Ask(
+            N_("The donor's name, as it should appear on the receipt?"),
+            answer=cash_named,
+            goes_to=("cash_amount",),
+        ),
+        "cash_amount": Ask(
+            N_("How much did they give in cash? At most ₹2,000, in whole rupees."),
+            answer=cash_amount,
+            goes_to=(END,),
         ),
         "declare": Ask(
             ask_declaration, choices=CONFIRM, words=CONFIRM_WORDS, then=make_link, goes_to=(END,)
