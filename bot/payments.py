@@ -12,6 +12,7 @@ server's key that has not expired (403 otherwise, 404 for no such receipt).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def mount(app: web.Application, bot_key: web.AppKey[Bot]) -> None:
+    app[NUMBERER] = Numberer(app[bot_key])
+
     async def webhook(request: web.Request) -> web.Response:
-        return await razorpay_webhook(request, request.app[bot_key])
+        return await razorpay_webhook(request, request.app[bot_key], request.app[NUMBERER])
 
     async def receipt(request: web.Request) -> web.StreamResponse:
         return await receipt_pdf(request, request.app[bot_key])
@@ -36,7 +39,7 @@ def mount(app: web.Application, bot_key: web.AppKey[Bot]) -> None:
     app.router.add_get("/receipts/{donation_id}", receipt)
 
 
-async def razorpay_webhook(request: web.Request, bot: Bot) -> web.Response:
+async def razorpay_webhook(request: web.Request, bot: Bot, numberer: Numberer) -> web.Response:
     body = await request.read()
     secret = bot.settings.razorpay_webhook_secret.get_secret_value()
     if not payments.verify_webhook(secret, body, request.headers.get(payments.SIGNATURE_HEADER)):
@@ -52,12 +55,48 @@ async def razorpay_webhook(request: web.Request, bot: Bot) -> web.Response:
     except SQLAlchemyError:
         log.exception("razorpay event not applied; the gateway will retry")
         return web.json_response({"error": "try again"}, status=503)
-    if applied.effect_ids:
-        try:
-            await effects.deliver(bot.db, bot.settings, bot.conversation.ports, applied.effect_ids)
-        except Exception:  # the worker's sweep delivers it
-            log.exception("donor's thanks not delivered at once; left to the sweep")
+    if applied.outcome is donation_payments.Outcome.PAID:
+        numberer.poke()  # the receipt number and the thanks, right after, in a batch
     return web.json_response({"ok": True, "outcome": applied.outcome.value})
+
+
+class Numberer:
+    """Numbers receipts in the background, one run at a time per process: a payment
+    poked while a run is going gets the next run, so under load one run numbers many
+    payments, and no webhook waits for the year's counter row (the one row every
+    payment shares). The thanks go out after each run's commit. A run that fails
+    leaves its payments to the next poke or the reconciling cron."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.again = False
+        self.task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.again = True
+            return
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.bot._pending.add(self.task)  # the bot's drain() waits for it, as for sends
+        self.task.add_done_callback(self.bot._pending.discard)
+
+    async def _run(self) -> None:
+        bot = self.bot
+        while True:
+            self.again = False
+            try:
+                effect_ids = await donation_payments.number_pending(
+                    bot.session_factory, now=datetime.now(UTC), settings=bot.settings
+                )
+                if effect_ids:
+                    await effects.deliver(bot.db, bot.settings, bot.conversation.ports, effect_ids)
+            except Exception:  # the payments are recorded: the next run or the cron
+                log.exception("receipts not numbered now; left to the next run or the cron")
+            if not self.again:
+                return
+
+
+NUMBERER = web.AppKey("numberer", Numberer)
 
 
 async def receipt_pdf(request: web.Request, bot: Bot) -> web.StreamResponse:

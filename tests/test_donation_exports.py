@@ -45,6 +45,7 @@ async def pay(session, settings, link: str, amount: int, at: datetime, payment: 
     )
     applied = await donation_payments.apply_event(session, event, now=at, settings=settings)
     assert applied.outcome is donation_payments.Outcome.PAID
+    await donation_payments.number_receipts(session, now=at, settings=settings)
 
 
 async def the_year(session, settings) -> None:

@@ -31,10 +31,12 @@ def bot_settings(bot_settings, razorpay):
     return bot_settings.model_copy(update={"razorpay_api_base_url": razorpay.base_url})
 
 
-async def post(client, settings, body: bytes, event_id: str | None = None, headers=None):
+async def post(client, bot, body: bytes, event_id: str | None = None, headers=None):
+    """Post one webhook; wait for the receipt numbering it started (in the background)."""
     response = await client.post(
-        "/webhooks/razorpay", data=body, headers=headers or signed(settings, body, event_id)
+        "/webhooks/razorpay", data=body, headers=headers or signed(bot.settings, body, event_id)
     )
+    await bot.drain()
     return response.status, (await response.json())
 
 
@@ -59,25 +61,23 @@ async def test_forged_and_unsigned_webhooks_are_refused_and_nothing_is_stored(
     await session.commit()
     body = payload("payment_link.paid")
     forged = signed(bot.settings, body) | {"X-Razorpay-Signature": "00" * 32}
-    assert (await post(client, bot.settings, body, headers=forged))[0] == 403
+    assert (await post(client, bot, body, headers=forged))[0] == 403
     unsigned = {"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_x"}
-    assert (await post(client, bot.settings, body, headers=unsigned))[0] == 403
+    assert (await post(client, bot, body, headers=unsigned))[0] == 403
     # signed for another body: one byte changed after signing
     tampered = body.replace(b"800000", b"100", 1)
-    assert (await post(client, bot.settings, tampered, headers=signed(bot.settings, body)))[
-        0
-    ] == 403
+    assert (await post(client, bot, tampered, headers=signed(bot.settings, body)))[0] == 403
     assert await session.scalar(select(func.count()).select_from(PaymentGatewayEvent)) == 0
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.PENDING
 
 
 async def test_malformed_bodies_and_missing_event_ids_are_400_not_500(client, bot) -> None:
     for body in (b"not json", b"[]", b'{"event": "payment_link.paid"}'):
-        assert (await post(client, bot.settings, body))[0] == 400
+        assert (await post(client, bot, body))[0] == 400
     body = payload("payment_link.paid")
     headers = signed(bot.settings, body)
     del headers["X-Razorpay-Event-Id"]
-    assert (await post(client, bot.settings, body, headers=headers))[0] == 400
+    assert (await post(client, bot, body, headers=headers))[0] == 400
 
 
 async def test_a_paid_link_is_applied_once_with_a_receipt_and_the_donor_thanked(
@@ -87,13 +87,13 @@ async def test_a_paid_link_is_applied_once_with_a_receipt_and_the_donor_thanked(
     donation = await make_pending(session, campaign_id=campaign.id)
     await session.commit()
     body = payload("payment_link.paid")
-    assert await post(client, bot.settings, body, "evt_paid_1") == (
+    assert await post(client, bot, body, "evt_paid_1") == (
         200,
         {"ok": True, "outcome": "paid"},
     )
     # the same event again, and the same payment under another event id: nothing changes
-    assert (await post(client, bot.settings, body, "evt_paid_1"))[1]["outcome"] == "duplicate"
-    assert (await post(client, bot.settings, body, "evt_paid_2"))[1]["outcome"] == "unchanged"
+    assert (await post(client, bot, body, "evt_paid_1"))[1]["outcome"] == "duplicate"
+    assert (await post(client, bot, body, "evt_paid_2"))[1]["outcome"] == "unchanged"
     paid = await fresh(session, donation.id)
     assert paid.payment_status is PaymentStatus.COMPLETED
     assert paid.transaction_id == "pay_Pfixture0000001"
@@ -112,17 +112,17 @@ async def test_events_out_of_order_never_move_a_donation_backwards(client, bot, 
     donation = await make_pending(session, campaign_id=campaign.id)
     await session.commit()
     # the refund arrives before the payment it refunds: kept, applied when the payment comes
-    refund = await post(client, bot.settings, payload("refund.processed"))
+    refund = await post(client, bot, payload("refund.processed"))
     assert refund == (200, {"ok": True, "outcome": "for_review"})
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.PENDING
-    assert (await post(client, bot.settings, payload("payment_link.paid")))[1]["outcome"] == "paid"
+    assert (await post(client, bot, payload("payment_link.paid")))[1]["outcome"] == "paid"
     refunded = await fresh(session, donation.id)
     assert refunded.payment_status is PaymentStatus.REFUNDED
     assert refunded.receipt_number == "VCK/2026-27/000001"  # kept, void
     assert refunded.receipt_voided_at is not None
     assert await collected(session, campaign.id) == 0
     # a late "expired" for the same link changes nothing
-    late = await post(client, bot.settings, payload("payment_link.expired"))
+    late = await post(client, bot, payload("payment_link.expired"))
     assert late[1]["outcome"] == "unchanged"
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.REFUNDED
 
@@ -132,11 +132,9 @@ async def test_a_paid_event_after_the_expiry_event_still_counts_the_money(
 ) -> None:
     donation = await make_pending(session)
     await session.commit()
-    assert (await post(client, bot.settings, payload("payment_link.expired")))[1][
-        "outcome"
-    ] == "failed"
-    assert (await post(client, bot.settings, payload("payment.failed")))[1]["outcome"] == "ignored"
-    assert (await post(client, bot.settings, payload("payment_link.paid")))[1]["outcome"] == "paid"
+    assert (await post(client, bot, payload("payment_link.expired")))[1]["outcome"] == "failed"
+    assert (await post(client, bot, payload("payment.failed")))[1]["outcome"] == "ignored"
+    assert (await post(client, bot, payload("payment_link.paid")))[1]["outcome"] == "paid"
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.COMPLETED
 
 
@@ -144,12 +142,12 @@ async def test_unknown_links_and_wrong_amounts_are_kept_for_review(client, bot, 
     donation = await make_pending(session)
     await session.commit()
     stranger = payload("payment_link.paid", link_id="plink_NotOurs00000001")
-    assert await post(client, bot.settings, stranger) == (
+    assert await post(client, bot, stranger) == (
         200,
         {"ok": True, "outcome": "for_review"},
     )
     short = payload("payment_link.paid", amount=100)
-    assert (await post(client, bot.settings, short))[1]["outcome"] == "for_review"
+    assert (await post(client, bot, short))[1]["outcome"] == "for_review"
     reasons = sorted(await session.scalars(select(UnmatchedPayment.reason)))
     assert reasons == ["amount_mismatch", "unknown_link"]
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.PENDING
@@ -161,7 +159,7 @@ async def test_receipts_are_gapless_in_commit_order(client, bot, session) -> Non
     await session.commit()
     for link in ("plink_A000000000002", "plink_A000000000001"):
         body = payload("payment_link.paid", link_id=link)
-        assert (await post(client, bot.settings, body))[1]["outcome"] == "paid"
+        assert (await post(client, bot, body))[1]["outcome"] == "paid"
     assert (await fresh(session, second.id)).receipt_number == "VCK/2026-27/000001"
     assert (await fresh(session, first.id)).receipt_number == "VCK/2026-27/000002"
 
@@ -171,7 +169,7 @@ async def test_the_receipt_pdf_is_served_by_a_signed_link_that_expires(
 ) -> None:
     donation = await make_pending(session)
     await session.commit()
-    await post(client, bot.settings, payload("payment_link.paid"))
+    await post(client, bot, payload("payment_link.paid"))
     now = datetime.now(UTC)
     link = receipts.receipt_link(bot.settings, donation.id, now)
     path = link.removeprefix(bot.settings.public_base_url)
@@ -215,6 +213,7 @@ async def test_the_fake_delivers_twice_late_and_retries_until_accepted(
     assert link.short_url.startswith("https://")
     razorpay.pay(link.id, twice=True, delay=0.05, paid_event_first=False)
     await razorpay.drain()
+    await bot.drain()
     paid = [d for d in razorpay.deliveries if d.event == "payment_link.paid"]
     assert len(paid) == 2 and all(d.statuses[-1] == 200 for d in paid)
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.COMPLETED

@@ -65,6 +65,13 @@ class Donation(Base):
         Index("idx_donations_donor_year", "donor_phone", "financial_year"),
         Index("idx_donations_transaction", "transaction_id"),
         Index("idx_donations_campaign", "campaign_id"),
+        Index(
+            "idx_donations_unnumbered",
+            "financial_year",
+            postgresql_where=text(
+                "receipt_serial IS NULL AND payment_status IN ('completed', 'refunded')"
+            ),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

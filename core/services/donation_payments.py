@@ -8,9 +8,10 @@ then gives up. So :func:`apply_event`, in one transaction:
 - moves the donation forward only: pending → completed or failed, failed → completed
   (a paid event that arrives after the link's expiry event: the money came), completed
   → refunded. Nothing moves back: a late "expired" after "paid" is ignored;
-- on payment: takes the next receipt number of the financial year under the counter
-  row's lock, adds the amount to the campaign's total in the same UPDATE (no lost
-  update between two payments), and writes the donor's thanks to the outbox;
+- on payment: marks the donation completed in its financial year; right after, in a
+  transaction of its own, :func:`number_receipts` gives it the year's next receipt
+  number under the counter row's lock, adds it to the campaign's total (one UPDATE per
+  campaign, no lost update) and writes the donor's thanks to the outbox;
 - on refund: voids the receipt (its number stays) and takes the amount off the total;
 - keeps for review, without failing the webhook, what matches nothing as it stands: a
   paid link we never made, an amount that differs, a partial refund, a refund whose
@@ -27,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -72,6 +74,8 @@ class Applied:
     outcome: Outcome
     donation_id: uuid.UUID | None = None
     effect_ids: list[int] = field(default_factory=list)
+    financial_year: str | None = None
+    """The year a payment falls in, to number its receipt in."""
 
 
 _RANK = {
@@ -188,27 +192,9 @@ async def _paid(
     donation.transaction_id = event.payment_id
     donation.payment_method = event.method or "upi"
     donation.completed_at = paid_at
-    await _issue_receipt(session, donation, paid_at)
-    await _add_to_campaign(session, donation.campaign_id, donation.amount)
+    donation.financial_year = financial_year(paid_at)
     await session.flush()
-    applied = Applied(Outcome.PAID, donation.id)
-    if donation.chat_channel and donation.chat_address:
-        with use_language(donation.language or "ta"):
-            thanks = _(
-                "Thank you! We received your donation of {amount}. Your receipt {number}: {link}"
-            ).format(
-                amount=format_money(int(donation.amount)),
-                number=donation.receipt_number,
-                link=receipts.receipt_link(settings, donation.id, now),
-            )
-        applied.effect_ids.append(
-            await effects.record(
-                session,
-                effects.Kind.NOTICE,
-                effects.notice(Channel(donation.chat_channel), donation.chat_address, thanks),
-                now=now,
-            )
-        )
+    applied = Applied(Outcome.PAID, donation.id, financial_year=donation.financial_year)
     early = await session.scalar(
         select(UnmatchedPayment)
         .where(
@@ -229,6 +215,120 @@ async def _paid(
         )
         await _refunded(session, refund, now=now)
     return applied
+
+
+# --- receipt numbers, in batches ----------------------------------------------------------
+
+_UNNUMBERED = (
+    "receipt_serial IS NULL AND payment_status IN ('completed', 'refunded')"
+    " AND financial_year IS NOT NULL"
+)
+
+
+async def number_receipts(
+    session: AsyncSession, *, now: datetime, settings: Settings, years: list[str] | None = None
+) -> list[int]:
+    """Give every paid donation without a receipt number the next numbers of its
+    financial year, in the order they were paid, add them to their campaigns' totals
+    and write each donor's thanks; the outbox ids, to deliver after the commit.
+
+    The year's counter row is locked for the rest of the caller's transaction: numbers
+    are handed out in commit order, with no gap, never twice. Every payment is numbered
+    by whichever webhook's numbering runs first after its commit (under load one batch
+    numbers many: the counter is the one row all payments share), or by the
+    reconciling cron after a crash between the two. ``years``: only these financial
+    years (the webhook knows its payment's), else every year with such gifts."""
+    if years is None:
+        found = await session.scalars(
+            text(f"SELECT DISTINCT financial_year FROM donations WHERE {_UNNUMBERED}")
+        )
+        years = sorted(found.all())
+    effect_ids: list[int] = []
+    for fy in years:
+        lock = text(
+            "SELECT last_serial FROM donation_receipt_counters WHERE financial_year = :fy"
+            " FOR UPDATE"
+        )
+        last = await session.scalar(lock, {"fy": fy})
+        if last is None:  # the year's first receipt
+            await session.execute(
+                text(
+                    "INSERT INTO donation_receipt_counters (financial_year, last_serial)"
+                    " VALUES (:fy, 0) ON CONFLICT (financial_year) DO NOTHING"
+                ),
+                {"fy": fy},
+            )
+            last = await session.scalar(lock, {"fy": fy})
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, amount, campaign_id, chat_channel, chat_address, language"
+                    f" FROM donations WHERE financial_year = :fy AND {_UNNUMBERED}"
+                    " ORDER BY completed_at, id"
+                ),
+                {"fy": fy},
+            )
+        ).all()
+        if not rows:  # another numbering took them while this one waited for the lock
+            continue
+        serials = list(range(int(last or 0) + 1, int(last or 0) + 1 + len(rows)))
+        numbers = [receipts.receipt_number(fy, n) for n in serials]
+        await session.execute(
+            text(
+                "UPDATE donations AS d SET receipt_serial = u.serial, receipt_number = u.number"
+                " FROM unnest(CAST(:ids AS uuid[]), CAST(:serials AS int[]),"
+                "             CAST(:numbers AS text[])) AS u(id, serial, number)"
+                " WHERE d.id = u.id"
+            ),
+            {"ids": [r.id for r in rows], "serials": serials, "numbers": numbers},
+        )
+        await session.execute(
+            text(
+                "UPDATE donation_receipt_counters SET last_serial = :last"
+                " WHERE financial_year = :fy"
+            ),
+            {"fy": fy, "last": serials[-1]},
+        )
+        by_campaign: dict[uuid.UUID, Decimal] = {}
+        for r in rows:
+            if r.campaign_id is not None:
+                by_campaign[r.campaign_id] = by_campaign.get(r.campaign_id, Decimal(0)) + r.amount
+        for campaign_id, amount in sorted(by_campaign.items()):
+            await _add_to_campaign(session, campaign_id, amount)
+        for r, number in zip(rows, numbers, strict=True):
+            if r.chat_channel and r.chat_address:
+                effect_ids.append(
+                    await _thank(
+                        session, r.id, int(r.amount), number, r, now=now, settings=settings
+                    )
+                )
+    return effect_ids
+
+
+async def _thank(
+    session: AsyncSession,
+    donation_id: uuid.UUID,
+    amount: int,
+    number: str,
+    row: Any,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    with use_language(row.language or "ta"):
+        thanks = _(
+            "Thank you! We received your donation of {amount}. Your receipt {number}: {link}"
+        ).format(
+            amount=format_money(amount),
+            number=number,
+            link=receipts.receipt_link(settings, donation_id, now),
+        )
+    return await effects.record(
+        session,
+        effects.Kind.NOTICE,
+        effects.notice(Channel(row.chat_channel), row.chat_address, thanks),
+        now=now,
+    )
 
 
 async def _closed(session: AsyncSession, event: GatewayEvent) -> Applied:
@@ -365,6 +465,18 @@ async def stale_links(
     return [r for r in rows if r]
 
 
+async def number_pending(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    settings: Settings,
+    years: list[str] | None = None,
+) -> list[int]:
+    """:func:`number_receipts` in a transaction of its own."""
+    async with session_factory() as session, session.begin():
+        return await number_receipts(session, now=now, settings=settings, years=years)
+
+
 async def reconcile(
     session_factory: async_sessionmaker[AsyncSession],
     gateway: RazorpayClient,
@@ -401,4 +513,5 @@ async def reconcile(
         async with session_factory() as session, session.begin():
             applied = await apply_event(session, event, now=now, settings=settings)
         counts[applied.outcome.value] = counts.get(applied.outcome.value, 0) + 1
+    await number_pending(session_factory, now=now, settings=settings)  # after a crash too
     return counts

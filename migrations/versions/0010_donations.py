@@ -12,7 +12,8 @@ the law and the receipt need:
   phone (a second "donate" returns the same link);
 - ``financial_year`` (``2026-27``, April-March in India's time), ``receipt_serial``
   unique per year with ``receipt_number`` (``VCK/2026-27/000123``) and
-  ``receipt_voided_at``: receipt numbers are gapless per year (allocated from
+  ``receipt_voided_at`` (a partial index finds paid gifts still without a number):
+  receipt numbers are gapless per year (allocated from
   ``donation_receipt_counters`` in the paying transaction) and never reused (a refund
   voids the receipt and keeps its number);
 - ``donor_address`` (Form 24A asks for it above Rs 20,000), ``declared_at`` (the donor
@@ -81,6 +82,14 @@ def upgrade() -> None:
     op.create_index("idx_donations_donor_year", "donations", ["donor_phone", "financial_year"])
     op.create_index("idx_donations_transaction", "donations", ["transaction_id"])
     op.create_index("idx_donations_campaign", "donations", ["campaign_id"])
+    op.create_index(
+        "idx_donations_unnumbered",
+        "donations",
+        ["financial_year"],
+        postgresql_where=sa.text(
+            "receipt_serial IS NULL AND payment_status IN ('completed', 'refunded')"
+        ),
+    )
     op.create_table(
         "donation_receipt_counters",
         sa.Column("financial_year", sa.String(length=7), nullable=False),
@@ -116,6 +125,7 @@ def downgrade() -> None:
     op.drop_table("unmatched_payments")
     op.drop_table("payment_gateway_events")
     op.drop_table("donation_receipt_counters")
+    op.drop_index("idx_donations_unnumbered", table_name="donations")
     op.drop_index("idx_donations_campaign", table_name="donations")
     op.drop_index("idx_donations_transaction", table_name="donations")
     op.drop_index("idx_donations_donor_year", table_name="donations")
