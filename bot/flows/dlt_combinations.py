@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from bot.conversation import Ask
-from bot.flows import FLOWS, donate
+from bot.flows import FLOWS
 from bot.flows.common import HELP_SMS
 from core.dlt_templates import COMBINATIONS_FILE, combinations, sentence_name
 
@@ -34,8 +34,8 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
-MENU_SIZES = range(5, 9)
-"""The menu by SMS is its choices alone: five for anyone, up to eight for an official
+MENU_SIZES = range(4, 8)
+"""The menu by SMS is its choices alone: four for anyone, up to seven for an official
 (bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",
@@ -44,7 +44,6 @@ BEFORE_THE_MENU = (
     "We had not heard from you for a while, so we started again.",
     "Sorry, I did not understand that.",
     HELP_SMS,
-    *donate.BEFORE_THE_MENU,
 )
 """What the global words (bot/engine.py) and the menu's own hint say before the menu."""
 

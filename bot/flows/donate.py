@@ -3,7 +3,8 @@ cause (a campaign of their units or above, or the general fund), a name (non-mem
 an amount (quick choices or another), the PAN and address when the year's total would
 pass Rs 20,000, a declaration that the money is their own and Indian, then the gateway's
 https payment link. The same question offers "my donations this year" (with receipt
-links again) and, to officials, their campaigns' progress by unit.
+links again) and, to officials, their campaigns' progress by unit and recording a cash
+gift. Not offered by SMS: a payment link needs a smartphone's browser or UPI app.
 
 Paid only by the gateway's signed webhook (bot/payments.py): the thanks and the
 receipt come from there. The graph: docs/flows/donate.md (generated from :data:`FLOW`).
@@ -326,8 +327,6 @@ LINK_WAITING = N_(
     "You already have a payment link for {amount} waiting. Please pay it first: {url}"
 )
 CANCELLED = N_("Cancelled. No payment link was made.")
-BEFORE_THE_MENU = (LINK_SENT, LINK_WAITING, CANCELLED)
-"""What the flow ends with before the menu (by SMS, registered DLT combinations)."""
 
 FLOW = Flow(
     name="donate",

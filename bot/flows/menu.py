@@ -92,7 +92,10 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
             shown.append("announce")
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
-    shown += ["donate", "language", "help", "privacy"]
+    if ctx.message.channel is not Channel.SMS:
+        # A payment link needs a smartphone's browser or UPI app: not offered by SMS.
+        shown.append("donate")
+    shown += ["language", "help", "privacy"]
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
