@@ -8,7 +8,9 @@
 - ``vck donations cash --as +91… --name … --amount 500 [--phone +91…]``: a cash gift of
   at most Rs 2,000 received by that official;
 - ``vck donations reconcile``: ask the gateway about links unpaid for too long (the
-  worker does it every few minutes).
+  worker does it every few minutes);
+- ``vck donations review``: what the gateway reported that matched no donation (an
+  unknown link, a different amount, a partial refund), for the treasurer.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     reconcile = actions.add_parser("reconcile", help="check links unpaid for too long")
     reconcile.set_defaults(handler=_reconcile)
+
+    review = actions.add_parser("review", help="payments that matched no donation, unresolved")
+    review.set_defaults(handler=_review)
 
 
 def _run(work: Any) -> Any:
@@ -217,4 +222,31 @@ def _reconcile(args: argparse.Namespace) -> int:
             await gateway.close()
 
     print(_run(work) or "nothing to reconcile")
+    return 0
+
+
+async def unmatched(session_factory: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from core.i18n import INDIA
+    from core.models import UnmatchedPayment
+
+    async with session_factory() as session:
+        rows = await session.scalars(
+            select(UnmatchedPayment)
+            .where(UnmatchedPayment.resolved_at.is_(None))
+            .order_by(UnmatchedPayment.received_at)
+        )
+        return [
+            f"{r.received_at.astimezone(INDIA):%Y-%m-%d %H:%M} IST  {r.reason:<16}"
+            f" link={r.payment_link_id or '-'} payment={r.payment_id or '-'}"
+            f" refund={r.refund_id or '-'}"
+            f" paise={'-' if r.amount_paise is None else r.amount_paise}"
+            for r in rows
+        ]
+
+
+def _review(args: argparse.Namespace) -> int:
+    lines = _run(lambda factory, _s: unmatched(factory))
+    print("\n".join(lines) if lines else "nothing to review")
     return 0

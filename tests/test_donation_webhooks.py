@@ -225,3 +225,17 @@ async def test_the_fake_delivers_twice_late_and_retries_until_accepted(
     await gateway.close()
     outcomes = json.loads(json.dumps([d.statuses for d in razorpay.deliveries]))
     assert all(s[-1] == 200 for s in outcomes)
+
+
+async def test_the_treasurer_sees_what_matched_nothing(
+    client, bot, session, session_factory
+) -> None:
+    from cli.donations import unmatched
+
+    await make_pending(session)
+    await session.commit()
+    await post(client, bot, payload("payment_link.paid", link_id="plink_NotOurs00000001"))
+    lines = await unmatched(session_factory)
+    assert len(lines) == 1
+    assert "unknown_link" in lines[0] and "plink_NotOurs00000001" in lines[0]
+    assert "800000" in lines[0]
