@@ -149,8 +149,9 @@ def _latin(value: str, fallback: str) -> str:
     return value
 
 
-def render_pdf(settings: Settings, data: ReceiptData) -> bytes:
+def render_pdf(settings: Settings, data: ReceiptData, *, compress: bool = True) -> bytes:
     pdf = FPDF(format=(148, 210))  # A5, in mm
+    pdf.set_compression(compress)
     pdf.set_title(f"Receipt {data.number}")
     pdf.set_author(_latin(settings.party_name, "VCK"))
     pdf.add_page()

@@ -209,3 +209,30 @@ async def test_cash_from_an_indian_official(member, session, gateway, client) ->
     url = re.search(r"https://vck\.example\.org(/receipts/\S+)", done).group(1)
     pdf = await (await client.get(url)).read()
     assert pdf.startswith(b"%PDF")
+
+
+async def test_an_official_sees_campaign_progress_by_unit(member, session, gateway, bot) -> None:
+    from tests.factories import make_official
+
+    await villupuram_member(session)  # a member of a Villupuram booth, and the campaign
+    district = await session.scalar(
+        select(OrganizationUnit).where(OrganizationUnit.code == "TN.VPM")
+    )
+    await make_official(
+        session, unit=district, permissions=("view_reports",), phone="+919840300602"
+    )
+    await session.commit()
+    donor = member(Channel.WHATSAPP, PHONE)
+    await donor.says("hi")
+    await donor.says("நன்கொடை")
+    await donor.says("1")  # the Villupuram office campaign
+    await donor.says("2")  # ₹1,000
+    await donor.says("1")
+    await pay_latest(gateway, bot)
+    official = member(Channel.WHATSAPP, "+919840300602")
+    await official.says("hi")
+    causes = await official.says("நன்கொடை")
+    number = next(line.split(".")[0] for line in causes.splitlines() if "நிலவரம்" in line)
+    report = await official.says(number)
+    assert "Villupuram office: ₹1,00,000-இல் ₹1,000" in report  # of the ₹1,00,000 target
+    assert "விழுப்புரம் (TN.VPM.AC074): ₹1,000" in report

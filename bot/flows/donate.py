@@ -19,7 +19,7 @@ from bot.context import Context
 from bot.conversation import END, Answer, Ask, Done, Flow, Goto, Outcome, Retry
 from core import receipts
 from core.channels.base import Choice
-from core.i18n import N_, _, format_number
+from core.i18n import N_, _, format_number, local_name
 from core.services import donation_payments, donations
 from core.services.donations import CASH_LIMIT, AmountError, Gift, LinkReady, Refusal
 from core.validation import parse_name
@@ -122,7 +122,10 @@ async def progress(ctx: Context) -> str:
                 name=found.name, collected=rupees(found.collected), target=target
             )
         )
-        lines += [f"  {u.unit_name} ({u.unit_code}): {rupees(u.amount)}" for u in found.by_unit]
+        lines += [
+            f"  {local_name(u.unit_name, u.unit_name_ta)} ({u.unit_code}): {rupees(u.amount)}"
+            for u in found.by_unit
+        ]
     return "\n".join(lines)
 
 

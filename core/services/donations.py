@@ -418,6 +418,7 @@ async def gifts_this_year(session: AsyncSession, phone: str, now: datetime) -> l
 class UnitProgress:
     unit_code: str
     unit_name: str
+    unit_name_ta: str | None
     donors: int
     amount: int
 
@@ -451,6 +452,7 @@ async def campaign_progress(
     rows = await session.execute(
         text(
             "SELECT coalesce(u.code, '-') AS code, coalesce(u.name, '-') AS name,"
+            " u.metadata ->> 'name_ta' AS name_ta,"
             " count(DISTINCT d.donor_phone) AS donors, sum(d.amount) AS amount"
             " FROM donations d"
             " LEFT JOIN member_units mu ON mu.member_id = d.member_id AND mu.is_primary"
@@ -458,11 +460,11 @@ async def campaign_progress(
             " LEFT JOIN organization_units u ON nlevel(mine.path) >= :level"
             "   AND u.path = subpath(mine.path, 0, :level)"
             " WHERE d.campaign_id = :campaign AND d.payment_status = 'completed'"
-            " GROUP BY 1, 2 ORDER BY sum(d.amount) DESC"
+            " GROUP BY 1, 2, 3 ORDER BY sum(d.amount) DESC"
         ),
         {"campaign": campaign_id, "level": level},
     )
-    by_unit = [UnitProgress(r.code, r.name, int(r.donors), int(r.amount)) for r in rows]
+    by_unit = [UnitProgress(r.code, r.name, r.name_ta, int(r.donors), int(r.amount)) for r in rows]
     return CampaignProgress(
         campaign.id,
         campaign.name,
