@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import asked, flood
+from bot import asked, flood, payments
 from bot.bootstrap import Bot
 from bot.ops import Ops
 from core import places
@@ -56,6 +56,7 @@ def make_app(bot: Bot, *, reuse_port: bool = False) -> web.Application:
     app.router.add_post("/webhooks/telegram", telegram_update)
     app.router.add_post("/webhooks/dlt", dlt_inbound)
     app.router.add_post("/webhooks/dlt/status", dlt_status)
+    payments.mount(app, BOT_KEY)  # /webhooks/razorpay and the receipt links
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close)
     ops.mount(app, reuse_port=reuse_port)  # after the warm-up: healthy means ready

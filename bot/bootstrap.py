@@ -71,6 +71,7 @@ class Bot:
     async def close(self) -> None:
         await self.drain()
         await self.senders.close()
+        await self.conversation.gateway.close()
         await self.redis.aclose()
         await self.db.dispose()
 

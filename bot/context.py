@@ -18,6 +18,7 @@ from core.channels.base import InboundMessage
 from core.config import Settings
 from core.i18n import Language
 from core.models import ChannelAddress, Member
+from core.payments import RazorpayClient
 from core.services import officials
 
 
@@ -59,6 +60,8 @@ class Context:
     log_as: str | None = None
     """Set when the step erased the sender's address: the reply is logged under this
     (a keyed HMAC), without its text."""
+    gateway: RazorpayClient | None = None
+    """The payment gateway (core/payments.py), for flows that make payment links."""
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
     grievance_waiting: bool = False

@@ -52,6 +52,7 @@ from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
 from core.config import Settings
 from core.i18n import Language, _, use_language
+from core.payments import RazorpayClient
 from core.services import addresses, members
 from core.validation import normalise_text
 
@@ -125,6 +126,8 @@ class Engine:
         self.db = db
         self.redis = redis
         self.ports = ports
+        self.gateway = RazorpayClient(settings)
+        """The payment gateway, for the donate flow's links (opened on first use)."""
         self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
@@ -246,6 +249,7 @@ class Engine:
             ),
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
             grievance_waiting=bool(who["grievance_waiting"]),
+            gateway=self.gateway,
         )
 
     async def _first_from_member(self, ctx: Context) -> None:

@@ -21,6 +21,7 @@ GROUPS = (
     "cli.dlt",
     "cli.events",
     "cli.grievances",
+    "cli.donations",
 )
 
 

@@ -31,6 +31,8 @@ SECRETS = (
     "telegram_webhook_secret",
     "dlt_api_token",
     "dlt_webhook_secret",
+    "razorpay_key_secret",
+    "razorpay_webhook_secret",
 )
 MIN_SECRET_LENGTH = 16
 MIN_SECRET_DISTINCT_CHARACTERS = 5
@@ -105,6 +107,33 @@ class Settings(BaseSettings):
     dlt_webhook_secret: SecretStr = SecretStr("dev-dlt-webhook-secret")
     sms_dlt_country_codes: str = "+91"
     """Numbers with these prefixes get SMS through the DLT provider, others through Twilio."""
+
+    # --- donations: the payment gateway (Razorpay) and the law (FACTS.md) -----------
+    razorpay_api_base_url: str = "https://api.razorpay.com"
+    razorpay_key_id: str = "rzp_test_vckdevkey000"
+    razorpay_key_secret: SecretStr = SecretStr("dev-razorpay-key-secret")
+    razorpay_webhook_secret: SecretStr = SecretStr("dev-razorpay-webhook-secret")
+    """Signs ``POST /webhooks/razorpay`` (set the same value in the Razorpay dashboard)."""
+    donation_min_rupees: int = 10
+    donation_max_rupees: int = 100_000
+    """UPI's usual per-payment limit; a larger gift is a bank transfer to the treasurer."""
+    donation_quick_amounts: str = "500,1000,2000,5000"
+    """The amounts offered as choices (rupees, comma-separated); "other" is always there."""
+    donation_link_minutes: int = 60
+    """A payment link expires after this long (Razorpay wants at least 15 minutes)."""
+    donation_reconcile_after_minutes: int = 20
+    """Links still unpaid this long are asked about with the gateway's fetch API."""
+    receipt_link_days: int = 7
+    """A signed receipt link works this long; the donor can ask for a fresh one."""
+    party_name: str = "Viduthalai Chiruthaigal Katchi"
+    party_pan: str = "AAAAV0000A"
+    """Placeholder: the party's PAN, printed on every receipt. Set it before going live."""
+    party_registration: str = "Registered with the Election Commission of India (placeholder)"
+    """Placeholder: the party's registration under s. 29A of the RP Act, as printed."""
+    donation_tax_section: str = "section 80GGC of the Income-tax Act, 1961"
+    """What a non-cash receipt names for the donor's deduction. FACTS.md: the Income-tax
+    Act 2025 carries the deduction from tax year 2026-27; confirm its section number
+    with the treasurer and set it here before printing receipts for that year."""
 
     # --- personal data (DPDP) --------------------------------------------------------
     grievance_officer_contact: str = Field("privacy@vck.example", max_length=30)
@@ -250,6 +279,10 @@ class Settings(BaseSettings):
     @cached_property
     def dlt_prefixes(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.sms_dlt_country_codes.split(",") if p.strip())
+
+    @property
+    def donation_quick_choices(self) -> tuple[int, ...]:
+        return tuple(int(a) for a in self.donation_quick_amounts.split(",") if a.strip())
 
     @property
     def otp_prefixes(self) -> tuple[str, ...]:

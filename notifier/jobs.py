@@ -320,3 +320,22 @@ async def sweep_grievances(deps: Deps) -> int:
         log.info("grievances: %d escalated, %d past deadline at the top", swept.escalated,
                  swept.breached_at_top)  # fmt: skip
     return swept.escalated
+
+
+async def reconcile_donations(deps: Deps) -> int:
+    """Cron, every 5 minutes: payment links still unpaid after
+    ``VCK_DONATION_RECONCILE_AFTER_MINUTES`` are fetched from the gateway; a paid one is
+    applied as its lost webhook would have been (core/services/donation_payments.py)."""
+    from core.payments import RazorpayClient
+    from core.services import donation_payments
+
+    gateway = RazorpayClient(deps.settings)
+    try:
+        counts = await donation_payments.reconcile(
+            deps.session_factory, gateway, now=utcnow(), settings=deps.settings
+        )
+    finally:
+        await gateway.close()
+    if counts:
+        log.info("donations: reconciled %s", counts)
+    return sum(counts.values())

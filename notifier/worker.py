@@ -99,6 +99,10 @@ async def sweep_grievances(ctx: dict[str, Any]) -> int:
     return await jobs.sweep_grievances(_deps(ctx))
 
 
+async def reconcile_donations(ctx: dict[str, Any]) -> int:
+    return await jobs.reconcile_donations(_deps(ctx))
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, max(1, min(60, seconds))))
 
@@ -116,6 +120,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(sweep, second=_every(options.sweep_seconds), run_at_startup=True),
             cron(release_deferred, minute=set(range(0, 60, 5)), second=30, timeout=timeout),
             cron(event_chores, second={15, 45}, run_at_startup=True, timeout=timeout),
+            cron(reconcile_donations, minute=set(range(2, 60, 5)), second=0, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
             cron(sweep_grievances, second=15, run_at_startup=True, timeout=timeout),

@@ -22,7 +22,7 @@ from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 
 # Separate names let several test runs share one server (xdist workers, or developers).
-pytest_plugins = ["tests.bot_fixtures"]
+pytest_plugins = ["tests.bot_fixtures", "tests.donation_fixtures"]
 
 _suffix = os.environ.get("VCK_TEST_DB_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
 

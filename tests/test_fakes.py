@@ -364,3 +364,39 @@ async def test_each_fake_runs_as_a_process_with_control_endpoints(module: str) -
 def test_every_fake_is_a_fake_provider() -> None:
     for fake in (FakeTwilio(), FakeTelegram(), FakeDlt()):
         assert isinstance(fake, FakeProvider)
+
+
+async def test_the_fake_razorpay_checks_auth_and_amounts_like_razorpay(settings) -> None:
+    import base64
+
+    from fakes.razorpay import FakeRazorpay
+
+    fake = FakeRazorpay.from_settings(settings)
+    base = await fake.start()
+    try:
+
+        def basic(password: str) -> dict[str, str]:
+            token = base64.b64encode(f"{settings.razorpay_key_id}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+
+        auth = basic("wrong")
+        async with aiohttp.ClientSession() as client:
+            async with client.post(
+                f"{base}/v1/payment_links", json={"amount": 500}, headers=auth
+            ) as r:
+                assert r.status == 401
+            good = basic(settings.razorpay_key_secret.get_secret_value())
+            for amount in (50, "500", 500.5):
+                async with client.post(
+                    f"{base}/v1/payment_links", json={"amount": amount}, headers=good
+                ) as r:
+                    assert r.status == 400
+                    assert (await r.json())["error"]["field"] == "amount"
+            async with client.post(
+                f"{base}/v1/payment_links", headers=good, json={"amount": 50000, "currency": "USD"}
+            ) as r:
+                assert r.status == 400
+            async with client.get(f"{base}/v1/payment_links/plink_none", headers=good) as r:
+                assert r.status == 400
+    finally:
+        await fake.stop()

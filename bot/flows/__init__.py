@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.conversation import Flow
 from bot.flows import (
     announce,
+    donate,
     event_new,
     events,
     grievance,
@@ -40,5 +41,6 @@ FLOWS: dict[str, Flow] = {
         event_new.FLOW,
         grievance.FLOW,
         grievance_desk.FLOW,
+        donate.FLOW,
     )
 }

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, events, membership, report, stepup, verify
+from bot.flows import common, donate, events, membership, report, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
+from core.services import donations
 
 WORDS = {
     "join": (
@@ -40,6 +41,7 @@ WORDS = {
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "events": ("event", "events", "நிகழ்வு", "நிகழ்வுகள்", "nigazhvu"),
+    "donate": ("donate", "donation", "give", "நன்கொடை", "நன்கொடை அளிக்க", "nankodai"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
     "grievance": ("grievance", "complaint", "complaints", "புகார்", "புகார்கள்", "pugar", "pukar"),
@@ -50,6 +52,7 @@ JOIN_AFTER_LINK = Call("link", then=("signup", "name"))
 # proof of who they are, and these act on other people or cannot be undone.
 VERIFY_AFTER_STEP_UP = Call("stepup", then=("verify", "pick"))
 ERASE_AFTER_STEP_UP = Call("stepup", then=("privacy", "confirm"))
+DONATE_AFTER_LINK = Call("link", then=("donate", "cause"))
 
 
 LABELS = {
@@ -67,6 +70,8 @@ LABELS = {
     "announce": N_("Send an announcement"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "report": N_("Announcement reports"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "donate": N_("Donate"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "language": N_("Change language"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
@@ -106,6 +111,9 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         shown.append("grievance")
         if "handle_grievances" in await ctx.permissions():
             shown.append("desk")
+    if ctx.message.channel is not Channel.SMS:
+        # A payment link needs a smartphone's browser or UPI app: not offered by SMS.
+        shown.append("donate")
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
 
@@ -128,6 +136,14 @@ async def picked(ctx: Context, choice: str) -> Outcome:
         return await stepup.require(ctx, *VERIFY_AFTER_STEP_UP.then)
     if choice == "privacy" and await ctx.permissions():  # their position ends too
         return await stepup.require(ctx, *ERASE_AFTER_STEP_UP.then)
+    if choice == "donate" and ctx.phone is None:
+        return Call(
+            DONATE_AFTER_LINK.flow,
+            then=DONATE_AFTER_LINK.then,
+            say=_("First, let us confirm your phone number."),
+        )
+    if choice == "donate" and not donations.is_indian(ctx.phone):
+        return Done(donate.refusal_text(donations.Refusal.FOREIGN_PHONE))
     if choice == "report" and not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
     return Goto(flow=OPENS[choice])
@@ -144,6 +160,7 @@ OPENS = {
     "events": "events",
     "grievance": "grievance",
     "desk": "desk",
+    "donate": "donate",
 }
 
 FLOW = Flow(
@@ -164,6 +181,7 @@ FLOW = Flow(
                 JOIN_AFTER_LINK,
                 VERIFY_AFTER_STEP_UP,
                 ERASE_AFTER_STEP_UP,
+                DONATE_AFTER_LINK,
                 "signup:name",
                 "link:contact",
                 "language:choose",
@@ -174,6 +192,7 @@ FLOW = Flow(
                 "events:pick",
                 "grievance:home",
                 "desk:queue",
+                "donate:cause",
             ),
         )
     },

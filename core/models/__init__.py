@@ -23,7 +23,14 @@ from core.models.events import (
     EventStatus,
     EventType,
 )
-from core.models.finance import Donation, DonationCampaign, PaymentStatus
+from core.models.finance import (
+    Donation,
+    DonationCampaign,
+    DonationReceiptCounter,
+    PaymentGatewayEvent,
+    PaymentStatus,
+    UnmatchedPayment,
+)
 from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
 from core.models.messaging import (
     AccessLogEntry,
@@ -67,6 +74,7 @@ __all__ = [
     "DiscussionReply",
     "Donation",
     "DonationCampaign",
+    "DonationReceiptCounter",
     "Election",
     "ElectionCandidate",
     "ElectionStatus",
@@ -93,12 +101,14 @@ __all__ = [
     "OrganizationUnit",
     "OtpVerification",
     "OutboxEffect",
+    "PaymentGatewayEvent",
     "PaymentStatus",
     "Position",
     "RefreshToken",
     "SocialConnection",
     "TemplateCategory",
     "UnitType",
+    "UnmatchedPayment",
     "User",
     "WhatsAppTierUse",
 ]

@@ -7,7 +7,19 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, pg_enum, uuid_pk
@@ -39,7 +51,28 @@ class DonationCampaign(Base):
 
 class Donation(Base):
     __tablename__ = "donations"
-    __table_args__ = (Index("idx_donations_date", text("created_at DESC")),)
+    __table_args__ = (
+        Index("idx_donations_date", text("created_at DESC")),
+        UniqueConstraint("payment_link_id", name="uq_donations_payment_link"),
+        UniqueConstraint("request_key", name="uq_donations_request_key"),
+        UniqueConstraint("financial_year", "receipt_serial", name="uq_donations_receipt"),
+        Index(
+            "uq_donations_open_link",
+            "donor_phone",
+            unique=True,
+            postgresql_where=text("payment_status = 'pending' AND payment_link_id IS NOT NULL"),
+        ),
+        Index("idx_donations_donor_year", "donor_phone", "financial_year"),
+        Index("idx_donations_transaction", "transaction_id"),
+        Index("idx_donations_campaign", "campaign_id"),
+        Index(
+            "idx_donations_unnumbered",
+            "financial_year",
+            postgresql_where=text(
+                "receipt_serial IS NULL AND payment_status IN ('completed', 'refunded')"
+            ),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("donation_campaigns.id"))
@@ -61,3 +94,57 @@ class Donation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime | None] = created_at()
     completed_at: Mapped[datetime | None]
+    # Migration 0010 (issue 15): the gateway's link, the law's fields, the receipt.
+    payment_link_id: Mapped[str | None] = mapped_column(String(40))
+    payment_url: Mapped[str | None] = mapped_column(Text)
+    link_expires_at: Mapped[datetime | None]
+    request_key: Mapped[str | None] = mapped_column(String(64))
+    financial_year: Mapped[str | None] = mapped_column(String(7))
+    receipt_serial: Mapped[int | None] = mapped_column(Integer)
+    receipt_voided_at: Mapped[datetime | None]
+    donor_address: Mapped[str | None] = mapped_column(Text)
+    declared_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(5))
+    chat_channel: Mapped[str | None] = mapped_column(String(20))
+    chat_address: Mapped[str | None] = mapped_column(String(64))
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    refunded_at: Mapped[datetime | None]
+
+
+class DonationReceiptCounter(Base):
+    """The last receipt serial given in a financial year (gapless: taken under this
+    row's lock in the paying transaction)."""
+
+    __tablename__ = "donation_receipt_counters"
+
+    financial_year: Mapped[str] = mapped_column(String(7), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
+class PaymentGatewayEvent(Base):
+    """A gateway webhook event applied (its ``X-Razorpay-Event-Id``): a replay finds it."""
+
+    __tablename__ = "payment_gateway_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+
+
+class UnmatchedPayment(Base):
+    """Money the gateway reported that matched no donation as it stood (an unknown
+    link, an amount that differs, a partial refund): for the treasurer to review."""
+
+    __tablename__ = "unmatched_payments"
+    __table_args__ = (Index("idx_unmatched_payments_payment", "payment_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    payment_link_id: Mapped[str | None] = mapped_column(String(40))
+    payment_id: Mapped[str | None] = mapped_column(String(40))
+    refund_id: Mapped[str | None] = mapped_column(String(40))
+    amount_paise: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
 from core.security import keyed_hmac
-from core.services import addresses, status
+from core.services import addresses, donations, status
 
 REFERENCES: dict[tuple[str, str], str] = {
     # Rows about the erased member: deleted.
@@ -91,12 +91,22 @@ REFERENCES: dict[tuple[str, str], str] = {
     # for both the reader and the member read.
     ("access_log", "official_id"): "keep",
     ("access_log", "member_id"): "keep",
-    # Kept by law or for the integrity of a party election: records of donations
-    # (Income-tax Act s. 13A; DPDP s. 8(7) allows retention a law requires), candidates
-    # who stood, and who voted (never whom: ballots are anonymous). The member's own
-    # posts are kept under the emptied id. No flow writes these tables yet; whoever
-    # builds donations, grievances or elections must revisit this line.
+    # Donations (core/services/donations.py, forget_donor): a gift that was paid (or
+    # refunded) is a contribution the law makes the party record, with the donor's name,
+    # address and PAN as given: Income-tax Act s. 13A (the record of every contribution
+    # above Rs 20,000 and the books of account), the Representation of the People Act
+    # s. 29C (Form 24A) and the receipts register. DPDP s. 8(7) allows keeping what a
+    # law requires; it is kept 8 years after its financial year (the books' period under
+    # Income-tax Rules r. 6F), then it may be purged. What the law does not need goes at
+    # erasure: the chat address the thanks went to, and every gift never paid. A link
+    # still open keeps its row (money may still arrive) without the chat address. The
+    # official who recorded a cash gift stays named by the emptied id.
     ("donations", "member_id"): "keep",
+    ("donations", "recorded_by"): "keep",
+    # Kept for the integrity of a party election: candidates who stood, and who voted
+    # (never whom: ballots are anonymous). The member's own posts are kept under the
+    # emptied id. No flow writes these tables yet; whoever builds grievances or
+    # elections must revisit this line.
     ("election_candidates", "member_id"): "keep",
     ("election_voters", "member_id"): "keep",
     ("discussions", "author_id"): "keep",
@@ -262,6 +272,7 @@ async def erase_member(
             {"p": phones},
         )
     await _forget_effects(session, phones, named)
+    await donations.forget_donor(session, member_id, phones)
     for (table, column), action in REFERENCES.items():
         if action == "delete":
             await session.execute(text(f"DELETE FROM {table} WHERE {column} = :m"), m)
@@ -297,5 +308,6 @@ async def withdraw_consent(
     phone = address if channel in ("whatsapp", "sms") else None
     if phone:
         await session.execute(text("DELETE FROM otp_verifications WHERE phone = :p"), {"p": phone})
+        await donations.forget_donor(session, None, [phone])
     await _forget_effects(session, [address], [])
     return None
