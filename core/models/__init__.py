@@ -41,7 +41,9 @@ from core.models.notifications import (
 from core.models.org import OrganizationUnit, Position, UnitType
 from core.models.voting import (
     Election,
+    ElectionBallotPool,
     ElectionCandidate,
+    ElectionEligible,
     ElectionStatus,
     ElectionVote,
     ElectionVoter,
@@ -66,7 +68,9 @@ __all__ = [
     "Donation",
     "DonationCampaign",
     "Election",
+    "ElectionBallotPool",
     "ElectionCandidate",
+    "ElectionEligible",
     "ElectionStatus",
     "ElectionVote",
     "ElectionVoter",
