@@ -19,6 +19,7 @@ GROUPS = (
     "cli.announce",
     "cli.privacy",
     "cli.dlt",
+    "cli.elections",
 )
 
 
