@@ -29,7 +29,7 @@ from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
 from core.outbound import EffectPorts
 from core.ratelimit import Lane
 from core.routing import bucket_kind
-from core.services import retention
+from core.services import elections, retention
 from notifier.bootstrap import Deps
 from notifier.sending import BatchSender, utcnow
 
@@ -312,3 +312,14 @@ async def deliver_effects(deps: Deps) -> int:
     if delivered:
         log.info("outbox: delivered %d effects", delivered)
     return delivered
+
+
+async def advance_elections(deps: Deps) -> int:
+    """Cron: move elections along their calendar (core/services/elections.py): freeze the
+    roll, open and close voting, declare and announce results (the announcement is then
+    published by :func:`publish_due`)."""
+    async with transaction(deps.session_factory) as session:
+        moves = await elections.advance(session, deps.settings, now=utcnow())
+    for election_id, status in moves:
+        log.info("election %s: %s", election_id, status.value)
+    return len(moves)

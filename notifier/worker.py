@@ -94,6 +94,10 @@ async def deliver_effects(ctx: dict[str, Any]) -> int:
     return await jobs.deliver_effects(_deps(ctx))
 
 
+async def advance_elections(ctx: dict[str, Any]) -> int:
+    return await jobs.advance_elections(_deps(ctx))
+
+
 async def purge_expired(ctx: dict[str, Any]) -> int:
     return await jobs.purge_expired(_deps(ctx))
 
@@ -114,6 +118,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(publish_due, second=_every(10), run_at_startup=True, timeout=timeout),
             cron(sweep, second=_every(options.sweep_seconds), run_at_startup=True),
             cron(release_deferred, minute=set(range(0, 60, 5)), second=30, timeout=timeout),
+            cron(advance_elections, second=_every(10), run_at_startup=True, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
         ],

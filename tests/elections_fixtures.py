@@ -38,13 +38,13 @@ async def open_election(
         unit_code=UNIT,
         position=POSITION,
         title="AC018 secretary 2027",
-        voting_start=now + timedelta(seconds=1),
+        voting_start=now - timedelta(minutes=1),
         voting_end=now + timedelta(hours=hours),
         candidates=candidates,
         now=now,
     )
     assert isinstance(made, elections.Created), made
-    moves = await elections.advance(session, settings, now=now + timedelta(seconds=2))
+    moves = await elections.advance(session, settings, now=now)
     assert (made.election_id, "voting_open") in moves
     await session.commit()
     return made.election_id

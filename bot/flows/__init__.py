@@ -14,6 +14,7 @@ from bot.flows import (
     signup,
     stepup,
     verify,
+    vote,
     welcome,
 )
 
@@ -32,5 +33,6 @@ FLOWS: dict[str, Flow] = {
         announce.FLOW,
         report.FLOW,
         privacy.FLOW,
+        vote.FLOW,
     )
 }

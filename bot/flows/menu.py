@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
 from bot.flows import common, membership, report, stepup, verify
+from core.services import ballots
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 
@@ -39,6 +40,7 @@ WORDS = {
     "verify": ("verify", "சரிபார்", "சரிபார்ப்பு", "புதிய உறுப்பினர்களைச் சரிபார்க்க"),
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
+    "vote": ("vote", "voting", "election", "வாக்கு", "வாக்களி", "வாக்களிக்க", "தேர்தல்", "ரசீது"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
 }
@@ -63,6 +65,8 @@ LABELS = {
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "report": N_("Announcement reports"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "vote": N_("Vote"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "language": N_("Change language"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "help": N_("Help"),
@@ -80,6 +84,10 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         shown.append("join")
     else:
         shown.append("membership")
+        if await ctx.once(
+            "menu.vote", lambda: ballots.may_look(ctx.session, ctx.member_id, now=ctx.now)
+        ):
+            shown.append("vote")
         permissions = await ctx.permissions()
         if "verify_members" in permissions:
             shown.append("verify")
@@ -123,6 +131,7 @@ OPENS = {
     "announce": "announce",
     "report": "report",
     "privacy": "privacy",
+    "vote": "vote",
 }
 
 FLOW = Flow(
@@ -150,6 +159,7 @@ FLOW = Flow(
                 "announce:scope",
                 "report:pick",
                 "privacy:confirm",
+                "vote:pick",
             ),
         )
     },
