@@ -34,9 +34,9 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
-MENU_SIZES = range(4, 8)
-"""The menu by SMS is its choices alone: four for anyone, up to seven for an official
-(bot/flows/menu.py ``menu_choices``)."""
+MENU_SIZES = range(4, 9)
+"""The menu by SMS is its choices alone: four for anyone, up to eight for an official
+with an election to vote in (bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",
     "Welcome back. You will get announcements here again.",

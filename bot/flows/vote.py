@@ -76,12 +76,9 @@ async def candidate_choices(ctx: Context) -> tuple[Choice, ...]:
 
 
 async def ask_ballot(ctx: Context) -> str:
-    return "\n".join(
-        (
-            _(HONESTY),
-            _("{title}: who do you vote for?").format(title=ctx.data.get("title", "")),
-        )
-    )
+    # Two blocks: by SMS each sentence is its own DLT template (core/dlt_templates.py).
+    who = _("{title}: who do you vote for?").format(title=ctx.data.get("title", ""))
+    return f"{_(HONESTY)}\n\n{who}"
 
 
 async def picked_candidate(ctx: Context, picked: str) -> Outcome:

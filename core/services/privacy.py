@@ -82,9 +82,14 @@ REFERENCES: dict[tuple[str, str], str] = {
     # (Income-tax Act s. 13A; DPDP s. 8(7) allows retention a law requires), candidates
     # who stood, and who voted (never whom: ballots are anonymous). The member's own
     # posts are kept under the emptied id. No flow writes these tables yet; whoever
-    # builds donations, grievances or elections must revisit this line.
+    # builds donations or grievances must revisit this line.
     ("donations", "member_id"): "keep",
+    # Elections (core/services/ballots.py): the roll, the candidates who stood and who
+    # voted are kept under the emptied id, so the published counts stay true. Ballots
+    # (election_votes, election_ballot_pool) name no member and are never touched: an
+    # erasure cannot remove or alter a counted vote.
     ("election_candidates", "member_id"): "keep",
+    ("election_eligible", "member_id"): "keep",
     ("election_voters", "member_id"): "keep",
     ("grievances", "member_id"): "keep",
     ("discussions", "author_id"): "keep",
