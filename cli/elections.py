@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     create = commands.add_parser("create", help="create an election (prints its id)")
     create.add_argument("--unit", required=True, help="unit code, e.g. TN.CHN.AC018")
-    create.add_argument("--position", required=True, help="position name, e.g. 'Constituency Secretary'")
+    create.add_argument(
+        "--position", required=True, help="position name, e.g. 'Constituency Secretary'"
+    )
     create.add_argument("--title", required=True)
     create.add_argument("--nominations-start", help="ISO 8601 (a time without zone is India's)")
     create.add_argument("--nominations-end", help="ISO 8601")
@@ -81,7 +83,12 @@ def _create(args: argparse.Namespace) -> int:
     try:
         moments = [
             _moment(v)
-            for v in (args.nominations_start, args.nominations_end, args.voting_start, args.voting_end)
+            for v in (
+                args.nominations_start,
+                args.nominations_end,
+                args.voting_start,
+                args.voting_end,
+            )
         ]
     except ValueError as exc:
         print(f"refused: bad time: {exc}", file=sys.stderr)

@@ -40,10 +40,14 @@ async def test_nothing_links_a_ballot_to_its_voter(session, settings) -> None:
     e = await open_election(session, settings)
     cands = await elections.candidates(session, e)
     voters = (
-        await session.execute(
-            text("SELECT member_id FROM election_eligible WHERE election_id = :e"), {"e": e}
+        (
+            await session.execute(
+                text("SELECT member_id FROM election_eligible WHERE election_id = :e"), {"e": e}
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     assert len(voters) >= VOTERS
     voters = voters[:VOTERS]
     now = datetime.now(UTC) + timedelta(seconds=5)
@@ -83,7 +87,10 @@ async def test_nothing_links_a_ballot_to_its_voter(session, settings) -> None:
     # No shared key: no column of a voter's row appears in any ballot row.
     voter_rows = (
         await session.execute(
-            text("SELECT id::text, member_id::text, voted_at FROM election_voters WHERE election_id = :e"),
+            text(
+                "SELECT id::text, member_id::text, voted_at FROM election_voters"
+                " WHERE election_id = :e"
+            ),
             {"e": e},
         )
     ).all()
@@ -98,10 +105,14 @@ async def voted_board(session, settings) -> dict:
     e = await open_election(session, settings)
     cands = await elections.candidates(session, e)
     voters = (
-        await session.execute(
-            text("SELECT member_id FROM election_eligible WHERE election_id = :e"), {"e": e}
+        (
+            await session.execute(
+                text("SELECT member_id FROM election_eligible WHERE election_id = :e"), {"e": e}
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     now = datetime.now(UTC) + timedelta(seconds=5)
     for i, voter in enumerate(voters[:10]):
         cast = await ballots.cast(
@@ -186,3 +197,29 @@ async def test_ballots_reach_the_board_only_in_full_batches(session, settings) -
     doc = await ballots.export(session, e)
     assert [b["seq"] for b in doc["ballots"]] == [1, 2, 3, 4] and doc["pending"] == 0
     assert board.verify(doc).ok
+
+
+async def test_erasing_a_voter_or_a_candidate_never_touches_a_ballot(session, settings) -> None:
+    from core.services import privacy
+
+    e = await open_election(session, settings)
+    cands = await elections.candidates(session, e)
+    now = datetime.now(UTC) + timedelta(seconds=5)
+    voters = [await member_id(session, p) for p in ("+12025550105", "+12025550111")]
+    for voter in voters:
+        await ballots.cast(
+            session, election_id=e, member_id=voter, candidate_id=cands[0].id, now=now, batch=1
+        )
+    await session.commit()
+    before = (await ballots.export(session, e))["ballots"]
+    secret = settings.secret_key.get_secret_value()
+    await privacy.erase_member(session, voters[0], secret=secret, now=now)
+    erased_candidate = await session.scalar(
+        text("SELECT member_id FROM election_candidates WHERE id = :c"), {"c": cands[0].id}
+    )
+    await privacy.erase_member(session, erased_candidate, secret=secret, now=now)
+    await session.commit()
+    doc = await ballots.export(session, e)
+    assert doc["ballots"] == before and doc["voters"] == 2
+    verdict = board.verify(doc)
+    assert verdict.ok and verdict.tally[str(cands[0].id)] == 2

@@ -59,7 +59,9 @@ async def test_create_export_and_verify(session, settings, tmp_path) -> None:
     declared = dict(
         (
             await session.execute(
-                text("SELECT id::text, votes_count FROM election_candidates WHERE election_id = :e"),
+                text(
+                    "SELECT id::text, votes_count FROM election_candidates WHERE election_id = :e"
+                ),
                 {"e": e},
             )
         ).all()

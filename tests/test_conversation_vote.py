@@ -123,8 +123,7 @@ async def test_a_constituency_elects_its_secretary_on_every_channel(
 
     # The message log keeps nothing of the voting steps: no receipt, no ballot, no choice.
     bodies = " ".join(
-        b or ""
-        for b in (await session.execute(text("SELECT body FROM messages"))).scalars().all()
+        b or "" for b in (await session.execute(text("SELECT body FROM messages"))).scalars().all()
     )
     for receipt in receipts:
         assert receipt not in bodies

@@ -60,7 +60,9 @@ async def test_bad_elections_are_refused(session, change, reason) -> None:
         args["voting_end"] = now + timedelta(hours=change.pop("voting_end_hours"))
     if "nominations" in change:
         a, b = change.pop("nominations")
-        args.update(nominations_start=now + timedelta(hours=a), nominations_end=now + timedelta(hours=b))
+        args.update(
+            nominations_start=now + timedelta(hours=a), nominations_end=now + timedelta(hours=b)
+        )
     args.update(change)
     refused = await elections.create(session, **args)
     assert isinstance(refused, elections.Refused) and refused.reason is reason
@@ -90,9 +92,7 @@ async def test_the_calendar_freezes_the_roll_and_ends_in_a_declared_announced_re
     by_official = await elections.nominate(
         session, e, membership_number="VCK-CHN-0000004", by=senthil
     )
-    outsider = await elections.nominate(
-        session, e, membership_number="VCK-VPM-0000002", by=senthil
-    )
+    outsider = await elections.nominate(session, e, membership_number="VCK-VPM-0000002", by=senthil)
     assert isinstance(outsider, elections.Refused)
     assert await elections.approve(session, e, self_nominated, by=karthik) == elections.Refused(
         elections.Refusal.NOT_ALLOWED
@@ -101,9 +101,7 @@ async def test_the_calendar_freezes_the_roll_and_ends_in_a_declared_announced_re
     assert [c.name for c in await elections.candidates(session, e)] == ["Karthik Subramani"]
     assert by_official not in [c.id for c in await elections.candidates(session, e)]
     # A member joining after the cutoff is not on the roll.
-    await session.execute(
-        text("UPDATE members SET status = 'active' WHERE phone = '+12025550117'")
-    )
+    await session.execute(text("UPDATE members SET status = 'active' WHERE phone = '+12025550117'"))
     assert await elections.advance(session, settings, now=now + timedelta(hours=1)) == [
         (e, ElectionStatus.VOTING_OPEN)
     ]
@@ -157,9 +155,7 @@ async def test_bad_ballots_are_refused(session, settings) -> None:
     )
     assert await attempt(candidate_id=other) == ballots.Refused(ballots.Refusal.BAD_CANDIDATE)
     assert isinstance(await attempt(), ballots.Cast)
-    assert await attempt(candidate_id=cands[1].id) == ballots.Refused(
-        ballots.Refusal.ALREADY_VOTED
-    )
+    assert await attempt(candidate_id=cands[1].id) == ballots.Refused(ballots.Refusal.ALREADY_VOTED)
     assert await ballots.lookup(session, "ABCD-EFGH-JKMN") is None
     assert await ballots.lookup(session, "not a receipt") is None
     assert len(CANDIDATES) == len(cands)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
 from bot.flows import common, membership, report, stepup, verify
-from core.services import ballots
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
+from core.services import ballots
 
 WORDS = {
     "join": (

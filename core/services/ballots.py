@@ -363,7 +363,10 @@ async def export(session: AsyncSession, election_id: uuid.UUID) -> dict[str, Any
     declared = None
     if row.declared_at is not None:
         counts = await session.execute(
-            text("SELECT id, votes_count FROM election_candidates WHERE election_id = :e AND approved"),
+            text(
+                "SELECT id, votes_count FROM election_candidates"
+                " WHERE election_id = :e AND approved"
+            ),
             {"e": election_id},
         )
         declared = {str(cid): int(n or 0) for cid, n in counts}
@@ -425,7 +428,9 @@ async def declare(
     election.status = ElectionStatus.RESULTS_DECLARED
     election.declared_at = now
     await session.flush()
-    result = Result(tally, winners, verdict.ballots, doc["election"]["eligible_count"], verdict.head)
+    result = Result(
+        tally, winners, verdict.ballots, doc["election"]["eligible_count"], verdict.head
+    )
     texts = {lang: result_text(election.title, candidates, result, lang) for lang in Language}
     await announcements.create(
         session,
@@ -455,6 +460,7 @@ def result_text(
     title: str, candidates: list[elections.Candidate], result: Result, language: Language
 ) -> tuple[str, str]:
     """(title, text) of the result's announcement in ``language``."""
+
     def t(message: str) -> str:
         return in_language(language, message)
 

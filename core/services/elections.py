@@ -132,8 +132,10 @@ async def create(
         return Refused(Refusal.BAD_SCHEDULE, "voting")
     if (nominations_start is None) != (nominations_end is None):
         return Refused(Refusal.BAD_SCHEDULE, "nominations")
-    if nominations_start and nominations_end and not (
-        nominations_start < nominations_end <= voting_start
+    if (
+        nominations_start
+        and nominations_end
+        and not (nominations_start < nominations_end <= voting_start)
     ):
         return Refused(Refusal.BAD_SCHEDULE, "nominations")
     members: list[uuid.UUID] = []
@@ -329,7 +331,7 @@ async def advance(
         .with_for_update(skip_locked=True)
     )
     for election in list(due):
-        original = status = ElectionStatus(election.status)
+        original = status = ElectionStatus(election.status or ElectionStatus.DRAFT)
         if status is ElectionStatus.DRAFT and election.nominations_start is not None:
             if election.nominations_start <= now < election.voting_start:
                 await freeze_roll(session, election.id, now=now)
