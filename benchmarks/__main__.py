@@ -1,7 +1,8 @@
 """``python -m benchmarks [part …]``: run the benchmark parts, in order (default: all).
 
 Parts: ``inbound`` (webhook throughput and latency), ``synthetic`` (loading a million
-members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database). A part
+members), ``fanout`` (announcement fan-out; needs ``synthetic``'s database),
+``elections`` (ballots through the webhook, and verifying a board). A part
 whose module is not there yet is reported as not available and skipped.
 """
 
@@ -14,7 +15,7 @@ import sys
 import time
 import traceback
 
-PARTS = ("inbound", "synthetic", "fanout")
+PARTS = ("inbound", "synthetic", "fanout", "elections")
 
 
 def run_part(name: str) -> bool:

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.i18n import INDIA
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = sub.add_parser("elections", help="internal party elections")
@@ -52,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _moment(value: str | None) -> datetime | None:
+    from core.i18n import INDIA
+
     if not value:
         return None
     moment = datetime.fromisoformat(value)

@@ -93,51 +93,55 @@ async def cast(
     """One ballot for ``candidate_id`` from ``member_id``. A second ballot from the same
     member — from another channel at the same moment too — is refused: the voter's row
     is unique, and the second insert waits for the first transaction, then finds it."""
-    open_ = await session.scalar(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM elections WHERE id = :e AND status = 'voting_open'"
-            " AND voting_start <= :now AND :now < voting_end)"
-        ),
-        {"e": election_id, "now": now},
-    )
-    if not open_:
+    # FOR SHARE: the close (core/services/elections.py) waits for ballots being cast,
+    # and a ballot cast after it finds the election closed.
+    checked = (
+        await session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM election_eligible WHERE election_id = e.id"
+                "               AND member_id = :m) AS eligible,"
+                " EXISTS (SELECT 1 FROM election_candidates WHERE id = :c"
+                "         AND election_id = e.id AND approved) AS approved"
+                " FROM elections e WHERE e.id = :e AND e.status = 'voting_open'"
+                " AND e.voting_start <= :now AND :now < e.voting_end FOR SHARE OF e"
+            ),
+            {"e": election_id, "m": member_id, "c": candidate_id, "now": now},
+        )
+    ).first()
+    if checked is None:
         return Refused(Refusal.NOT_OPEN)
-    eligible = await session.scalar(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM election_eligible WHERE election_id = :e"
-            " AND member_id = :m)"
-        ),
-        {"e": election_id, "m": member_id},
-    )
-    if not eligible:
+    if not checked.eligible:
         return Refused(Refusal.NOT_ELIGIBLE)
-    approved = await session.scalar(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM election_candidates WHERE id = :c"
-            " AND election_id = :e AND approved)"
-        ),
-        {"e": election_id, "c": candidate_id},
-    )
-    if not approved:
+    if not checked.approved:
         return Refused(Refusal.BAD_CANDIDATE)
-    first = await session.scalar(
-        text(
-            "INSERT INTO election_voters (election_id, member_id, voted_at) VALUES (:e, :m, :day)"
-            " ON CONFLICT (election_id, member_id) DO NOTHING RETURNING true"
-        ),
-        {"e": election_id, "m": member_id, "day": _day(now)},
-    )
-    if not first:
-        return Refused(Refusal.ALREADY_VOTED)
     receipt = new_receipt()
-    await session.execute(
-        text(
-            "INSERT INTO election_ballot_pool (election_id, candidate_id, receipt_hash)"
-            " VALUES (:e, :c, :r)"
-        ),
-        {"e": election_id, "c": candidate_id, "r": board.receipt_hash(receipt)},
-    )
-    await flush(session, election_id, batch=batch)
+    # The voter's row and the ballot in one statement; the two rows share nothing.
+    done = (
+        await session.execute(
+            text(
+                "WITH voter AS ("
+                "  INSERT INTO election_voters (election_id, member_id, voted_at)"
+                "  VALUES (:e, :m, :day) ON CONFLICT (election_id, member_id) DO NOTHING"
+                "  RETURNING 1),"
+                " ballot AS ("
+                "  INSERT INTO election_ballot_pool (election_id, candidate_id, receipt_hash)"
+                "  SELECT :e, :c, :r FROM voter RETURNING 1)"
+                " SELECT (SELECT count(*) FROM ballot) AS cast,"
+                " (SELECT count(*) FROM election_ballot_pool WHERE election_id = :e) AS held"
+            ),
+            {
+                "e": election_id,
+                "m": member_id,
+                "c": candidate_id,
+                "r": board.receipt_hash(receipt),
+                "day": _day(now),
+            },
+        )
+    ).one()
+    if not done.cast:
+        return Refused(Refusal.ALREADY_VOTED)
+    if done.held + 1 >= batch:
+        await flush(session, election_id, batch=batch)
     return Cast(receipt)
 
 
@@ -153,39 +157,57 @@ async def has_voted(session: AsyncSession, election_id: uuid.UUID, member_id: uu
     )
 
 
-async def open_board(session: AsyncSession, election_id: uuid.UUID) -> str:
-    """Start the board: its genesis binds the election, its approved candidates and the
-    roll's count (so neither can change once voting opens)."""
-    election = await session.get(Election, election_id)
-    assert election is not None
-    if election.board_head is None:
-        ids = [str(c.id) for c in await elections.candidates(session, election_id)]
-        election.board_head = board.genesis(str(election_id), ids, election.eligible_count or 0)
-        await session.flush()
-    return election.board_head
+async def genesis_of(session: AsyncSession, election_id: uuid.UUID) -> str:
+    """The board's first hash: it binds the election, its approved candidates and the
+    roll's count (none of which can change once voting opens)."""
+    eligible = await session.scalar(
+        text("SELECT coalesce(eligible_count, 0) FROM elections WHERE id = :e"),
+        {"e": election_id},
+    )
+    ids = [str(c.id) for c in await elections.candidates(session, election_id)]
+    return board.genesis(str(election_id), ids, int(eligible or 0))
+
+
+_BOARD_LOCK = "hashtext('vck:board:' || :e)"
 
 
 async def flush(
     session: AsyncSession, election_id: uuid.UUID, *, batch: int, final: bool = False
 ) -> int:
     """Move the held ballots to the board in a random order, once at least ``batch`` are
-    held (any number when ``final``). Returns how many moved."""
+    held (``final``: all of them, at the close, and the board's length and head are
+    written on the election). Returns how many moved.
+
+    One writer at a time extends the chain (a transaction-scoped advisory lock). A
+    ballot that finds another batch being written leaves its own for the next one rather
+    than wait; the close waits. Nothing here locks the election's row, which every
+    ballot holds FOR SHARE while it is cast (:func:`cast`)."""
     held = await session.scalar(
         text("SELECT count(*) FROM election_ballot_pool WHERE election_id = :e"),
         {"e": election_id},
     )
-    if not held or (held < batch and not final):
+    if not final and (not held or held < batch):
         return 0
-    # One writer at a time extends the chain: the election's row is the lock.
-    head = (
+    if final:
         await session.execute(
-            text("SELECT board_head, ballots_count FROM elections WHERE id = :e FOR UPDATE"),
+            text(f"SELECT pg_advisory_xact_lock({_BOARD_LOCK})"), {"e": str(election_id)}
+        )
+    elif not await session.scalar(
+        text(f"SELECT pg_try_advisory_xact_lock({_BOARD_LOCK})"), {"e": str(election_id)}
+    ):
+        return 0
+    last = (
+        await session.execute(
+            text(
+                "SELECT seq, chain_hash FROM election_votes WHERE election_id = :e"
+                " ORDER BY seq DESC LIMIT 1"
+            ),
             {"e": election_id},
         )
-    ).one()
-    previous, count = head.board_head, int(head.ballots_count)
-    if previous is None:
-        previous = await open_board(session, election_id)
+    ).first()
+    previous, count = (last.chain_hash, last.seq) if last else (
+        await genesis_of(session, election_id), 0
+    )  # fmt: skip
     rows = (
         await session.execute(
             text(
@@ -195,8 +217,8 @@ async def flush(
             {"e": election_id},
         )
     ).all()
-    if not rows or (len(rows) < batch and not final):
-        # Another writer took them meanwhile: put back what is left for the next batch.
+    if not final and len(rows) < batch:
+        # Another batch took them meanwhile: put back the few left for the next one.
         if rows:
             await session.execute(
                 text(
@@ -216,18 +238,20 @@ async def flush(
         receipts.append(receipt_hash)
         choices.append(candidate_id)
         hashes.append(previous)
-    await session.execute(
-        text(
-            "INSERT INTO election_votes (election_id, seq, vote_hash, candidate_id, chain_hash)"
-            " SELECT :e, unnest(CAST(:s AS int[])), unnest(CAST(:r AS text[])),"
-            " unnest(CAST(:c AS uuid[])), unnest(CAST(:h AS text[]))"
-        ),
-        {"e": election_id, "s": seqs, "r": receipts, "c": choices, "h": hashes},
-    )
-    await session.execute(
-        text("UPDATE elections SET board_head = :h, ballots_count = :n WHERE id = :e"),
-        {"h": previous, "n": count, "e": election_id},
-    )
+    if shuffled:
+        await session.execute(
+            text(
+                "INSERT INTO election_votes (election_id, seq, vote_hash, candidate_id,"
+                " chain_hash) SELECT :e, unnest(CAST(:s AS int[])), unnest(CAST(:r AS text[])),"
+                " unnest(CAST(:c AS uuid[])), unnest(CAST(:h AS text[]))"
+            ),
+            {"e": election_id, "s": seqs, "r": receipts, "c": choices, "h": hashes},
+        )
+    if final:
+        await session.execute(
+            text("UPDATE elections SET board_head = :h, ballots_count = :n WHERE id = :e"),
+            {"h": previous, "n": count, "e": election_id},
+        )
     return len(shuffled)
 
 
@@ -360,6 +384,7 @@ async def export(session: AsyncSession, election_id: uuid.UUID) -> dict[str, Any
     ]
     eligible = int(row.eligible_count or 0)
     start = board.genesis(str(row.id), [str(c.id) for c in candidates], eligible)
+    # (row.board_head is written at the close; the head is the last row's hash.)
     declared = None
     if row.declared_at is not None:
         counts = await session.execute(

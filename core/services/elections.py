@@ -328,7 +328,10 @@ async def advance(
                 ]
             )
         )
-        .with_for_update(skip_locked=True)
+        # FOR NO KEY UPDATE: waits for no ballot (they hold the row FOR SHARE: an election
+        # with ballots in flight is moved on the next run), and two workers never move
+        # the same election.
+        .with_for_update(skip_locked=True, key_share=True)
     )
     for election in list(due):
         original = status = ElectionStatus(election.status or ElectionStatus.DRAFT)
@@ -339,7 +342,6 @@ async def advance(
         if status in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
             if election.voting_start <= now:
                 await freeze_roll(session, election.id, now=now)
-                await ballots.open_board(session, election.id)
                 status = ElectionStatus.VOTING_OPEN
         if status is ElectionStatus.VOTING_OPEN and election.voting_end <= now:
             election.status = status
