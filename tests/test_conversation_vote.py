@@ -14,6 +14,7 @@ from sqlalchemy import text
 from core import board
 from core.channels.base import Channel
 from core.services import ballots, elections
+from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
 from tests.bot_harness import _twilio_text
 from tests.elections_fixtures import VOTERS, open_election
@@ -200,3 +201,26 @@ async def test_members_not_on_the_roll_see_no_vote_entry(member, session, settin
     menu = await villupuram.says("hi")
     assert "வாக்கு" not in menu
     assert "AC018 secretary 2027" not in await villupuram.says("vote")
+
+
+async def test_a_stale_button_casts_nothing(member, providers, session, settings) -> None:
+    """'Cast my vote' pressed on an earlier message (a ballot shown before "Choose
+    again") re-asks the current question instead of casting."""
+    e = await open_election(session, settings)
+    await link_telegram(session, PRIYA, PRIYA_TELEGRAM)
+    m = member(Channel.TELEGRAM, PRIYA_TELEGRAM)
+    await m.says("hi")
+    await m.says("vote")
+    await m.says("1")
+    await m.says(await code_for(providers, PRIYA))
+    assert "Cast it?" in await m.says(button=str((await elections.candidates(session, e))[0].id))
+    first_confirm = m.last["message_id"]
+    assert "who do you vote for" in await m.says(button="change")
+    assert "Cast it?" in await m.says("2")
+    stale = fake_telegram.callback_update(
+        990001, int(PRIYA_TELEGRAM), "cast", message_id=first_confirm
+    )
+    assert (await m.post_telegram(stale)).status == 200
+    said = [s for s in providers.telegram.sent if s.get("method") == "sendMessage"][-1]
+    assert "Cast it?" in said["text"] and "Your vote is cast" not in said["text"]
+    assert await session.scalar(text("SELECT count(*) FROM election_voters")) == 0
