@@ -11,6 +11,7 @@ from bot.flows import (
     menu,
     privacy,
     report,
+    run_election,
     signup,
     stepup,
     verify,
@@ -34,5 +35,6 @@ FLOWS: dict[str, Flow] = {
         report.FLOW,
         privacy.FLOW,
         vote.FLOW,
+        run_election.FLOW,
     )
 }

@@ -8,7 +8,7 @@ from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
 from bot.flows import common, membership, report, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
-from core.services import ballots
+from core.services import ballots, elections
 
 WORDS = {
     "join": (
@@ -41,6 +41,7 @@ WORDS = {
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "vote": ("vote", "voting", "election", "வாக்கு", "வாக்களி", "வாக்களிக்க", "தேர்தல்", "ரசீது"),
+    "run_election": ("run election", "new election", "தேர்தல் நடத்த", "புதிய தேர்தல்"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
 }
@@ -66,6 +67,8 @@ LABELS = {
     "report": N_("Announcement reports"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "vote": N_("Vote"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "run_election": N_("Run an election"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "language": N_("Change language"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
@@ -95,6 +98,8 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
             shown.append("announce")
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
+        if permissions & set(elections.RUN_ELECTIONS):
+            shown.append("run_election")
     shown += ["language", "help", "privacy"]
     return tuple(Choice(item, _(LABELS[item])) for item in shown)
 
@@ -132,6 +137,7 @@ OPENS = {
     "report": "report",
     "privacy": "privacy",
     "vote": "vote",
+    "run_election": "run_election",
 }
 
 FLOW = Flow(
@@ -160,6 +166,7 @@ FLOW = Flow(
                 "report:pick",
                 "privacy:confirm",
                 "vote:pick",
+                "run_election:unit",
             ),
         )
     },
