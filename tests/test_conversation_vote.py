@@ -224,3 +224,14 @@ async def test_a_stale_button_casts_nothing(member, providers, session, settings
     said = [s for s in providers.telegram.sent if s.get("method") == "sendMessage"][-1]
     assert "Cast it?" in said["text"] and "Your vote is cast" not in said["text"]
     assert await session.scalar(text("SELECT count(*) FROM election_voters")) == 0
+
+
+async def test_an_election_without_candidates_asks_for_no_code(
+    member, providers, session, settings
+):
+    await open_election(session, settings, candidates=())
+    m = member(Channel.WHATSAPP, PRIYA)
+    await m.says("hi")
+    await m.says("vote")
+    assert "no approved candidates" in await m.says("1")
+    assert not [t for t in providers.sms_to(PRIYA) if CODE.search(t)]

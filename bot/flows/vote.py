@@ -64,6 +64,9 @@ async def picked_election(ctx: Context, picked: str) -> Outcome:
         return Done(_(ALREADY))
     ctx.data["election"] = picked
     ctx.data["title"] = election.title
+    if not await candidate_choices(ctx):
+        ctx.data.clear()
+        return Done(_("This election has no approved candidates yet."))
     return await stepup.require(ctx, *STEP_UP.then)
 
 
