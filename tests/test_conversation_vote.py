@@ -131,6 +131,8 @@ async def test_a_constituency_elects_its_secretary_on_every_channel(
     for sentence in ("who do you vote for", "Your vote", "chat app", "Counted", "Received"):
         assert sentence not in bodies
     assert "யாருக்கு" not in bodies
+    # Candidates are people: their names never become WhatsApp content kept for good.
+    assert "Karthik" not in str(providers.twilio.contents)
 
 
 async def test_twenty_attempts_at_once_from_two_channels_give_one_ballot(

@@ -171,6 +171,7 @@ FLOW = Flow(
             list_button=N_("Choose"),
             then=picked_election,
             goes_to=("receipt", "ballot", STEP_UP, END),
+            stored_choices=False,  # one-off elections: not WhatsApp content kept for good
             private=True,
         ),
         "ballot": Ask(
@@ -180,6 +181,7 @@ FLOW = Flow(
             list_button=N_("Candidates"),
             then=picked_candidate,
             goes_to=("confirm",),
+            stored_choices=False,  # people: not WhatsApp content kept for good
             private=True,
         ),
         "confirm": Ask(
