@@ -74,3 +74,45 @@ async def test_members_cannot_run_elections(member) -> None:
     menu = await m.says("hi")
     assert "Run an election" not in menu
     assert "For which unit" not in await m.says("run election")
+
+
+async def test_a_member_stands_and_an_official_approves_in_chat(member, session, settings) -> None:
+    from core.services import elections
+
+    now = datetime.now(UTC)
+    made = await elections.create(
+        session, official_member_id=None, unit_code="TN.CHN.AC018",
+        position="Constituency Secretary", title="AC018 2027",
+        nominations_start=now - timedelta(minutes=1), nominations_end=now + timedelta(hours=1),
+        voting_start=now + timedelta(hours=2), voting_end=now + timedelta(hours=3), now=now,
+    )  # fmt: skip
+    assert isinstance(made, elections.Created)
+    await elections.advance(session, settings, now=now)
+    await session.commit()
+
+    karthik = member(Channel.WHATSAPP, "+12025550112")
+    assert "வேட்பாளராகப் போட்டியிட" in await karthik.says("hi")
+    assert "AC018 2027" in await karthik.says("போட்டியிட")
+    assert "ஒப்புதல்" in await karthik.says("1")
+    assert "வேட்புமனு பதிவானது" in await karthik.says("1")
+    assert "வேட்பாளராகப் போட்டியிட" not in await karthik.says("menu")
+
+    senthil = member(Channel.WHATSAPP, SENTHIL)
+    await senthil.says("hi")
+    assert "ஒப்புதல் தர" in await senthil.says("தேர்தல் நடத்த")
+    assert "கார்த்திக் சுப்பிரமணி · AC018 2027" in await senthil.says("2")
+    assert "ஒப்புதல் அளித்தோம்" in await senthil.says("1")
+    row = (
+        await session.execute(
+            text(
+                "SELECT c.approved, c.approved_by = s.id AS by_him FROM election_candidates c,"
+                " members k, members s WHERE c.member_id = k.id AND k.phone = '+12025550112'"
+                " AND s.phone = :s"
+            ),
+            {"s": SENTHIL},
+        )
+    ).one()
+    assert row.approved and row.by_him
+    # Nothing left to approve: "Run an election" goes straight to a new one.
+    await senthil.says("menu")
+    assert "TN.CHN.AC018" in await senthil.says("தேர்தல் நடத்த")

@@ -13,6 +13,7 @@ from bot.flows import (
     report,
     run_election,
     signup,
+    stand,
     stepup,
     verify,
     vote,
@@ -36,5 +37,6 @@ FLOWS: dict[str, Flow] = {
         privacy.FLOW,
         vote.FLOW,
         run_election.FLOW,
+        stand.FLOW,
     )
 }

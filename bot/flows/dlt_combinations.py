@@ -34,8 +34,8 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
-MENU_SIZES = range(4, 10)
-"""The menu by SMS is its choices alone: four for anyone, up to nine for an official
+MENU_SIZES = range(4, 11)
+"""The menu by SMS is its choices alone: four for anyone, up to ten for an official
 with an election to vote in (bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",

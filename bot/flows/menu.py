@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, membership, report, stepup, verify
+from bot.flows import common, membership, report, run_election, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 from core.services import ballots, elections
@@ -41,6 +41,7 @@ WORDS = {
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "vote": ("vote", "voting", "election", "வாக்கு", "வாக்களி", "வாக்களிக்க", "தேர்தல்", "ரசீது"),
+    "stand": ("stand", "nominate", "candidate", "வேட்பாளர்", "வேட்பாளராக", "போட்டியிட"),
     "run_election": ("run election", "new election", "தேர்தல் நடத்த", "புதிய தேர்தல்"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
@@ -68,6 +69,8 @@ LABELS = {
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "vote": N_("Vote"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "stand": N_("Stand as candidate"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "run_election": N_("Run an election"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "language": N_("Change language"),
@@ -87,10 +90,11 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         shown.append("join")
     else:
         shown.append("membership")
-        if await ctx.once(
-            "menu.vote", lambda: ballots.may_look(ctx.session, ctx.member_id, now=ctx.now)
-        ):
-            shown.append("vote")
+        about_elections = await ctx.once(
+            "menu.elections",
+            lambda: ballots.menu_entries(ctx.session, ctx.member_id, now=ctx.now),
+        )
+        shown += [entry for entry in ("vote", "stand") if entry in about_elections]
         permissions = await ctx.permissions()
         if "verify_members" in permissions:
             shown.append("verify")
@@ -123,6 +127,8 @@ async def picked(ctx: Context, choice: str) -> Outcome:
         return await stepup.require(ctx, *VERIFY_AFTER_STEP_UP.then)
     if choice == "privacy" and await ctx.permissions():  # their position ends too
         return await stepup.require(ctx, *ERASE_AFTER_STEP_UP.then)
+    if choice == "run_election" and not await run_election.pending_choices(ctx):
+        return Goto("unit", flow="run_election")  # nothing to approve: a new election
     if choice == "report" and not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
     return Goto(flow=OPENS[choice])
@@ -138,6 +144,7 @@ OPENS = {
     "privacy": "privacy",
     "vote": "vote",
     "run_election": "run_election",
+    "stand": "stand",
 }
 
 FLOW = Flow(
@@ -167,6 +174,8 @@ FLOW = Flow(
                 "privacy:confirm",
                 "vote:pick",
                 "run_election:unit",
+                "run_election:what",
+                "stand:pick",
             ),
         )
     },

@@ -25,6 +25,42 @@ NUMBER = re.compile(r"VCK-[A-Z]{3}-\d{7}")
 MAX_CANDIDATES = 9
 
 
+async def pending_choices(ctx: Context) -> tuple[Choice, ...]:
+    """Candidacies waiting for this official's approval (read once per message)."""
+    found = await ctx.once(
+        "run_election.pending",
+        lambda: elections.awaiting_approval(ctx.session, ctx.member_id),
+    )
+    return tuple(
+        Choice(str(n.candidate_id), f"{n.candidate.label(ctx.language)} · {n.title}") for n in found
+    )
+
+
+WHAT = (
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("new", N_("New election")),
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
+    Choice("approve", N_("Approve")),
+)
+
+
+async def approve(ctx: Context, picked: str) -> Outcome:
+    found = await elections.awaiting_approval(ctx.session, ctx.member_id)
+    nomination = next((n for n in found if str(n.candidate_id) == picked), None)
+    if nomination is None:
+        return Done(_("That candidacy is no longer waiting for approval."))
+    done = await elections.approve(
+        ctx.session, nomination.election_id, nomination.candidate_id, by=ctx.member_id
+    )
+    if done is not True:
+        return Done(_("That candidacy is no longer waiting for approval."))
+    return Done(
+        _("Approved: {name} in {title}.").format(
+            name=nomination.candidate.label(ctx.language), title=nomination.title
+        )
+    )
+
+
 async def unit_choices(ctx: Context) -> tuple[Choice, ...]:
     return await announce.scope_choices(ctx)
 
@@ -124,9 +160,9 @@ async def summary(ctx: Context) -> str:
 
 
 CONFIRM = (
-    # TRANSLATORS: a WhatsApp quick-reply button: at most 20 characters.
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("create", N_("Create")),
-    # TRANSLATORS: a WhatsApp quick-reply button: at most 20 characters.
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("cancel", N_("Cancel")),
 )
 CONFIRM_WORDS = {"create": ("create", "yes", "ஆம்", "சரி"), "cancel": ("cancel", "no", "வேண்டாம்")}
@@ -163,9 +199,21 @@ async def create(ctx: Context, picked: str) -> Outcome:
 
 FLOW = Flow(
     name="run_election",
-    entry="unit",
+    entry="what",
     requires=Permission(*elections.RUN_ELECTIONS),
     states={
+        "what": Ask(
+            N_("What would you like to do?"),
+            choices=WHAT,
+            next={"new": "unit", "approve": "approve"},
+        ),
+        "approve": Ask(
+            N_("Whose candidacy do you approve?"),
+            choices=pending_choices,
+            stored_choices=False,
+            then=approve,
+            goes_to=(END,),
+        ),
         "unit": Ask(
             N_("For which unit is the election? Choose one, or type the code of a unit below."),
             choices=unit_choices,

@@ -97,11 +97,11 @@ async def ask_confirm(ctx: Context) -> str:
 
 
 CONFIRM = (
-    # TRANSLATORS: a WhatsApp quick-reply button: at most 20 characters.
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("cast", N_("Cast my vote")),
-    # TRANSLATORS: a WhatsApp quick-reply button: at most 20 characters.
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("change", N_("Choose again")),
-    # TRANSLATORS: a WhatsApp quick-reply button: at most 20 characters.
+    # TRANSLATORS: a WhatsApp quick-reply button: at most 17 characters.
     Choice("cancel", N_("Cancel")),
 )
 

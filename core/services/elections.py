@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
@@ -356,3 +356,71 @@ async def advance(
             moves.append((election.id, status))
     await session.flush()
     return moves
+
+
+# --- nominations in chat -----------------------------------------------------------------
+
+
+async def open_for_nomination(
+    session: AsyncSession, member_id: uuid.UUID, *, now: datetime
+) -> list[tuple[uuid.UUID, str]]:
+    """(id, title) of the elections whose nominations are open to ``member_id`` (on
+    the roll, not yet a candidate)."""
+    rows = await session.execute(
+        text(
+            "SELECT e.id, e.title FROM elections e JOIN election_eligible r"
+            " ON r.election_id = e.id AND r.member_id = :m"
+            " WHERE e.status = 'nominations_open'"
+            " AND (e.nominations_end IS NULL OR :now < e.nominations_end)"
+            " AND NOT EXISTS (SELECT 1 FROM election_candidates c WHERE c.election_id = e.id"
+            "                 AND c.member_id = :m)"
+            " ORDER BY e.voting_start, e.id LIMIT 9"
+        ),
+        {"m": member_id, "now": now},
+    )
+    return [(election_id, title) for election_id, title in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Nomination:
+    candidate_id: uuid.UUID
+    election_id: uuid.UUID
+    title: str
+    candidate: Candidate
+
+
+async def awaiting_approval(
+    session: AsyncSession, official_member_id: uuid.UUID, *, limit: int = 9
+) -> list[Nomination]:
+    """Candidacies not yet approved in elections the official may run, oldest first."""
+    scopes = []
+    for permission in RUN_ELECTIONS:
+        held, unit = officials.permission_scope(official_member_id, permission)
+        scopes.append(exists(held.where(unit.path.ancestor_of(OrganizationUnit.path))))
+    rows = await session.execute(
+        select(
+            ElectionCandidate.id,
+            Election.id,
+            Election.title,
+            Member.first_name,
+            Member.last_name,
+            Member.first_name_ta,
+            Member.last_name_ta,
+        )
+        .join(Election, Election.id == ElectionCandidate.election_id)
+        .join(OrganizationUnit, OrganizationUnit.id == Election.unit_id)
+        .join(Member, Member.id == ElectionCandidate.member_id)
+        .where(
+            ElectionCandidate.approved.is_not(True),
+            Election.status.in_([ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN]),
+            or_(*scopes),
+        )
+        .order_by(ElectionCandidate.nominated_at, ElectionCandidate.id)
+        .limit(limit)
+    )
+    out = []
+    for cid, eid, title, first, last, first_ta, last_ta in rows:
+        name = " ".join(p for p in (first, last) if p) or "—"
+        name_ta = " ".join(p for p in (first_ta, last_ta) if p) or None
+        out.append(Nomination(cid, eid, title, Candidate(cid, name, name_ta, False)))
+    return out
