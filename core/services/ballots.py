@@ -93,8 +93,12 @@ async def cast(
     """One ballot for ``candidate_id`` from ``member_id``. A second ballot from the same
     member — from another channel at the same moment too — is refused: the voter's row
     is unique, and the second insert waits for the first transaction, then finds it."""
-    # FOR SHARE: the close (core/services/elections.py) waits for ballots being cast,
-    # and a ballot cast after it finds the election closed.
+    # Casting holds the election's ballot lock shared; the close takes it alone
+    # (:func:`close_ballot_box`): it waits for ballots in flight, and a ballot that comes
+    # after it finds the election closed. (An advisory lock: no write to the row.)
+    await session.execute(
+        text(f"SELECT pg_advisory_xact_lock_shared({_BALLOTS_LOCK})"), {"e": str(election_id)}
+    )
     checked = (
         await session.execute(
             text(
@@ -103,7 +107,7 @@ async def cast(
                 " EXISTS (SELECT 1 FROM election_candidates WHERE id = :c"
                 "         AND election_id = e.id AND approved) AS approved"
                 " FROM elections e WHERE e.id = :e AND e.status = 'voting_open'"
-                " AND e.voting_start <= :now AND :now < e.voting_end FOR SHARE OF e"
+                " AND e.voting_start <= :now AND :now < e.voting_end"
             ),
             {"e": election_id, "m": member_id, "c": candidate_id, "now": now},
         )
@@ -169,6 +173,15 @@ async def genesis_of(session: AsyncSession, election_id: uuid.UUID) -> str:
 
 
 _BOARD_LOCK = "hashtext('vck:board:' || :e)"
+_BALLOTS_LOCK = "hashtext('vck:ballots:' || :e)"
+
+
+async def close_ballot_box(session: AsyncSession, election_id: uuid.UUID) -> None:
+    """Wait for the ballots being cast in ``election_id``; until the caller's transaction
+    ends, no other ballot is cast (they wait, then find the election closed)."""
+    await session.execute(
+        text(f"SELECT pg_advisory_xact_lock({_BALLOTS_LOCK})"), {"e": str(election_id)}
+    )
 
 
 async def flush(
@@ -181,7 +194,7 @@ async def flush(
     One writer at a time extends the chain (a transaction-scoped advisory lock). A
     ballot that finds another batch being written leaves its own for the next one rather
     than wait; the close waits. Nothing here locks the election's row, which every
-    ballot holds FOR SHARE while it is cast (:func:`cast`)."""
+    ballot reads while it is cast (:func:`cast`)."""
     held = await session.scalar(
         text("SELECT count(*) FROM election_ballot_pool WHERE election_id = :e"),
         {"e": election_id},

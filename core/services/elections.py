@@ -328,9 +328,8 @@ async def advance(
                 ]
             )
         )
-        # FOR NO KEY UPDATE: waits for no ballot (they hold the row FOR SHARE: an election
-        # with ballots in flight is moved on the next run), and two workers never move
-        # the same election.
+        # FOR NO KEY UPDATE: no ballot waits for it (their rows only refer to the election),
+        # and two workers never move the same election.
         .with_for_update(skip_locked=True, key_share=True)
     )
     for election in list(due):
@@ -344,6 +343,7 @@ async def advance(
                 await freeze_roll(session, election.id, now=now)
                 status = ElectionStatus.VOTING_OPEN
         if status is ElectionStatus.VOTING_OPEN and election.voting_end <= now:
+            await ballots.close_ballot_box(session, election.id)
             election.status = status
             await ballots.flush(session, election.id, batch=1, final=True)
             status = ElectionStatus.CLOSED
