@@ -223,3 +223,34 @@ async def test_erasing_a_voter_or_a_candidate_never_touches_a_ballot(session, se
     assert doc["ballots"] == before and doc["voters"] == 2
     verdict = board.verify(doc)
     assert verdict.ok and verdict.tally[str(cands[0].id)] == 2
+
+
+async def test_the_close_waits_for_a_ballot_in_flight_and_counts_it(
+    session, session_factory, settings
+) -> None:
+    import asyncio
+
+    e = await open_election(session, settings)
+    cands = await elections.candidates(session, e)
+    voter = await member_id(session, "+12025550111")
+    now = datetime.now(UTC)
+    async with session_factory() as casting, session_factory() as closing:
+        cast = await ballots.cast(
+            casting, election_id=e, member_id=voter, candidate_id=cands[0].id, now=now, batch=100
+        )
+        assert isinstance(cast, ballots.Cast)  # not committed yet
+        close = asyncio.ensure_future(
+            elections.advance(closing, settings, now=now + timedelta(hours=3))
+        )
+        await asyncio.sleep(0.5)
+        assert not close.done()  # waits for the ballot being cast
+        await casting.commit()
+        assert [status for _, status in await close] == ["results_declared"]
+        await closing.commit()
+    doc = await ballots.export(session, e)
+    assert doc["pending"] == 0 and len(doc["ballots"]) == 1 and board.verify(doc).ok
+    late = await ballots.cast(
+        session, election_id=e, member_id=await member_id(session, "+12025550112"),
+        candidate_id=cands[0].id, now=now, batch=100,
+    )  # fmt: skip
+    assert late == ballots.Refused(ballots.Refusal.NOT_OPEN)
