@@ -141,6 +141,10 @@ class Ask:
     sms_choices: bool = True
     """False: on SMS the choices are not listed (a location cannot be shared by SMS, so
     the prompt asks for the PIN code straight away)."""
+    private: bool = False
+    """Nothing of this step goes into the message log: no reply to an answer given here
+    and no reply that asks this question is recorded (a ballot, a receipt:
+    bot/engine.py)."""
 
     def targets(self) -> tuple[Target, ...]:
         """Everywhere an answer to this question may lead."""

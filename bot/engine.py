@@ -102,6 +102,12 @@ FALLBACKS: dict[Word, Fallback] = {
 (:attr:`Flow.fallbacks`). STOP and START are not here: no flow may change them."""
 
 
+def private_step(flow: str | None, state: str | None) -> bool:
+    """Whether the question ``state`` of ``flow`` is declared private (Ask.private)."""
+    found = FLOWS.get(flow) if flow else None
+    return bool(found and state in found.states and found.states[state].private)
+
+
 def to_answer(message: InboundMessage) -> Answer:
     contact = message.contact
     return Answer(
@@ -164,6 +170,7 @@ class Engine:
         self, connection: AsyncConnection, pg: Any, message: InboundMessage
     ) -> tuple[Reply, list[int]] | None:
         conv, timed_out = await self.store.load(message.channel, message.address)
+        answered = private_step(conv.flow, conv.state)
         now = datetime.now(UTC)
         async with pg.transaction():
             who = await pg.fetchrow(
@@ -198,13 +205,15 @@ class Engine:
             # A grievance's text is kept in its ticket, never in the message log.
             private = private or bool(conv.flow and FLOWS[conv.flow].private)
             keep_text = ctx.member is not None and ctx.log_as is None and not private
-            await pg.execute(
-                RECORD_REPLY,
-                message.channel.value,
-                ctx.log_as or message.address,
-                message.provider,
-                reply.as_plain_text() if keep_text else None,
-            )
+            # A private step (a ballot, a receipt) leaves no reply in the log at all.
+            if not (answered or private_step(conv.flow, conv.state)):
+                await pg.execute(
+                    RECORD_REPLY,
+                    message.channel.value,
+                    ctx.log_as or message.address,
+                    message.provider,
+                    reply.as_plain_text() if keep_text else None,
+                )
         try:
             await self.store.save(message.channel, message.address, conv)
         except Exception:

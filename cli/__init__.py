@@ -22,13 +22,18 @@ GROUPS = (
     "cli.events",
     "cli.grievances",
     "cli.donations",
+    "cli.elections",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; with ``command`` naming a group's own module (``elections`` is
+    cli.elections), only that group, so a command does not pay for importing every
+    other group's libraries (``vck elections verify`` is run by anyone, on a laptop)."""
     parser = argparse.ArgumentParser(prog="vck", description="VCK Connect")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in GROUPS:
+    groups = [f"cli.{command}"] if f"cli.{command}" in GROUPS else GROUPS
+    for name in groups:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -42,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from core.config import ConfigError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:  # a clear refusal, not a traceback

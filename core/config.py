@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     retention_message_body_days: int = 90
     retention_status_event_days: int = 90
 
+    # --- elections (core/services/ballots.py) --------------------------------------
+    election_ballot_batch: int = Field(default=100, ge=1)
+    """Ballots are held and put on the board in shuffled batches of at least this many:
+    each batch hides its voters among at least this many others."""
+
     # --- fan-out (FACTS.md) ---------------------------------------------------------
     fanout_batch_size: int = 500
     rate_whatsapp_per_sec: float = 80.0

@@ -26,7 +26,7 @@ from core.channels.base import Channel, Reply
 from core.db import transaction
 from core.jobs import SEND_BATCH, QueuedJobs, batch_job_id
 from core.outbound import EffectPorts, PriorityTokens
-from core.services import grievance_clock, retention
+from core.services import elections, grievance_clock, retention
 from notifier.bootstrap import Deps
 from notifier.sending import BatchSender, utcnow
 
@@ -339,3 +339,14 @@ async def reconcile_donations(deps: Deps) -> int:
     if counts:
         log.info("donations: reconciled %s", counts)
     return sum(counts.values())
+
+
+async def advance_elections(deps: Deps) -> int:
+    """Cron: move elections along their calendar (core/services/elections.py): freeze the
+    roll, open and close voting, declare and announce results (the announcement is then
+    published by :func:`publish_due`)."""
+    async with transaction(deps.session_factory) as session:
+        moves = await elections.advance(session, deps.settings, now=utcnow())
+    for election_id, status in moves:
+        log.info("election %s: %s", election_id, status.value)
+    return len(moves)

@@ -87,6 +87,10 @@ async def deliver_effects(ctx: dict[str, Any]) -> int:
     return await jobs.deliver_effects(_deps(ctx))
 
 
+async def advance_elections(ctx: dict[str, Any]) -> int:
+    return await jobs.advance_elections(_deps(ctx))
+
+
 async def purge_expired(ctx: dict[str, Any]) -> int:
     return await jobs.purge_expired(_deps(ctx))
 
@@ -121,6 +125,7 @@ def bulk_worker(deps: Deps, pool: ArqRedis, *, burst: bool = False) -> Worker:
             cron(release_deferred, minute=set(range(0, 60, 5)), second=30, timeout=timeout),
             cron(event_chores, second={15, 45}, run_at_startup=True, timeout=timeout),
             cron(reconcile_donations, minute=set(range(2, 60, 5)), second=0, timeout=timeout),
+            cron(advance_elections, second=_every(10), run_at_startup=True, timeout=timeout),
             # 02:30 in India, when the fewest members write.
             cron(purge_expired, hour=21, minute=0, second=0, timeout=timeout),
             cron(sweep_grievances, second=15, run_at_startup=True, timeout=timeout),

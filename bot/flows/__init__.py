@@ -16,9 +16,12 @@ from bot.flows import (
     menu,
     privacy,
     report,
+    run_election,
     signup,
+    stand,
     stepup,
     verify,
+    vote,
     welcome,
 )
 
@@ -42,5 +45,8 @@ FLOWS: dict[str, Flow] = {
         grievance.FLOW,
         grievance_desk.FLOW,
         donate.FLOW,
+        vote.FLOW,
+        run_election.FLOW,
+        stand.FLOW,
     )
 }

@@ -36,8 +36,8 @@ def question(ask: Ask) -> list[str]:
 
 MENU_SIZES = range(4, 11)
 """The menu by SMS is its choices alone: four for anyone, more for a member (Events while
-one is coming, Complaints) and up to ten for an official (bot/flows/menu.py
-``menu_choices``)."""
+one is coming, Complaints, Vote while an election is open) and up to ten for an official
+(bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",
     "Welcome back. You will get announcements here again.",

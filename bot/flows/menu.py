@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, donate, events, membership, report, stepup, verify
+from bot.flows import common, donate, events, membership, report, run_election, stepup, verify
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
-from core.services import donations
+from core.services import ballots, donations, elections
 
 WORDS = {
     "join": (
@@ -42,6 +42,9 @@ WORDS = {
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "events": ("event", "events", "நிகழ்வு", "நிகழ்வுகள்", "nigazhvu"),
     "donate": ("donate", "donation", "give", "நன்கொடை", "நன்கொடை அளிக்க", "nankodai"),
+    "vote": ("vote", "voting", "election", "வாக்கு", "வாக்களி", "வாக்களிக்க", "தேர்தல்", "ரசீது"),
+    "stand": ("stand", "nominate", "candidate", "வேட்பாளர்", "வேட்பாளராக", "போட்டியிட"),
+    "run_election": ("run election", "new election", "தேர்தல் நடத்த", "புதிய தேர்தல்"),
     "help": ("help", "உதவி"),
     "privacy": ("delete", "delete my details", "delete my data", "privacy", "நீக்கு", "தனியுரிமை"),
     "grievance": ("grievance", "complaint", "complaints", "புகார்", "புகார்கள்", "pugar", "pukar"),
@@ -72,6 +75,11 @@ LABELS = {
     "report": N_("Announcement reports"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "donate": N_("Donate"),
+    "vote": N_("Vote"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "stand": N_("Stand as candidate"),
+    # TRANSLATORS: a WhatsApp list item: at most 21 characters.
+    "run_election": N_("Run an election"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
     "language": N_("Change language"),
     # TRANSLATORS: a WhatsApp list item: at most 21 characters.
@@ -94,6 +102,11 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         shown.append("join")
     else:
         shown.append("membership")
+        about_elections = await ctx.once(
+            "menu.elections",
+            lambda: ballots.menu_entries(ctx.session, ctx.member_id, now=ctx.now),
+        )
+        shown += [entry for entry in ("vote", "stand") if entry in about_elections]
         permissions = await ctx.permissions()
         if "verify_members" in permissions:
             shown.append("verify")
@@ -101,6 +114,8 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
             shown.append("announce")
         if permissions & {"announce", "view_reports"}:
             shown.append("report")
+        if permissions & set(elections.RUN_ELECTIONS):
+            shown.append("run_election")
     shown += ["language", "help", "privacy"]
     if ctx.member is not None and (
         # By SMS every line costs: Events only while there is an event to answer.
@@ -144,6 +159,8 @@ async def picked(ctx: Context, choice: str) -> Outcome:
         )
     if choice == "donate" and not donations.is_indian(ctx.phone):
         return Done(donate.refusal_text(donations.Refusal.FOREIGN_PHONE))
+    if choice == "run_election" and not await run_election.pending_choices(ctx):
+        return Goto("unit", flow="run_election")  # nothing to approve: a new election
     if choice == "report" and not await report.latest_choices(ctx):
         return Done(_("You have not sent any announcements yet."))
     return Goto(flow=OPENS[choice])
@@ -161,6 +178,9 @@ OPENS = {
     "grievance": "grievance",
     "desk": "desk",
     "donate": "donate",
+    "vote": "vote",
+    "run_election": "run_election",
+    "stand": "stand",
 }
 
 FLOW = Flow(
@@ -193,6 +213,10 @@ FLOW = Flow(
                 "grievance:home",
                 "desk:queue",
                 "donate:cause",
+                "vote:pick",
+                "run_election:unit",
+                "run_election:what",
+                "stand:pick",
             ),
         )
     },

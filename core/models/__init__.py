@@ -49,7 +49,9 @@ from core.models.notifications import (
 from core.models.org import OrganizationUnit, Position, UnitType
 from core.models.voting import (
     Election,
+    ElectionBallotPool,
     ElectionCandidate,
+    ElectionEligible,
     ElectionStatus,
     ElectionVote,
     ElectionVoter,
@@ -76,7 +78,9 @@ __all__ = [
     "DonationCampaign",
     "DonationReceiptCounter",
     "Election",
+    "ElectionBallotPool",
     "ElectionCandidate",
+    "ElectionEligible",
     "ElectionStatus",
     "ElectionVote",
     "ElectionVoter",

@@ -103,11 +103,12 @@ REFERENCES: dict[tuple[str, str], str] = {
     # official who recorded a cash gift stays named by the emptied id.
     ("donations", "member_id"): "keep",
     ("donations", "recorded_by"): "keep",
-    # Kept for the integrity of a party election: candidates who stood, and who voted
-    # (never whom: ballots are anonymous). The member's own posts are kept under the
-    # emptied id. No flow writes these tables yet; whoever builds grievances or
-    # elections must revisit this line.
+    # Elections (core/services/ballots.py): the roll, the candidates who stood and who
+    # voted are kept under the emptied id, so the published counts stay true. Ballots
+    # (election_votes, election_ballot_pool) name no member and are never touched: an
+    # erasure cannot remove or alter a counted vote.
     ("election_candidates", "member_id"): "keep",
+    ("election_eligible", "member_id"): "keep",
     ("election_voters", "member_id"): "keep",
     ("discussions", "author_id"): "keep",
     ("discussion_replies", "author_id"): "keep",

@@ -18,7 +18,7 @@ Downgrade: rows in ``uncertain`` become ``failed`` (error_code ``uncertain``) an
 column goes; PostgreSQL cannot drop an enum value, so ``uncertain`` stays in the type.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 00:30:00
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = '0010'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
