@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     """UPI's usual per-payment limit; a larger gift is a bank transfer to the treasurer."""
     donation_quick_amounts: str = "500,1000,2000,5000"
     """The amounts offered as choices (rupees, comma-separated); "other" is always there."""
-    donation_link_minutes: int = 60
-    """A payment link expires after this long (Razorpay wants at least 15 minutes)."""
+    donation_link_minutes: int = Field(60, ge=16, le=180 * 24 * 60)
+    """A payment link expires after this long (Razorpay wants 15 minutes to six months)."""
     donation_reconcile_after_minutes: int = 20
     """Links still unpaid this long are asked about with the gateway's fetch API."""
     receipt_link_days: int = 7

@@ -171,8 +171,12 @@ class RazorpayClient:
             async with self._client().request(method, self.base_url + path, json=body) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status >= 300 or not isinstance(data, dict):
-                    error = data.get("error", {}) if isinstance(data, dict) else {}
-                    raise GatewayError(f"{resp.status} {error.get('code', '')}")
+                    error = data.get("error") if isinstance(data, dict) else None
+                    if not isinstance(error, dict):  # {"error": "Unauthorized"} happens too
+                        error = {}
+                    raise GatewayError(
+                        f"{resp.status} {error.get('code', '')}: {error.get('description', '')}"
+                    )
                 return data
         except (ClientError, TimeoutError, ValueError) as exc:
             raise GatewayError(type(exc).__name__) from exc
@@ -189,7 +193,14 @@ class RazorpayClient:
         notes: dict[str, str],
     ) -> CreatedLink:
         """A UPI-payable https link (never a raw ``upi://`` intent: FACTS.md); no partial
-        payments; Razorpay sends no SMS or e-mail of its own (we talk to the donor)."""
+        payments; Razorpay sends no SMS or e-mail of its own (we talk to the donor).
+
+        Razorpay's limits (docs, "Create a Standard Payment Link"): ``reference_id`` at
+        most 40 characters and unique, ``description`` 2048, ``notes`` 15 pairs of at most
+        255 characters (the page says 256 and its error says 255), ``expire_by`` 15 minutes
+        to six months ahead (``VCK_DONATION_LINK_MINUTES``). A standard link, not
+        ``upi_link``: UPI links cannot be made with test keys, and a standard link takes
+        UPI as well."""
         data = await self._call(
             "POST",
             "/v1/payment_links",
@@ -203,7 +214,7 @@ class RazorpayClient:
                 "notify": {"sms": False, "email": False},
                 "reminder_enable": False,
                 "expire_by": int(expire_by.timestamp()),
-                "notes": dict(list(notes.items())[:15]),
+                "notes": {k: str(v)[:255] for k, v in list(notes.items())[:15]},
             },
         )
         short_url = str(data.get("short_url", ""))

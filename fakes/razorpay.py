@@ -1,7 +1,8 @@
 """A fake Razorpay: Payment Links (``POST /v1/payment_links``, ``GET
 /v1/payment_links/{id}``, basic auth ``key_id:key_secret``) and signed webhooks, with
 the gateway's real delivery habits on demand: twice, late, out of order, and retried
-with backoff while our server answers non-2xx (Razorpay retries for 24 hours).
+with backoff while our server answers non-2xx; a webhook whose retries run out is
+disabled, as Razorpay disables one that fails for 24 hours (``enable_webhook()``).
 
 ``python -m fakes.razorpay --port 58084 --webhook-url http://127.0.0.1:8080/webhooks/razorpay``;
 point ``VCK_RAZORPAY_API_BASE_URL`` at it. ``POST /_fake/pay`` ``{"link_id": "plink_…",
@@ -10,6 +11,44 @@ point ``VCK_RAZORPAY_API_BASE_URL`` at it. ``POST /_fake/pay`` ``{"link_id": "pl
 
 Signatures are the real algorithm: hex HMAC-SHA256 of the raw body under the webhook
 secret, in ``X-Razorpay-Signature``; each event carries ``X-Razorpay-Event-Id``.
+
+Wire formats, checked against Razorpay's documentation (the razorpay/markdown-docs
+mirror of razorpay.com/docs, April 2026):
+
+- "Create a Standard Payment Link",
+  https://razorpay.com/docs/api/payments/payment-links/create-standard/ : request
+  fields, limits (reference_id ≤ 40 characters, unique; description ≤ 2048; notes ≤ 15
+  pairs of ≤ 256 characters; ``callback_method`` ``get`` with ``callback_url``;
+  ``expire_by`` at least 15 minutes and at most six months ahead) and error texts.
+- "Payment Links Entity", https://razorpay.com/docs/api/payments/payment-links/entity/
+  and "Fetch Standard Payment Links by Id",
+  https://razorpay.com/docs/api/payments/payment-links/fetch-id-standard/ : the link as
+  created and fetched (``payments`` null until a captured payment, then ``{amount,
+  created_at, method, payment_id, plink_id, status, updated_at}``); ``callback_url`` and
+  ``callback_method`` only when they were given.
+- "Payment Links Webhook Events", https://razorpay.com/docs/webhooks/payment-links/ :
+  the ``payment_link.paid|expired|cancelled`` bodies (the link in a webhook carries no
+  ``payments``; the order entity there has a bare id with no ``order_`` prefix and no
+  ``entity`` key, while the payment's and the link's ``order_id`` have the prefix).
+- "Payments Webhook Events", https://razorpay.com/docs/webhooks/payments/ and "Refunds
+  Webhook Events", https://razorpay.com/docs/webhooks/refunds/ : ``payment.captured``,
+  ``payment.failed`` (same order, ``error_source/step/reason``, fee and tax null) and
+  ``refund.processed`` (the refund and the payment, with ``amount_refunded`` and
+  ``refund_status``).
+- "Validate and Test Webhooks", https://razorpay.com/docs/webhooks/validate-test/ and
+  "Best Practices", https://razorpay.com/docs/webhooks/best-practices/ : the signature,
+  ``x-razorpay-event-id`` unique per event for dedupe, unordered delivery, a 5-second
+  answer, exponential retries for 24 hours, then the webhook is disabled.
+- "About Errors", https://razorpay.com/docs/errors/ : ``{"error": {"code",
+  "description", "field", "source", "step", "reason", "metadata"}}``. A refused key is
+  answered 401 with only ``code`` and ``description`` ("Authentication failed"): not in
+  the docs, but what several public projects captured from the live API.
+
+Not documented, so guessed: the event id's format (here ``evt_`` and 14 characters); the
+error texts for an overlong reference_id or description, a missing callback_method and
+an expiry beyond six months; the delay between retries; and whether events that fell
+due while a webhook was disabled are ever sent (here they are not: the reconciling job
+finds those links).
 """
 
 from __future__ import annotations
@@ -67,35 +106,54 @@ def payment_entity(
     status: str = "captured",
     method: str = "upi",
     contact: str = "",
+    description: str | None = None,
+    notes: dict[str, str] | None = None,
+    amount_refunded: int = 0,
     created_at: int | None = None,
 ) -> dict[str, Any]:
-    return {
+    """A payment as Razorpay's webhooks show it: ``status`` captured, failed or
+    refunded (a refunded payment stays ``captured: true``); a failed one has its
+    ``error_*`` fields, no fee and no RRN."""
+    failed = status == "failed"
+    vpa = "donor@okaxis" if method == "upi" else None
+    entity: dict[str, Any] = {
         "id": payment_id,
         "entity": "payment",
         "amount": amount,
         "currency": "INR",
+        "base_amount": amount,
         "status": status,
         "order_id": order_id,
         "invoice_id": None,
         "international": False,
         "method": method,
-        "amount_refunded": 0,
-        "refund_status": None,
-        "captured": status == "captured",
-        "description": None,
+        "amount_refunded": amount_refunded,
+        "amount_transferred": 0,
+        "refund_status": (
+            None if not amount_refunded else "full" if amount_refunded >= amount else "partial"
+        ),
+        "captured": not failed,
+        "description": description,
+        "card_id": None,
         "bank": None,
         "wallet": None,
-        "vpa": "donor@okaxis" if method == "upi" else None,
-        "email": "void@razorpay.com",
+        "vpa": vpa,
+        "email": None,
         "contact": contact,
-        "notes": [],
-        "fee": 0,
-        "tax": 0,
-        "error_code": None if status != "failed" else "BAD_REQUEST_ERROR",
-        "error_description": None if status != "failed" else "Payment was unsuccessful",
-        "acquirer_data": {"rrn": str(secrets.randbelow(10**12)).zfill(12)},
+        "notes": notes or [],
+        "fee": None if failed else 0,
+        "tax": None if failed else 0,
+        "error_code": "BAD_REQUEST_ERROR" if failed else None,
+        "error_description": "Payment failed" if failed else None,
+        "error_source": "issuer" if failed else None,
+        "error_step": "payment_authorization" if failed else None,
+        "error_reason": "payment_failed" if failed else None,
+        "acquirer_data": {"rrn": None if failed else str(secrets.randbelow(10**12)).zfill(12)},
         "created_at": created_at or int(time.time()),
     }
+    if method == "upi":
+        entity["upi"] = {"payer_account_type": "bank_account", "vpa": vpa, "flow": "intent"}
+    return entity
 
 
 def refund_entity(refund_id: str, payment_id: str, amount: int) -> dict[str, Any]:
@@ -120,11 +178,15 @@ def refund_entity(refund_id: str, payment_id: str, amount: int) -> dict[str, Any
 class Link:
     entity: dict[str, Any]
     payments: list[dict[str, Any]] = field(default_factory=list)
+    """As the fetch API lists them: captured payments only."""
+    captured: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The full payment entities, by id, for the refund webhook."""
 
 
 @dataclass
 class Delivery:
-    """One webhook as posted: its event id, name and every HTTP status it got."""
+    """One webhook as posted: its event id, name and every HTTP status it got (none
+    when the webhook was disabled and it was never sent)."""
 
     event_id: str
     event: str
@@ -153,6 +215,7 @@ class FakeRazorpay(FakeProvider):
         self.retry_delays = retry_delays
         self.links: dict[str, Link] = {}
         self.deliveries: list[Delivery] = []
+        self.webhook_disabled = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FakeRazorpay:
@@ -166,6 +229,7 @@ class FakeRazorpay(FakeProvider):
     def _reset_extra(self) -> None:
         self.links.clear()
         self.deliveries.clear()
+        self.webhook_disabled = False
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/payment_links", self._create)
@@ -182,25 +246,28 @@ class FakeRazorpay(FakeProvider):
     def _error(
         code: str, description: str, status: int = 400, fld: str | None = None
     ) -> web.Response:
-        body = {
-            "error": {
-                "code": code,
-                "description": description,
-                "source": "business",
-                "step": "payment_initiation",
-                "reason": "input_validation_failed",
-                "metadata": {},
-                "field": fld,
-            }
+        error: dict[str, Any] = {
+            "code": code,
+            "description": description,
+            "source": "business",
+            "step": "payment_initiation",
+            "reason": "input_validation_failed",
+            "metadata": {},
         }
-        return web.json_response(body, status=status)
+        if fld is not None:
+            error["field"] = fld
+        return web.json_response({"error": error}, status=status)
+
+    @staticmethod
+    def _unauthorized() -> web.Response:
+        """What the live API answers a wrong key: 401 with only code and description."""
+        body = {"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}}
+        return web.json_response(body, status=401)
 
     # --- the API -----------------------------------------------------------------------
 
-    async def _create(self, request: web.Request) -> web.Response:
-        if not basic_auth_ok(request, self.key_id, self.key_secret):
-            return self._error("BAD_REQUEST_ERROR", "Authentication failed", 401)
-        body = await _json_body(request)
+    def _invalid(self, body: dict[str, Any], now: int) -> web.Response | None:
+        """Razorpay's checks of a create request, with its error texts."""
         amount = body.get("amount")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 100:
             return self._error(
@@ -208,6 +275,12 @@ class FakeRazorpay(FakeProvider):
             )
         if body.get("currency", "INR") != "INR":
             return self._error("BAD_REQUEST_ERROR", "Currency is not supported", fld="currency")
+        if body.get("upi_link") and body.get("accept_partial"):
+            return self._error(
+                "BAD_REQUEST_ERROR",
+                "partial payment not supported in upi link",
+                fld="accept_partial",
+            )
         notes = body.get("notes") or {}
         if not isinstance(notes, dict) or len(notes) > 15:
             return self._error(
@@ -215,65 +288,117 @@ class FakeRazorpay(FakeProvider):
                 "Number of fields in notes should be less than or equal to 15",
                 fld="notes",
             )
+        if any(len(str(value)) > 255 for value in notes.values()):
+            return self._error(
+                "BAD_REQUEST_ERROR", "value: the length must not be greater than 255.", fld="notes"
+            )
         reference = body.get("reference_id")
+        if reference is not None and (not isinstance(reference, str) or len(reference) > 40):
+            return self._error(
+                "BAD_REQUEST_ERROR",
+                "The reference id may not be greater than 40 characters.",
+                fld="reference_id",
+            )
         if reference and any(
             link.entity["reference_id"] == reference for link in self.links.values()
         ):
             return self._error(
                 "BAD_REQUEST_ERROR",
-                f"Payment Link with reference {reference} already exists",
+                "payment link creation with reference ID already attempted",
                 fld="reference_id",
             )
-        now = int(time.time())
+        if len(str(body.get("description") or "")) > 2048:
+            return self._error(
+                "BAD_REQUEST_ERROR",
+                "The description may not be greater than 2048 characters.",
+                fld="description",
+            )
+        if body.get("callback_url") and body.get("callback_method") != "get":
+            return self._error(
+                "BAD_REQUEST_ERROR", "The callback method field is required.", fld="callback_method"
+            )
         expire_by = body.get("expire_by") or 0
         if expire_by and expire_by < now + 15 * 60:
             return self._error(
                 "BAD_REQUEST_ERROR",
-                "expire_by should be at least 15 minutes after current time",
+                "timestamp must be atleast 15 minutes in future",
                 fld="expire_by",
             )
+        if expire_by and expire_by > now + 183 * 24 * 3600:
+            return self._error(
+                "BAD_REQUEST_ERROR",
+                "expire_by cannot be more than six months from the date of creation",
+                fld="expire_by",
+            )
+        return None
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if not basic_auth_ok(request, self.key_id, self.key_secret):
+            return self._unauthorized()
+        body = await _json_body(request)
+        now = int(time.time())
+        refused = self._invalid(body, now)
+        if refused is not None:
+            return refused
         link_id = new_id("plink_")
-        entity = {
+        notify = body.get("notify") or {}
+        entity: dict[str, Any] = {
             "accept_partial": bool(body.get("accept_partial", False)),
-            "amount": amount,
+            "amount": body["amount"],
             "amount_paid": 0,
-            "callback_method": body.get("callback_method", ""),
-            "callback_url": body.get("callback_url", ""),
             "cancelled_at": 0,
             "created_at": now,
             "currency": "INR",
             "customer": body.get("customer") or {},
             "description": body.get("description", ""),
-            "expire_by": expire_by,
+            "expire_by": body.get("expire_by") or 0,
             "expired_at": 0,
-            "first_min_partial_amount": 0,
+            "first_min_partial_amount": int(body.get("first_min_partial_amount") or 0),
             "id": link_id,
-            "notes": notes,
-            "notify": body.get("notify") or {"email": False, "sms": False},
-            "order_id": "",
+            "notes": body.get("notes") or None,
+            "notify": {
+                "email": bool(notify.get("email", False)),
+                "sms": bool(notify.get("sms", False)),
+                "whatsapp": bool(notify.get("whatsapp", False)),
+            },
             "payments": None,
-            "reference_id": reference or "",
+            "reference_id": body.get("reference_id") or "",
             "reminder_enable": bool(body.get("reminder_enable", False)),
             "reminders": [],
-            "short_url": f"https://rzp.io/rzp/{link_id[6:14]}",
+            "short_url": f"https://rzp.io/rzp/{link_id[6:13]}",
             "status": "created",
             "updated_at": now,
             "upi_link": bool(body.get("upi_link", False)),
             "user_id": "",
+            "whatsapp_link": False,
         }
+        if body.get("callback_url"):  # present only when given
+            entity["callback_url"] = body["callback_url"]
+            entity["callback_method"] = body["callback_method"]
         self.links[link_id] = Link(entity)
         self.sent.append({"method": "create_link", **body, "id": link_id})
         return web.json_response(entity)
 
     async def _fetch(self, request: web.Request) -> web.Response:
         if not basic_auth_ok(request, self.key_id, self.key_secret):
-            return self._error("BAD_REQUEST_ERROR", "Authentication failed", 401)
+            return self._unauthorized()
         link = self.links.get(request.match_info["id"])
         if link is None:
-            return self._error("BAD_REQUEST_ERROR", "The id provided does not exist", 400, "id")
+            return self._error("BAD_REQUEST_ERROR", "The id provided does not exist")
         return web.json_response({**link.entity, "payments": link.payments or None})
 
     # --- what the donor and the treasurer do -------------------------------------------
+
+    def _order_id(self, link: Link, now: int) -> str:
+        """The link's order, made when the donor first opens it (as Razorpay does)."""
+        if not link.entity.get("order_id"):
+            link.entity.update(order_id=new_id("order_"), updated_at=now)
+        return str(link.entity["order_id"])
+
+    @staticmethod
+    def _webhook_link(link: Link) -> dict[str, Any]:
+        """The link as a webhook carries it: no ``payments`` list."""
+        return {k: v for k, v in link.entity.items() if k != "payments"}
 
     def pay(
         self,
@@ -290,14 +415,22 @@ class FakeRazorpay(FakeProvider):
         ``delay`` seconds. Returns the bodies, for replays."""
         link = self.links[link_id]
         now = int(time.time())
-        order_id = link.entity["order_id"] or new_id("order_")
+        order_id = self._order_id(link, now)
         payment_id = new_id("pay_")
         amount = link.entity["amount"]
         contact = str(link.entity["customer"].get("contact", ""))
         payment = payment_entity(
-            payment_id, amount, order_id=order_id, method=method, contact=contact, created_at=now
+            payment_id,
+            amount,
+            order_id=order_id,
+            method=method,
+            contact=contact,
+            description=f"#{link_id.removeprefix('plink_')}",
+            notes=link.entity["notes"],
+            created_at=now,
         )
-        link.entity.update(status="paid", amount_paid=amount, order_id=order_id, updated_at=now)
+        link.entity.update(status="paid", amount_paid=amount, updated_at=now)
+        link.captured[payment_id] = payment
         link.payments.append(
             {
                 "amount": amount,
@@ -309,22 +442,27 @@ class FakeRazorpay(FakeProvider):
                 "updated_at": now,
             }
         )
-        order = {
-            "id": order_id,
-            "entity": "order",
+        order = {  # as the docs' samples show it: a bare id and no "entity" key
+            "id": order_id.removeprefix("order_"),
             "amount": amount,
-            "amount_paid": amount,
             "amount_due": 0,
+            "amount_paid": amount,
+            "attempts": 1,
+            "authorized": True,
+            "created_at": link.entity["created_at"],
             "currency": "INR",
+            "notes": link.entity["notes"] or [],
+            "partial_payment": False,
+            "payment_capture": True,
+            "product_id": link_id.removeprefix("plink_"),
+            "product_type": "payment_link_v2",
             "receipt": link.entity["reference_id"],
             "status": "paid",
-            "attempts": 1,
-            "notes": [],
-            "created_at": now,
+            "updated_at": now,
         }
         paid = event(
             "payment_link.paid",
-            {"payment_link": dict(link.entity), "order": order, "payment": payment},
+            {"payment_link": self._webhook_link(link), "order": order, "payment": payment},
         )
         captured = event("payment.captured", {"payment": payment})
         bodies = [json.dumps(e).encode() for e in (paid, captured)]
@@ -338,7 +476,17 @@ class FakeRazorpay(FakeProvider):
     def fail_payment(self, link_id: str, *, deliver: bool = True) -> bytes:
         """A payment attempt on the link fails (the link stays payable)."""
         link = self.links[link_id]
-        payment = payment_entity(new_id("pay_"), link.entity["amount"], status="failed")
+        now = int(time.time())
+        payment = payment_entity(
+            new_id("pay_"),
+            link.entity["amount"],
+            order_id=self._order_id(link, now),
+            status="failed",
+            contact=str(link.entity["customer"].get("contact", "")),
+            description=f"#{link_id.removeprefix('plink_')}",
+            notes=link.entity["notes"],
+            created_at=now,
+        )
         body = json.dumps(event("payment.failed", {"payment": payment})).encode()
         if deliver:
             self.deliver(body)
@@ -353,29 +501,35 @@ class FakeRazorpay(FakeProvider):
         twice: bool = False,
         delay: float = 0.0,
     ) -> bytes:
+        """The treasurer refunds a captured payment (in full unless ``amount``):
+        ``refund.processed`` with the refund and the payment as it now stands."""
         for link in self.links.values():
-            for payment in link.payments:
-                if payment["payment_id"] == payment_id:
-                    full = payment["amount"]
-                    refund = refund_entity(new_id("rfnd_"), payment_id, amount or full)
-                    body = json.dumps(
-                        event(
-                            "refund.processed",
-                            {
-                                "refund": refund,
-                                "payment": payment_entity(payment_id, full, status="refunded"),
-                            },
-                        )
-                    ).encode()
-                    if deliver:
-                        self.deliver(body, twice=twice, delay=delay)
-                    return body
+            captured = link.captured.get(payment_id)
+            if captured is None:
+                continue
+            remaining = captured["amount"] - captured["amount_refunded"]
+            this = remaining if amount is None else min(amount, remaining)
+            refund = refund_entity(new_id("rfnd_"), payment_id, this)
+            refunded = captured["amount_refunded"] + this
+            full = refunded >= captured["amount"]
+            captured.update(
+                amount_refunded=refunded,
+                refund_status="full" if full else "partial",
+                status="refunded" if full else "captured",
+            )
+            body = json.dumps(
+                event("refund.processed", {"refund": refund, "payment": dict(captured)})
+            ).encode()
+            if deliver:
+                self.deliver(body, twice=twice, delay=delay)
+            return body
         raise KeyError(payment_id)
 
     def expire(self, link_id: str, *, deliver: bool = True, delay: float = 0.0) -> bytes:
         link = self.links[link_id]
-        link.entity.update(status="expired", expired_at=int(time.time()))
-        body = json.dumps(event("payment_link.expired", {"payment_link": dict(link.entity)}))
+        now = int(time.time())
+        link.entity.update(status="expired", expired_at=now, updated_at=now)
+        body = json.dumps(event("payment_link.expired", {"payment_link": self._webhook_link(link)}))
         if deliver:
             self.deliver(body.encode(), delay=delay)
         return body.encode()
@@ -388,6 +542,10 @@ class FakeRazorpay(FakeProvider):
             "X-Razorpay-Signature": sign(self.webhook_secret, body),
             "X-Razorpay-Event-Id": event_id or new_id("evt_"),
         }
+
+    def enable_webhook(self) -> None:
+        """What the merchant does on the Dashboard after fixing their end."""
+        self.webhook_disabled = False
 
     def deliver(
         self, body: bytes, *, twice: bool = False, delay: float = 0.0, event_id: str | None = None
@@ -407,11 +565,16 @@ class FakeRazorpay(FakeProvider):
         record = Delivery(event_id, json.loads(body).get("event", ""), body)
         self.deliveries.append(record)
         for wait in (*self.retry_delays, None):
+            if self.webhook_disabled:
+                return
             status = await self.post(
                 self.webhook_url, data=body, headers=self.signed_headers(body, event_id)
             )
             record.statuses.append(status)
-            if 200 <= status < 300 or wait is None:
+            if 200 <= status < 300:
+                return
+            if wait is None:  # retries ran out: Razorpay disables the webhook
+                self.webhook_disabled = True
                 return
             await asyncio.sleep(wait)
 

@@ -400,3 +400,66 @@ async def test_the_fake_razorpay_checks_auth_and_amounts_like_razorpay(settings)
                 assert r.status == 400
     finally:
         await fake.stop()
+
+
+async def test_the_fake_razorpay_speaks_the_documented_shapes(settings) -> None:
+    """Shapes from Razorpay's docs (fakes/razorpay.py, "Wire formats"): a refused key is
+    a bare 401, an unknown link a 400 without ``field``; a failed attempt and the
+    later payment share the link's order; a full refund leaves the payment captured
+    with ``refund_status`` full; a webhook whose retries run out is disabled."""
+    import base64
+    import json
+
+    from fakes.razorpay import FakeRazorpay
+
+    fake = FakeRazorpay.from_settings(settings, retry_delays=(0.01,))
+    base = await fake.start()
+    try:
+        secret = settings.razorpay_key_secret.get_secret_value()
+        token = base64.b64encode(f"{settings.razorpay_key_id}:{secret}".encode()).decode()
+        good = {"Authorization": f"Basic {token}"}
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"{base}/v1/payment_links/plink_none") as r:
+                assert r.status == 401
+                assert await r.json() == {
+                    "error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}
+                }
+            async with client.get(f"{base}/v1/payment_links/plink_none", headers=good) as r:
+                error = (await r.json())["error"]
+                assert error["description"] == "The id provided does not exist"
+                assert "field" not in error and error["reason"] == "input_validation_failed"
+            link = {"amount": 50000, "reference_id": "r1", "notes": {"k": "v"}}
+            async with client.post(f"{base}/v1/payment_links", json=link, headers=good) as r:
+                created = await r.json()
+            assert created["status"] == "created" and created["payments"] is None
+            assert "callback_url" not in created
+            async with client.post(f"{base}/v1/payment_links", json=link, headers=good) as r:
+                assert (await r.json())["error"]["field"] == "reference_id"  # unique
+            too_long = {"amount": 50000, "reference_id": "x" * 41}
+            async with client.post(f"{base}/v1/payment_links", json=too_long, headers=good) as r:
+                assert r.status == 400
+        failed = json.loads(fake.fail_payment(created["id"], deliver=False))
+        paid, _ = (json.loads(b) for b in fake.pay(created["id"], deliver=False))
+        order_id = paid["payload"]["payment"]["entity"]["order_id"]
+        assert failed["payload"]["payment"]["entity"]["order_id"] == order_id
+        assert failed["payload"]["payment"]["entity"]["error_reason"] == "payment_failed"
+        assert paid["payload"]["order"]["entity"]["id"] == order_id.removeprefix("order_")
+        assert "payments" not in paid["payload"]["payment_link"]["entity"]
+        payment_id = paid["payload"]["payment"]["entity"]["id"]
+        refund = json.loads(fake.refund(payment_id, deliver=False))
+        refunded = refund["payload"]["payment"]["entity"]
+        assert refund["payload"]["refund"]["entity"]["amount"] == 50000
+        assert (refunded["status"], refunded["captured"], refunded["refund_status"]) == (
+            "refunded",
+            True,
+            "full",
+        )
+        fake.webhook_url = f"{base}/nowhere"  # 404 on every try
+        fake.deliver(b'{"event": "payment_link.expired"}')
+        await fake.drain()
+        assert fake.webhook_disabled and fake.deliveries[-1].statuses == [404, 404]
+        fake.deliver(b'{"event": "payment_link.expired"}')
+        await fake.drain()
+        assert fake.deliveries[-1].statuses == []  # not sent while disabled
+    finally:
+        await fake.stop()
