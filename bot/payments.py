@@ -3,8 +3,9 @@
 ``POST /webhooks/razorpay``: the signature over the raw body first (403, nothing stored),
 then the event applied once in one transaction (core/services/donation_payments.py),
 then the donor's thanks delivered from the outbox. Razorpay wants a 2xx within 5 s and
-retries anything else for 24 hours: a body we cannot read is answered 400 (retrying it
-cannot help), a database failure 503 (it can).
+retries anything else for 24 hours, then disables the webhook: a signed body we cannot
+read is answered 200 and held for review (a retry cannot help, and a disabled webhook
+would stop every donation's confirmation), a database failure 503 (a retry can).
 
 ``GET /receipts/<donation id>?e=…&s=…``: the receipt PDF, for a link signed with the
 server's key that has not expired (403 otherwise, 404 for no such receipt).
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import Bot
 from core import effects, payments, receipts
+from core.channels.errors import MalformedPayload
 from core.services import donation_payments
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,15 @@ async def razorpay_webhook(request: web.Request, bot: Bot, numberer: Numberer) -
         bot.metrics.errors.labels("razorpay_signature").inc()
         log.warning("refused 403 on /webhooks/razorpay: 'razorpay_signature'")
         return web.json_response({"error": "signature check failed"}, status=403)
-    event = payments.parse_event(body, request.headers.get(payments.EVENT_ID_HEADER))
+    event_id = request.headers.get(payments.EVENT_ID_HEADER)
+    try:
+        event = payments.parse_event(body, event_id)
+    except MalformedPayload as exc:
+        # Signed by the gateway, so not an attacker's: answering 4xx would have it
+        # retried for 24 hours and then the webhook disabled, stopping every donation's
+        # confirmation. Held for the treasurer instead; the reconciling cron fetches the
+        # link's state from the gateway, so a payment in it is not lost.
+        return await hold_unreadable(bot, event_id, str(exc))
     try:
         async with bot.session_factory() as session, session.begin():
             applied = await donation_payments.apply_event(
@@ -58,6 +68,19 @@ async def razorpay_webhook(request: web.Request, bot: Bot, numberer: Numberer) -
     if applied.outcome is donation_payments.Outcome.PAID:
         numberer.poke()  # the receipt number and the thanks, right after, in a batch
     return web.json_response({"ok": True, "outcome": applied.outcome.value})
+
+
+async def hold_unreadable(bot: Bot, event_id: str | None, reason: str) -> web.Response:
+    log.warning("razorpay event held for review: %s", reason)
+    try:
+        async with bot.session_factory() as session, session.begin():
+            await donation_payments.hold_for_review(
+                session, "unreadable", event_id=(event_id or "")[:64] or None, now=datetime.now(UTC)
+            )
+    except SQLAlchemyError:
+        log.exception("unreadable razorpay event not held; the gateway will retry")
+        return web.json_response({"error": "try again"}, status=503)
+    return web.json_response({"ok": True, "outcome": "held"})
 
 
 class Numberer:

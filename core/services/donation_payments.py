@@ -115,6 +115,14 @@ async def apply_event(
     return applied
 
 
+async def hold_for_review(
+    session: AsyncSession, reason: str, *, event_id: str | None, now: datetime
+) -> None:
+    """A signed event that could not be read, kept for the treasurer (ids only)."""
+    session.add(UnmatchedPayment(reason=reason, event_id=event_id, received_at=now))
+    await session.flush()
+
+
 async def _for_review(
     session: AsyncSession, event: GatewayEvent, reason: str, now: datetime
 ) -> Applied:
