@@ -316,22 +316,17 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
             return Response(response.status, text, dict(response.headers))
 
     async def post_form(
-        self,
-        url: str,
-        form: Mapping[str, str],
-        auth: tuple[str, str],
-        note: _ResponseNote,
+        self, url: str, form: bytes, auth: tuple[str, str], note: _ResponseNote
     ) -> tuple[int, Any]:
-        """POST ``form`` as the SDK would (its headers, basic auth, the idempotency key of
-        the current block) and return the status and the parsed JSON answer (None when
-        it is not JSON); the ``Retry-After`` header goes into ``note``."""
+        """POST the url-encoded ``form`` as the SDK would (its headers, basic auth, the
+        idempotency key of the current block) and return the status and the parsed JSON
+        answer (None when it is not JSON); the ``Retry-After`` header goes into
+        ``note``."""
         if self._own_session is None or self._own_session.closed:
             self._own_session = aiohttp.ClientSession(timeout=self._client_timeout)
         headers = request_headers(dict(_SDK_HEADERS))
         headers["Authorization"] = basic_auth_header(*auth)
-        async with self._own_session.post(
-            self.route(url), data=urlencode(form).encode(), headers=headers
-        ) as response:
+        async with self._own_session.post(self.route(url), data=form, headers=headers) as response:
             note.retry_after = response.headers.get("Retry-After")
             raw = await response.read()
             try:
@@ -400,6 +395,7 @@ class TwilioSender:
             "/Messages.json"
         )
         self._auth = (settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+        self._encoded: dict[tuple[tuple[str, str], ...], str] = {}
         self._contents: dict[tuple[Any, ...], str] = {}
         self._content_failed_at: dict[tuple[Any, ...], float] = {}
         self._content_lock = asyncio.Lock()
@@ -428,7 +424,7 @@ class TwilioSender:
         with idempotent(idempotency_key):
             try:
                 status, payload = await self.http.post_form(
-                    self._messages_url, form, self._auth, note
+                    self._messages_url, self._encode(form), self._auth, note
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise classify(0, None, None) from exc
@@ -438,6 +434,18 @@ class TwilioSender:
         segments = str(payload.get("num_segments") or "")
         parts = int(segments) if segments.isdigit() else 1
         return SendResult(provider_message_id=str(payload["sid"]), parts=max(parts, 1))
+
+    def _encode(self, form: dict[str, str]) -> bytes:
+        """The form url-encoded; all but ``To`` is the same for a whole announcement
+        (sender, template, text, callback), so that part is encoded once."""
+        to = urlencode({"To": form.pop("To", "")})
+        rest = tuple(form.items())
+        encoded = self._encoded.get(rest)
+        if encoded is None:
+            if len(self._encoded) >= 256:
+                self._encoded.clear()
+            encoded = self._encoded[rest] = urlencode(rest)
+        return f"{to}&{encoded}".encode() if encoded else to.encode()
 
     def _route(self, channel: Channel, address: str) -> tuple[str, str]:
         if channel == Channel.WHATSAPP:
