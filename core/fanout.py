@@ -487,6 +487,11 @@ async def publish(
             written, numbered = await _write_split(session, announcement_id, parts, params, policy)
             await session.execute(mark, {"a": announcement_id, "now": now})
             return Publication(PublishState.PUBLISHED, rows=written, batches=range(numbered))
+    # What a split attempt that died left (none otherwise: one primary-key lookup).
+    await session.execute(
+        text("DELETE FROM announcement_deliveries WHERE announcement_id = :a"),
+        {"a": announcement_id},
+    )
     await session.execute(
         text(ROWS_SQL),
         {

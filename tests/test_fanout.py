@@ -369,13 +369,11 @@ async def test_a_split_fanout_writes_what_one_statement_writes(
     )
     # a crashed split attempt: one range committed, the announcement still scheduled
     member = next(iter(expected))
-    await session.execute(
-        text(
-            "INSERT INTO announcement_deliveries (announcement_id, member_id, batch, channel,"
-            " provider, address, language) VALUES (:a, :m, 0, 'sms', 'twilio', '+1', 'ta')"
-        ),
-        {"a": aid, "m": member},
+    stray = text(
+        "INSERT INTO announcement_deliveries (announcement_id, member_id, batch, channel,"
+        " provider, address, language) VALUES (:a, :m, 0, 'sms', 'twilio', '+1', 'ta')"
     )
+    await session.execute(stray, {"a": aid, "m": member})
     await session.commit()
     published = await publish(session, aid, now=NOW, policy=split_policy)
     await session.commit()
@@ -403,6 +401,7 @@ async def test_a_split_fanout_writes_what_one_statement_writes(
                           {"a": aid})  # fmt: skip
     await session.execute(text("UPDATE announcements SET status = 'scheduled' WHERE id = :a"),
                           {"a": aid})  # fmt: skip
+    await session.execute(stray, {"a": aid, "m": member})  # a split attempt died here
     await session.commit()
     session.expunge_all()
     single = await publish(session, aid, now=NOW, policy=base)
