@@ -13,8 +13,17 @@ Figures, one line each:
   30/s) out of the way;
 - pacing against configured limits: the largest deviation of any full one-second window
   from the configured rate;
-- reply latency (p50, p99) through the priority lane while a 100,000-message
+- reply latency (p50, p99) through the priority lane while the state-wide (~1M)
   announcement drains at full speed.
+
+Each figure is also printed beside its floor, measured in the same run, with the ratio
+(issue 10.7): the state-wide fan-out against an ``INSERT … SELECT`` of as many rows
+with a unique key into a fresh table like the delivery table (target ≤ 2 ×); sends/s
+against a bare aiohttp client posting to the same fake with the worker's concurrency
+in its own process (``benchmarks/bare_client.py``, half before and half after the
+drain; target ≥ 0.5 ×; the worker's CPU per message is printed too, steadier on a
+shared machine); pacing's busiest
+window against the configured rate (±1 %); reply p99 against 300 ms.
 
 Setup: database ``vck_bench`` (``VCK_BENCH_DB``), Redis database 13
 (``VCK_BENCH_FANOUT_REDIS_DB``; flushed), the fake
@@ -24,7 +33,9 @@ Delivery rows and the benchmark's announcements are removed before and after.
 
 Environment: ``VCK_BENCH_FANOUT_PHASES`` [times,throughput,pacing,replies],
 ``VCK_BENCH_FANOUT_REPEAT`` [3], ``VCK_BENCH_FANOUT_DRAIN_SECONDS`` [40, cap on the
-throughput phase], ``VCK_BENCH_FANOUT_PACING_SECONDS`` [12].
+throughput phase], ``VCK_BENCH_FANOUT_PACING_SECONDS`` [12],
+``VCK_BENCH_FANOUT_FLOOR_SECONDS`` [8, the bare client's run],
+``VCK_BENCH_FANOUT_REPLY_SECONDS`` [60, cap on the reply phase].
 
 Run: ``uv run python -m benchmarks fanout`` (or ``make bench``).
 """
@@ -34,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -66,6 +78,7 @@ TITLE = "bench: fan-out"
 LATENCY = 0.010
 UNLIMITED = "100000"
 PHASES = ("times", "throughput", "pacing", "replies")
+CONCURRENCY = 128  # the worker's messages in flight per sender (VCK_NOTIFIER_CONCURRENCY)
 ANNOUNCEMENT_TEMPLATES = ("1107000000000000010", "1107000000000000011")
 
 
@@ -301,9 +314,38 @@ def percentile(values: list[float], q: float) -> float:
 # --- the phases ------------------------------------------------------------------------------
 
 
+FLOOR_TABLE = "bench_fanout_floor"
+
+
+async def insert_floor(bench: Bench, rows: int) -> float:
+    """Seconds an ``INSERT … SELECT`` of ``rows`` delivery-shaped rows (the members' ids,
+    a unique key on (announcement, member)) takes into a fresh table like the delivery
+    table: the floor of the fan-out's write."""
+    conn = await asyncpg.connect(sync_url(bench.url))
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        await conn.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (LIKE announcement_deliveries INCLUDING DEFAULTS,"
+            " PRIMARY KEY (announcement_id, member_id))"
+        )
+        started = time.perf_counter()
+        await conn.execute(
+            f"INSERT INTO {FLOOR_TABLE} (announcement_id, member_id, batch, channel, provider,"
+            " address, language)"
+            " SELECT $1, id, 0, 'whatsapp', 'twilio', phone, language FROM members LIMIT $2",
+            uuid.uuid4(),
+            rows,
+        )
+        return time.perf_counter() - started
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        await conn.close()
+
+
 async def fanout_times(bench: Bench, repeat: int) -> None:
     for label, unit in (("booth", BOOTH), ("district", DISTRICT), ("state-wide", STATE)):
         seconds, rows, batches, peak = [], 0, 0, 0.0
+        floors: list[float] = []
         for _ in range(repeat if unit != STATE else max(1, repeat - 1)):
             await bench.clean()
             worker = bench.start_worker(f"fanout-{label}")
@@ -314,19 +356,55 @@ async def fanout_times(bench: Bench, repeat: int) -> None:
             peak = max(peak, peak_rss_mb(worker.pid))
             await bench.cancel(announcement_id)
             bench.stop_worker()
+            if unit == STATE:  # the floor, beside each state-wide run
+                await bench.clean()
+                floors.append(await insert_floor(bench, rows))
         best, median = min(seconds), statistics.median(seconds)
         print(
             f"fan-out {label} ({rows:,} members, {batches:,} batch jobs): {best:.3f} s "
             f"(median {median:.3f} s of {len(seconds)})",
             flush=True,
         )
+        if floors:
+            floor = min(floors)
+            print(
+                f"fan-out state-wide: figure {best:.3f} s, floor {floor:.3f} s (INSERT … SELECT"
+                f" of {rows:,} rows with a unique key), ratio {best / floor:.2f} (target ≤ 2)",
+                flush=True,
+            )
         if unit == STATE:
             print(f"worker peak memory during the state-wide fan-out: {peak:.0f} MB", flush=True)
 
 
-async def throughput(bench: Bench, cap: float) -> None:
+async def bare_client(bench: Bench, seconds: float) -> float:
+    """Messages/s a bare aiohttp client (its own process) gets from the Twilio fake with
+    the worker's concurrency: the floor of the worker's sending speed."""
+    child = Child(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bare_client",
+            bench.twilio.base_url,
+            bench.twilio.account_sid,
+            bench.twilio.auth_token,
+            str(CONCURRENCY),
+            str(seconds),
+        ],
+        log=bench.logs / "bare-client.log",
+    )
+    await asyncio.to_thread(child.process.wait)
+    child.stop()
+    words = (child.tail(1) or "").split()
+    bench.twilio.arrivals.clear()
+    if len(words) != 4 or words[0] != "sent":
+        raise RuntimeError(f"bare client: {child.tail()}")
+    return int(words[1]) / float(words[3])
+
+
+async def throughput(bench: Bench, cap: float, floor_seconds: float) -> None:
     await bench.clean()
-    bench.start_worker(
+    floor_before = await bare_client(bench, floor_seconds / 2)
+    worker = bench.start_worker(
         "throughput",
         # Telegram's cap on messages in flight (8) is there for its 30/s limit: lifted
         # with the rates, or Telegram's share of the district holds back every batch.
@@ -342,6 +420,7 @@ async def throughput(bench: Bench, cap: float) -> None:
     total = summary["rows"]
     samples: list[tuple[float, int]] = []
     started = time.perf_counter()
+    cpu_started = worker.cpu_seconds()
     while time.perf_counter() - started < cap:
         done = bench.arrived() - base
         samples.append((time.perf_counter(), done))
@@ -359,8 +438,21 @@ async def throughput(bench: Bench, cap: float) -> None:
         f"({samples[-1][1]:,} of {total:,} sent in {samples[-1][0] - started:.1f} s)",
         flush=True,
     )
+    cpu_ms = (worker.cpu_seconds() - cpu_started) * 1000 / max(1, samples[-1][1])
     await bench.cancel(announcement_id)
     bench.stop_worker()
+    # The machine is shared: the floor is measured half before and half after the drain.
+    floor = (floor_before + await bare_client(bench, floor_seconds / 2)) / 2
+    print(
+        f"worker CPU per message sent: {cpu_ms:.2f} ms; floor before/after the drain: "
+        f"{floor_before:,.0f}/s, {2 * floor - floor_before:,.0f}/s",
+        flush=True,
+    )
+    print(
+        f"sends/s: figure {rate:,.0f}, floor {floor:,.0f} (a bare aiohttp client, "
+        f"{CONCURRENCY} in flight, same fake), ratio {rate / floor:.2f} (target ≥ 0.5)",
+        flush=True,
+    )
 
 
 async def pacing(bench: Bench, seconds: float) -> None:
@@ -387,26 +479,23 @@ async def pacing(bench: Bench, seconds: float) -> None:
         worst = max(abs(n - rate) / rate for n in windows)
         print(
             f"pacing {kind} at {rate}/s: max deviation of a one-second window ±{worst:.1%} "
-            f"({len(windows)} windows, {min(windows)}–{max(windows)} per window)",
+            f"({len(windows)} windows, {min(windows)}–{max(windows)} per window); "
+            f"figure {max(windows)}/s busiest, floor {rate}/s (configured), "
+            f"ratio {max(windows) / rate:.3f} (target within ±1 %)",
             flush=True,
         )
 
 
-async def reply_latency(bench: Bench, drain_messages: int = 100_000) -> None:
+async def reply_latency(bench: Bench, seconds: float) -> None:
+    """Replies through the priority lane while the whole state-wide announcement drains
+    (for ``seconds`` at most: a million messages take minutes)."""
     await bench.clean()
     bench.start_worker(
         "priority", whatsapp=UNLIMITED, telegram=UNLIMITED, sms_dlt=UNLIMITED, sms_twilio=UNLIMITED
     )
     await bench.wait_worker()
     announcement_id, _summary = await bench.publish(STATE)
-    async with bench.sessions.begin() as session:  # keep the first 100,000: the drain
-        await session.execute(
-            text(
-                "UPDATE announcement_deliveries SET status = 'skipped', error_reason = 'bench'"
-                " WHERE announcement_id = :a AND status = 'queued' AND batch >= :b"
-            ),
-            {"a": announcement_id, "b": drain_messages // bench.settings.fanout_batch_size},
-        )
+    async with bench.sessions.begin() as session:
         queued = await session.scalar(
             text(
                 "SELECT count(*) FROM announcement_deliveries"
@@ -418,7 +507,7 @@ async def reply_latency(bench: Bench, drain_messages: int = 100_000) -> None:
     sent_at: dict[str, float] = {}
     started = time.perf_counter()
     n = 0
-    while time.perf_counter() - started < 300:
+    while time.perf_counter() - started < seconds:
         body = f"bench-reply-{n}"
         sent_at[body] = time.perf_counter()
         await queue_reply(bench.engine, redis_jobs(bench.redis), Channel.WHATSAPP,
@@ -439,7 +528,13 @@ async def reply_latency(bench: Bench, drain_messages: int = 100_000) -> None:
         f"reply latency through the priority lane while {drained:,} announcement messages "
         f"drained: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms "
-        f"({len(latencies)} of {len(sent_at)} replies)",
+        f"({len(latencies)} of {len(sent_at)} replies; {queued:,} queued)",
+        flush=True,
+    )
+    p99 = percentile(latencies, 0.99) * 1000
+    print(
+        f"reply p99 during the state-wide drain: figure {p99:.0f} ms, floor 300 ms (target), "
+        f"ratio {p99 / 300:.2f} (target ≤ 1)",
         flush=True,
     )
 
@@ -471,11 +566,15 @@ async def _run(url: str) -> None:
         if "times" in wanted:
             await fanout_times(bench, int(_env("VCK_BENCH_FANOUT_REPEAT", 3)))
         if "throughput" in wanted:
-            await throughput(bench, _env("VCK_BENCH_FANOUT_DRAIN_SECONDS", 40))
+            await throughput(
+                bench,
+                _env("VCK_BENCH_FANOUT_DRAIN_SECONDS", 40),
+                _env("VCK_BENCH_FANOUT_FLOOR_SECONDS", 8),
+            )
         if "pacing" in wanted:
             await pacing(bench, _env("VCK_BENCH_FANOUT_PACING_SECONDS", 12))
         if "replies" in wanted:
-            await reply_latency(bench)
+            await reply_latency(bench, _env("VCK_BENCH_FANOUT_REPLY_SECONDS", 60))
     finally:
         await bench.close()
 

@@ -201,6 +201,13 @@ class Settings(BaseSettings):
     fanout_statement_timeout_seconds: float = 600.0
     """The fan-out's own statement and lock timeout: a state-wide publish writes about a
     million rows in one statement (7-21 s measured) and holds the tier lock meanwhile."""
+    fanout_parts: int = 1
+    """A large fan-out computed and written in this many member ranges at once, each on
+    its own connection (core/fanout.py); 1 (the default) writes in one statement. On the
+    shared 2-vCPU machine 2 parts were no faster (docs/notifier.md): try it where
+    PostgreSQL has idle cores."""
+    fanout_split_min_members: int = 100_000
+    """Active memberships in scope from which a fan-out is split into parts."""
 
     # --- events (core/services/events.py, core/services/attendance.py) -----------------
     event_reminder_minutes: list[int] = [24 * 60, 2 * 60]

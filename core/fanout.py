@@ -30,13 +30,16 @@ which spares the state-wide insert about a third of its time).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from core import routing, whatsapp_tier
 from core.config import Settings
@@ -56,6 +59,11 @@ class FanoutPolicy:
     work_mem: str = "256MB"
     statement_timeout_seconds: float = 600.0
     """The fan-out's statement and lock timeout, instead of the process's short ones."""
+    parts: int = 1
+    """Member ranges computed and written at once on their own connections (a split
+    fan-out); 1 computes and writes every row in the caller's transaction."""
+    split_min_members: int = 100_000
+    """Active memberships in scope from which a fan-out is split."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FanoutPolicy:
@@ -66,6 +74,8 @@ class FanoutPolicy:
             overflow_to_sms=settings.fanout_overflow_to_sms,
             phone_fallback=settings.fanout_phone_fallback,
             statement_timeout_seconds=settings.fanout_statement_timeout_seconds,
+            parts=max(1, settings.fanout_parts),
+            split_min_members=settings.fanout_split_min_members,
         )
 
     @property
@@ -121,17 +131,7 @@ WHERE m.status = 'active'
 GROUP BY m.id
 """
 
-ROWS_SQL = f"""
-CREATE TEMP TABLE fanout_rows AS
-WITH recent AS MATERIALIZED ({whatsapp_tier.RECENT_MEMBERS_SQL}),
-audience AS ({AUDIENCE_SQL}),
-ranked AS (
-  SELECT a.*, a.wa IS NOT NULL AND NOT a.wa_open AS wa_template,
-         r.member_id IS NOT NULL AS wa_counted,
-         count(*) FILTER (WHERE a.wa IS NOT NULL AND NOT a.wa_open AND r.member_id IS NULL)
-           OVER (ORDER BY a.member_id ROWS UNBOUNDED PRECEDING) AS wa_rank
-  FROM audience a LEFT JOIN recent r ON r.member_id = a.member_id
-),
+_ROUTED_SQL = """
 routed AS (
   SELECT k.*,
     CASE
@@ -146,10 +146,14 @@ routed AS (
     END AS route
   FROM ranked k
 )
-SELECT r.member_id,
+"""
+
+_ROW_SELECT_SQL = """
+SELECT {prefix} r.member_id,
   CASE WHEN r.route <> 'deferred'
-       THEN CAST((count(*) FILTER (WHERE r.route <> 'deferred') OVER w - 1)
-                 / CAST(:batch_size AS integer) AS integer) END AS batch,
+       THEN CAST(:batch_offset AS integer)
+            + CAST((count(*) FILTER (WHERE r.route <> 'deferred') OVER w - 1)
+                   / CAST(:batch_size AS integer) AS integer) END AS batch,
   CASE WHEN r.route = 'deferred' THEN 'whatsapp' ELSE r.route END AS channel,
   CASE r.route
     WHEN 'telegram' THEN 'telegram'
@@ -169,6 +173,21 @@ FROM routed r
 WHERE r.route IS NOT NULL
 WINDOW w AS (ORDER BY r.member_id ROWS UNBOUNDED PRECEDING)
 """
+
+ROWS_SQL = f"""
+CREATE TEMP TABLE fanout_rows AS
+WITH recent AS MATERIALIZED ({whatsapp_tier.RECENT_MEMBERS_SQL}),
+audience AS ({AUDIENCE_SQL}),
+ranked AS (
+  SELECT a.*, a.wa IS NOT NULL AND NOT a.wa_open AS wa_template,
+         r.member_id IS NOT NULL AS wa_counted,
+         count(*) FILTER (WHERE a.wa IS NOT NULL AND NOT a.wa_open AND r.member_id IS NULL)
+           OVER (ORDER BY a.member_id ROWS UNBOUNDED PRECEDING) AS wa_rank
+  FROM audience a LEFT JOIN recent r ON r.member_id = a.member_id
+),
+{_ROUTED_SQL}
+{_ROW_SELECT_SQL.format(prefix="")}
+"""
 """Every delivery row of the announcement, into a temporary table: a ``CREATE TABLE …
 AS`` may be computed by parallel workers, an ``INSERT … SELECT`` may not."""
 
@@ -181,6 +200,181 @@ INSERT INTO announcement_deliveries (announcement_id, queued_at, {_ROW_COLUMNS})
 SELECT CAST(:announcement_id AS uuid), CAST(:now AS timestamptz), {_ROW_COLUMNS}
 FROM fanout_rows
 """
+
+
+# --- a split fan-out: member ranges computed and written at once ----------------------
+
+
+def _in_range(column: str) -> str:
+    return (
+        f"{column} >= CAST(:lo AS uuid)"
+        f" AND ({column} < CAST(:hi AS uuid) OR CAST(:last AS boolean))"
+    )
+
+
+# Every table is narrowed to the range before it is joined: each part hashes only its
+# share of the addresses and memberships, not all of them.
+PART_AUDIENCE_SQL = (
+    AUDIENCE_SQL.replace(
+        "WHERE m.status = 'active'", f"WHERE m.status = 'active' AND {_in_range('m.id')}"
+    )
+    .replace(
+        "  FROM channel_addresses\n", f"  FROM channel_addresses WHERE {_in_range('member_id')}\n"
+    )
+    .replace(
+        "WHERE mu.member_id = m.id AND",
+        f"WHERE mu.member_id = m.id AND {_in_range('mu.member_id')} AND",
+    )
+)
+assert PART_AUDIENCE_SQL.count("CAST(:lo AS uuid)") == 3, PART_AUDIENCE_SQL
+
+PART_STAGE_SQL = f"""
+CREATE TEMP TABLE fanout_part AS
+WITH recent AS MATERIALIZED ({whatsapp_tier.RECENT_MEMBERS_SQL}),
+audience AS ({PART_AUDIENCE_SQL})
+SELECT a.*, a.wa IS NOT NULL AND NOT a.wa_open AS wa_template,
+       r.member_id IS NOT NULL AS wa_counted
+FROM audience a LEFT JOIN recent r ON r.member_id = a.member_id
+"""
+"""One member range's audience (the costly join and grouping), in its connection's own
+temporary table."""
+
+PART_COUNTS_SQL = """
+SELECT
+  count(*) FILTER (WHERE wa IS NOT NULL OR tg IS NOT NULL
+                   OR (CAST(:allow_sms AS boolean) AND sms_addr IS NOT NULL)) AS rows,
+  count(*) FILTER (WHERE wa_template AND NOT wa_counted) AS new_templates
+FROM fanout_part
+"""
+"""What the later ranges need: the rows this range writes at most (deferred ones
+included), and its members who would take a new WhatsApp tier slot."""
+
+PART_INSERT_SQL = f"""
+INSERT INTO announcement_deliveries (announcement_id, queued_at, {_ROW_COLUMNS})
+WITH ranked AS (
+  SELECT a.*,
+         CAST(:tier_offset AS bigint)
+         + count(*) FILTER (WHERE a.wa_template AND NOT a.wa_counted)
+             OVER (ORDER BY a.member_id ROWS UNBOUNDED PRECEDING) AS wa_rank
+  FROM fanout_part a
+),
+{_ROUTED_SQL}
+{_ROW_SELECT_SQL.format(prefix="CAST(:announcement_id AS uuid), CAST(:now AS timestamptz),")}
+"""
+"""One range's rows, ranked and numbered after the ranges before it: the same tier
+ranks as one statement over every member, and batches that start where the previous
+range's end."""
+
+SPLIT_SIZE_SQL = """
+SELECT count(*) FROM (
+  SELECT 1 FROM member_units mu JOIN organization_units u ON u.id = mu.unit_id
+  WHERE mu.left_at IS NULL AND u.path <@ CAST(:scope AS ltree) LIMIT :n) s
+"""
+
+
+def member_ranges(parts: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """``parts`` contiguous ranges of member ids, [lo, hi) in uuid order (members' ids
+    are random, so the ranges hold about as many members each)."""
+    step = (1 << 128) // parts
+    bounds = [uuid.UUID(int=i * step) for i in range(parts)] + [uuid.UUID(int=(1 << 128) - 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts)]  # the last one includes hi
+
+
+def _parts_for(session: AsyncSession, policy: FanoutPolicy) -> int:
+    """How many connections a split may take: the pool keeps the caller's."""
+    if policy.parts <= 1 or not isinstance(session.bind, AsyncEngine):
+        return 1
+    pool_size = getattr(session.bind.pool, "size", lambda: 0)()
+    return max(1, min(policy.parts, pool_size - 1))
+
+
+async def _write_split(
+    session: AsyncSession,
+    announcement_id: uuid.UUID,
+    parts: int,
+    params: dict[str, Any],
+    policy: FanoutPolicy,
+) -> tuple[int, int]:
+    """Compute and write the rows in ``parts`` member ranges, each on its own connection
+    and in its own transaction, at once; returns (rows written, batches numbered).
+
+    The caller holds the announcement's row lock (FOR UPDATE) and the tier lock and
+    marks it published only after every range committed. A crash before that leaves
+    the announcement scheduled with some ranges written: the next attempt deletes them
+    (none was sent: batches are enqueued only after publishing) and writes all again."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    bound = f"{max(1, round(policy.statement_timeout_seconds * 1000))}ms"
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(parts)]
+
+        async def settings(conn: AsyncConnection) -> None:
+            await conn.execute(
+                text(
+                    "SELECT set_config('statement_timeout', :t, true),"
+                    " set_config('lock_timeout', :t, true),"
+                    " set_config('work_mem', :w, true), set_config('jit', 'off', true),"
+                    " set_config('max_parallel_workers_per_gather', '0', true)"
+                ),
+                {"t": bound, "w": policy.work_mem},
+            )
+
+        async with connections[0].begin():  # what a crashed attempt left
+            await settings(connections[0])
+            await connections[0].execute(
+                text("DELETE FROM announcement_deliveries WHERE announcement_id = :a"),
+                {"a": announcement_id},
+            )
+
+        async def stage(conn: AsyncConnection, lo: uuid.UUID, hi: uuid.UUID, last: bool) -> Any:
+            try:
+                async with conn.begin():
+                    await settings(conn)
+                    await conn.execute(
+                        text(PART_STAGE_SQL), {**params, "lo": lo, "hi": hi, "last": last}
+                    )
+                    return (await conn.execute(text(PART_COUNTS_SQL), params)).one()
+            except BaseException:
+                await conn.invalidate()  # its temporary table goes with it
+                raise
+
+        counts = await asyncio.gather(
+            *(
+                stage(c, lo, hi, i == parts - 1)
+                for i, (c, (lo, hi)) in enumerate(
+                    zip(connections, member_ranges(parts), strict=True)
+                )
+            )
+        )
+        offsets, tier, batch = [], 0, 0
+        for count in counts:
+            offsets.append((tier, batch))
+            tier += int(count.new_templates)
+            batch += -(-int(count.rows) // policy.batch_size)
+
+        async def write(conn: AsyncConnection, tier_offset: int, batch_offset: int) -> int:
+            try:
+                async with conn.begin():
+                    await settings(conn)
+                    result = await conn.execute(
+                        text(PART_INSERT_SQL),
+                        {
+                            **params,
+                            "announcement_id": announcement_id,
+                            "tier_offset": tier_offset,
+                            "batch_offset": batch_offset,
+                        },
+                    )
+                    await conn.execute(text("DROP TABLE fanout_part"))
+                    return int(result.rowcount or 0)
+            except BaseException:
+                await conn.invalidate()
+                raise
+
+        written = await asyncio.gather(
+            *(write(c, t, b) for c, (t, b) in zip(connections, offsets, strict=True))
+        )
+    return sum(written), batch
 
 
 async def _next_batch(session: AsyncSession, announcement_id: uuid.UUID) -> int:
@@ -273,6 +467,31 @@ async def publish(
         "parallel_tuple_cost = 0",
     ):
         await session.execute(text(f"SET LOCAL {setting}"))
+    params: dict[str, Any] = {
+        "scope": row.path,
+        "now": now,
+        "window_start": now - WINDOW,
+        "tier_budget": budget,
+        "batch_size": policy.batch_size,
+        "dlt_patterns": policy.dlt_patterns,
+        "allow_sms": row.send_sms is not False,
+        "overflow_sms": policy.overflow_to_sms,
+        "phone_fallback": policy.phone_fallback,
+    }
+    parts = _parts_for(session, policy)
+    if parts > 1:
+        size = await session.scalar(
+            text(SPLIT_SIZE_SQL), {"scope": row.path, "n": policy.split_min_members}
+        )
+        if int(size or 0) >= policy.split_min_members:
+            written, numbered = await _write_split(session, announcement_id, parts, params, policy)
+            await session.execute(mark, {"a": announcement_id, "now": now})
+            return Publication(PublishState.PUBLISHED, rows=written, batches=range(numbered))
+    # What a split attempt that died left (none otherwise: one primary-key lookup).
+    await session.execute(
+        text("DELETE FROM announcement_deliveries WHERE announcement_id = :a"),
+        {"a": announcement_id},
+    )
     await session.execute(
         text(ROWS_SQL),
         {
@@ -281,6 +500,7 @@ async def publish(
             "window_start": now - WINDOW,
             "tier_budget": budget,
             "batch_size": policy.batch_size,
+            "batch_offset": 0,
             "dlt_patterns": policy.dlt_patterns,
             "allow_sms": row.send_sms is not False,
             "overflow_sms": policy.overflow_to_sms,

@@ -326,3 +326,85 @@ async def test_publishing_waits_for_the_tier_lock_past_the_processes_lock_timeou
         assert (published.state, published.rows) == (PublishState.PUBLISHED, 6)
     finally:
         await bounded.dispose()
+
+
+async def test_a_split_fanout_writes_what_one_statement_writes(
+    session: AsyncSession, settings: Settings, tree: Tree
+) -> None:
+    """In member ranges on their own connections (parts > 1): exactly one row per member
+    in scope, the same channels and tier ranks as one statement, batches of at most
+    the batch size; what a crashed split attempt left is replaced, not doubled."""
+    booths = (tree.booth_a1, tree.booth_a2, tree.booth_b1)
+    expected = set()
+    for n in range(24):
+        member = await make_member(session, unit=booths[n % 3])
+        expected.add(member.id)
+        kind = n % 4
+        if kind == 0:  # WhatsApp only, outside the window: a tier slot or waits
+            await address(session, member, "whatsapp")
+        elif kind == 1:  # WhatsApp and Telegram: Telegram beyond the tier
+            await address(session, member, "whatsapp")
+            await address(session, member, "telegram")
+        elif kind == 2:
+            await address(session, member, "sms")
+        else:  # inside the window: free text, no slot
+            await address(session, member, "whatsapp", last_inbound_at=NOW - timedelta(hours=1))
+    stopped = await make_member(session, unit=tree.booth_a1)
+    await address(session, stopped, "sms", opted_out_at=NOW)
+    outside = await make_member(session)  # no unit in scope
+    await address(session, outside, "sms")
+    aid = await announce(session, settings, tree.state.code)
+    await session.commit()
+
+    def routes(found: dict[uuid.UUID, AnnouncementDelivery]) -> dict[uuid.UUID, tuple]:
+        return {
+            m: (r.channel, r.provider, r.address, r.via_template, r.route_reason, r.status,
+                r.whatsapp_tier_at is not None)
+            for m, r in found.items()
+        }  # fmt: skip
+
+    base = FanoutPolicy(whatsapp_daily_limit=4, overflow_to_sms=False, batch_size=2)
+    split_policy = FanoutPolicy(
+        whatsapp_daily_limit=4, overflow_to_sms=False, batch_size=2, parts=3, split_min_members=1
+    )
+    # a crashed split attempt: one range committed, the announcement still scheduled
+    member = next(iter(expected))
+    stray = text(
+        "INSERT INTO announcement_deliveries (announcement_id, member_id, batch, channel,"
+        " provider, address, language) VALUES (:a, :m, 0, 'sms', 'twilio', '+1', 'ta')"
+    )
+    await session.execute(stray, {"a": aid, "m": member})
+    await session.commit()
+    published = await publish(session, aid, now=NOW, policy=split_policy)
+    await session.commit()
+    assert published.state is PublishState.PUBLISHED and published.rows == len(expected)
+    split_rows = await rows(session, aid)
+    assert set(split_rows) == expected
+    sizes = (
+        await session.execute(
+            text(
+                "SELECT batch, count(*) FROM announcement_deliveries WHERE announcement_id = :a"
+                " AND status = 'queued' GROUP BY batch"
+            ),
+            {"a": aid},
+        )
+    ).all()
+    assert all(n <= 2 and batch in published.batches for batch, n in sizes)
+    assert sum(n for _, n in sizes) == sum(1 for r in split_rows.values() if r.status == "queued")
+    assert sum(1 for r in split_rows.values() if r.whatsapp_tier_at is not None) == 4
+    split_routes = routes(split_rows)
+    again = await publish(session, aid, now=NOW, policy=split_policy)
+    assert again.state is PublishState.ALREADY and len(await rows(session, aid)) == len(expected)
+
+    # the same announcement again in one statement
+    await session.execute(text("DELETE FROM announcement_deliveries WHERE announcement_id = :a"),
+                          {"a": aid})  # fmt: skip
+    await session.execute(text("UPDATE announcements SET status = 'scheduled' WHERE id = :a"),
+                          {"a": aid})  # fmt: skip
+    await session.execute(stray, {"a": aid, "m": member})  # a split attempt died here
+    await session.commit()
+    session.expunge_all()
+    single = await publish(session, aid, now=NOW, policy=base)
+    await session.commit()
+    assert single.rows == published.rows
+    assert routes(await rows(session, aid)) == split_routes

@@ -246,6 +246,7 @@ class DltSender:
         self.sender_id = settings.dlt_sender_id
         self.entity_id = settings.dlt_entity_id
         self.timeout = aiohttp.ClientTimeout(total=settings.provider_timeout_seconds)
+        self._shared: dict[tuple[str, str, str | None], tuple[Any, str]] = {}
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -266,25 +267,14 @@ class DltSender:
         idempotency_key: str | None = None,
     ) -> SendResult:
         """Send ``text`` (which must match the approved template ``template_id``)."""
-        cost = segments(text)
-        form = {
-            "From": self.sender_id,
-            "To": address,
-            "Body": text,
-            "DltEntityId": self.entity_id,
-            "DltTemplateId": template_id,
-            "EncodingType": "unicode" if cost.is_unicode else "plain",
-        }
-        if status_callback:
-            form["StatusCallback"] = status_callback
-        if custom_field:
-            form["CustomField"] = custom_field
+        cost, common = self._common(text, template_id, status_callback)
         try:
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
             if idempotency_key:
                 headers[IDEMPOTENCY_HEADER] = idempotency_key
             # Encoded here: aiohttp's FormData costs more CPU than the rest of a send.
-            body = urlencode(form).encode()
+            own = {"To": address, "CustomField": custom_field} if custom_field else {"To": address}
+            body = f"{urlencode(own)}&{common}".encode()
             async with self._client().post(self.url, data=body, headers=headers) as response:
                 payload = await _json(response)
                 if response.status >= 400:
@@ -306,6 +296,27 @@ class DltSender:
             code = sms.get("DetailedStatusCode")
             raise classify(400, code, None, str(sms.get("DetailedStatus") or ""))
         return SendResult(provider_message_id=str(sms["Sid"]), parts=cost.parts)
+
+    def _common(self, text: str, template_id: str, status_callback: str | None) -> tuple[Any, str]:
+        """The text's segments and the url-encoded fields every member of an
+        announcement shares (sender, text, template, callback): computed once."""
+        key = (text, template_id, status_callback)
+        found = self._shared.get(key)
+        if found is None:
+            cost = segments(text)
+            form = {
+                "From": self.sender_id,
+                "Body": text,
+                "DltEntityId": self.entity_id,
+                "DltTemplateId": template_id,
+                "EncodingType": "unicode" if cost.is_unicode else "plain",
+            }
+            if status_callback:
+                form["StatusCallback"] = status_callback
+            if len(self._shared) >= 256:
+                self._shared.clear()
+            found = self._shared[key] = (cost, urlencode(form))
+        return found
 
     async def close(self) -> None:
         if self._session is not None:
