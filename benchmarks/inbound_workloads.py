@@ -29,6 +29,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import insert, select
@@ -41,6 +42,7 @@ from core.models import Member, MemberStatus, MemberUnit, OrganizationUnit, Unit
 from core.models.messaging import ChannelAddress
 from fakes import twilio as fake_twilio
 
+T = TypeVar("T")
 PATH = "/webhooks/twilio"
 FIRST_CONTACT_BLOCK = 250
 """New numbers say hello in blocks: all of a block's hellos, then all its language picks
@@ -95,35 +97,44 @@ async def add_members(
         }
         for i, number in enumerate(numbers)
     ]
-    found = await session.execute(
-        insert(Member).values(rows).returning(Member.phone, Member.id, Member.language)
-    )
-    members = {phone: (member_id, language) for phone, member_id, language in found}
-    await session.execute(
-        insert(MemberUnit).values(
-            [
-                {"member_id": member_id, "unit_id": booth.id, "is_primary": True}
-                for member_id, _ in members.values()
-            ]
+    members: dict[str, tuple[Any, str]] = {}
+    for chunk in chunks(rows):
+        found = await session.execute(
+            insert(Member).values(chunk).returning(Member.phone, Member.id, Member.language)
         )
-    )
-    await session.execute(
-        insert(ChannelAddress).values(
-            [
-                {
-                    "channel": channel.value,
-                    "address": phone,
-                    "phone": phone,
-                    "member_id": member_id,
-                    "language": language,
-                    "consent_given_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for phone, (member_id, language) in members.items()
-            ]
+        members |= {phone: (member_id, language) for phone, member_id, language in found}
+    for chunk in chunks(list(members.items())):
+        await session.execute(
+            insert(MemberUnit).values(
+                [
+                    {"member_id": member_id, "unit_id": booth.id, "is_primary": True}
+                    for _, (member_id, _) in chunk
+                ]
+            )
         )
-    )
+        await session.execute(
+            insert(ChannelAddress).values(
+                [
+                    {
+                        "channel": channel.value,
+                        "address": phone,
+                        "phone": phone,
+                        "member_id": member_id,
+                        "language": language,
+                        "consent_given_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for phone, (member_id, language) in chunk
+                ]
+            )
+        )
+
+
+def chunks(items: list[T], size: int = 2_000) -> list[list[T]]:
+    """Rows in pieces small enough for one statement (PostgreSQL takes at most 32,767
+    parameters in one)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class Planner:
