@@ -32,7 +32,14 @@ SEED_ENUMS = {
     "event_type": ["rally", "meeting", "protest", "campaign", "training", "celebration", "other"],
     "event_status": ["draft", "published", "ongoing", "completed", "cancelled"],
     # waitlisted: added by migration 0008 (a yes beyond the capacity waits in order)
-    "attendance_status": ["registered", "confirmed", "attended", "no_show", "cancelled", "waitlisted"],
+    "attendance_status": [
+        "registered",
+        "confirmed",
+        "attended",
+        "no_show",
+        "cancelled",
+        "waitlisted",
+    ],
     "campaign_status": ["planning", "active", "paused", "completed", "cancelled"],
     "announcement_scope": ["all", "state", "district", "constituency", "booth"],
     "grievance_status": [
