@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core.channels.base import Channel, Reply, SendError
+from core.channels.base import Channel, Outcome, Reply, SendError
 from core.config import Settings
 from core.i18n import Language, _, use_language
 from core.services import otp
@@ -274,6 +274,9 @@ async def _template_notice(settings: Settings, ports: Ports, payload: dict[str, 
     except SendError as exc:
         if not exc.permanent:
             raise
+        if exc.outcome is Outcome.OPTED_OUT:  # STOP: no other channel either
+            log.info("notice not sent: the member opted out on WhatsApp")
+            return
         why = f"the template was refused ({exc.code})"
     fallback = payload.get("fallback")
     if not fallback:

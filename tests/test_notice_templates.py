@@ -177,6 +177,49 @@ async def test_without_an_approved_template_or_room_in_the_tier_a_reminder_goes_
         assert await conn.scalar(text("SELECT count(*) FROM whatsapp_tier_uses")) == 0
 
 
+async def test_a_member_who_holds_a_tier_slot_gets_the_template_when_the_tier_is_full(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    notifier_settings: Settings,  # noqa: F811
+    fakes: Fakes,  # noqa: F811
+    ports: EffectPorts,
+    tree: Tree,  # noqa: F811
+) -> None:
+    holder = await person(session, tree, "+919822200051", timedelta(days=2))
+    other = await person(session, tree, "+919822200052", timedelta(days=2))
+    # An OTP code an hour ago took the one slot of a tier of one.
+    await whatsapp_tier.record(session, member_id=holder.id, key=None, now=NOW - timedelta(hours=1))
+    ids = await remind(session, notifier_settings, tree, [holder, other])
+    full = notifier_settings.model_copy(update={"whatsapp_daily_unique_limit": 1})
+
+    assert await effects.deliver(engine, full, ports, ids) == 2
+    [template] = to(fakes, "+919822200051")
+    assert template["ContentSid"] == REMINDER_TA
+    assert to(fakes, "+919822200052") == [] and len(sms_to(fakes, "+919822200052")) == 1
+    async with engine.connect() as conn:
+        assert await whatsapp_tier.used(conn, now=datetime.now(UTC)) == 1
+
+
+async def test_a_template_twilio_refuses_for_good_falls_back_to_sms(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    notifier_settings: Settings,  # noqa: F811
+    fakes: Fakes,  # noqa: F811
+    ports: EffectPorts,
+    tree: Tree,  # noqa: F811
+) -> None:
+    quiet = await person(session, tree, "+919822200041", timedelta(days=2))
+    fakes.twilio.fail_for["+919822200041"] = 21656  # e.g. the template was paused
+    ids = await remind(session, notifier_settings, tree, [quiet])
+
+    assert await effects.deliver(engine, notifier_settings, ports, ids) == 1
+    assert fakes.twilio.sent == []
+    [sms] = sms_to(fakes, "+919822200041")
+    assert "மாவட்டப் பேரணி" in sms["Body"]
+    async with engine.connect() as conn:  # no template went: no slot taken
+        assert await conn.scalar(text("SELECT count(*) FROM whatsapp_tier_uses")) == 0
+
+
 async def ticket_for(
     session: AsyncSession, settings: Settings, units: Tree, member: Member, *, now: datetime
 ) -> tuple[uuid.UUID, str, Member]:
