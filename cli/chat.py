@@ -45,6 +45,12 @@ class ConsolePorts:
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         print(f"\n  [SMS → {phone}] {text}\n")
 
+    async def send_template(
+        self, address: str, content_sid: str, variables: dict[str, str], *, daily_limit: int
+    ) -> bool:
+        print(f"\n  [whatsapp template {content_sid} → {address}] {variables}\n")
+        return True
+
     async def schedule_publish(
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None:

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core.channels.base import Channel, Reply, SendError
+from core.channels.base import Channel, Outcome, Reply, SendError
 from core.config import Settings
 from core.i18n import Language, _, use_language
 from core.services import otp
@@ -82,6 +82,13 @@ class Ports(Protocol):
         ...
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None: ...
+
+    async def send_template(
+        self, address: str, content_sid: str, variables: dict[str, str], *, daily_limit: int
+    ) -> bool:
+        """An approved WhatsApp template; False (nothing sent) when the WhatsApp tier
+        (``daily_limit`` unique recipients a rolling day) has no room for this member."""
+        ...
 
     async def schedule_publish(
         self, announcement_id: uuid.UUID, publish_at: datetime | None
@@ -141,8 +148,24 @@ def code_sms(request: otp.OtpRequest, phone: str, language: Language) -> dict[st
     }
 
 
-def notice(channel: Channel, address: str, reply_text: str) -> dict[str, Any]:
-    return {"channel": channel.value, "address": address, "text": reply_text}
+def notice(
+    channel: Channel,
+    address: str,
+    reply_text: str,
+    *,
+    template: dict[str, Any] | None = None,
+    fallback: tuple[Channel, str] | None = None,
+) -> dict[str, Any]:
+    """A notice to one person. With ``template`` ({"sid", "variables"}: a WhatsApp
+    utility template, core/notice_templates.py) it goes as that template to the WhatsApp
+    ``address``, and ``reply_text`` to ``fallback`` when the template cannot go."""
+    payload: dict[str, Any] = {"channel": channel.value, "address": address, "text": reply_text}
+    if template is not None:
+        payload["template"] = template
+        payload["fallback"] = (
+            {"channel": fallback[0].value, "address": fallback[1]} if fallback else None
+        )
+    return payload
 
 
 def reply(
@@ -210,7 +233,12 @@ async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str
         template = f"otp_{payload['language']}"
         await ports.send_sms(payload["phone"], code_text(settings, payload), template=template)
     elif kind == Kind.NOTICE:
-        await ports.send(Channel(payload["channel"]), payload["address"], Reply(payload["text"]))
+        if payload.get("template"):
+            await _template_notice(settings, ports, payload)
+        else:
+            await ports.send(
+                Channel(payload["channel"]), payload["address"], Reply(payload["text"])
+            )
     elif kind == Kind.REPLY:
         await ports.send(
             Channel(payload["channel"]),
@@ -228,6 +256,34 @@ async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str
         await ports.forget_conversations(list(payload["keys"]), list(payload.get("addresses", [])))
     else:
         raise ValueError(f"unknown effect {kind!r}")
+
+
+async def _template_notice(settings: Settings, ports: Ports, payload: dict[str, Any]) -> None:
+    """The template when the tier has room and Twilio takes it, else the free text to the
+    fallback (Telegram, SMS); nothing when there is none."""
+    template = payload["template"]
+    try:
+        if await ports.send_template(
+            payload["address"],
+            template["sid"],
+            dict(template["variables"]),
+            daily_limit=settings.whatsapp_daily_unique_limit,
+        ):
+            return
+        why = "the WhatsApp tier is spent"
+    except SendError as exc:
+        if not exc.permanent:
+            raise
+        if exc.outcome is Outcome.OPTED_OUT:  # STOP: no other channel either
+            log.info("notice not sent: the member opted out on WhatsApp")
+            return
+        why = f"the template was refused ({exc.code})"
+    fallback = payload.get("fallback")
+    if not fallback:
+        log.warning("notice not sent: %s and the member has no other channel", why)
+        return
+    log.info("notice sent by %s instead: %s", fallback["channel"], why)
+    await ports.send(Channel(fallback["channel"]), fallback["address"], Reply(payload["text"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,14 @@ class Dispatcher:
             f"no provider sends to {channel}", code="channel", outcome=Outcome.PERMANENT
         )
 
+    async def send_template(
+        self, address: str, content_sid: str, variables: dict[str, str], *, key: str
+    ) -> SendResult:
+        """An approved WhatsApp template (core/notice_templates.py)."""
+        return await self.senders.twilio.send_template(
+            address, content_sid, variables, idempotency_key=key
+        )
+
 
 class PriorityTokens:
     """``await tokens(channel, address)``: one token from the reserved (priority) share of
@@ -341,6 +349,28 @@ class EffectPorts:
 
     async def send_sms(self, phone: str, text: str, *, template: str) -> None:
         await self.send(Channel.SMS, phone, Reply(text), template)
+
+    async def send_template(
+        self, address: str, content_sid: str, variables: dict[str, str], *, daily_limit: int
+    ) -> bool:
+        """A notice's utility template, outside the member's window: only when the tier
+        has room for them (they already hold a slot, or one is free); counted after."""
+        now = datetime.now(UTC)
+        if self.tier is not None and not await self.tier.has_room(
+            address, now=now, daily_limit=daily_limit
+        ):
+            return False
+        if self.before_send is not None:
+            await self.before_send(Channel.WHATSAPP, address)
+        await self.dispatcher.send_template(
+            address, content_sid, variables, key=f"vck:effect:{uuid4().hex}"
+        )
+        if self.tier is not None:
+            try:  # sent: a failure to count must not make the outbox send it again
+                await self.tier.sent(Channel.WHATSAPP, address, now=now)
+            except Exception as exc:
+                log.warning("WhatsApp tier use not recorded (%s)", type(exc).__name__)
+        return True
 
     async def schedule_publish(
         self, announcement_id: uuid.UUID, publish_at: datetime | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +70,45 @@ def in_whatsapp_window(last_inbound_at: datetime | None, now: datetime) -> bool:
     return last_inbound_at is not None and now - last_inbound_at <= WHATSAPP_WINDOW
 
 
+async def _addresses(session: AsyncSession, member_id: uuid.UUID) -> list[Any]:
+    """The member's addresses, the one they last wrote from first."""
+    return list(
+        (
+            await session.execute(
+                select(
+                    ChannelAddress.channel,
+                    ChannelAddress.address,
+                    ChannelAddress.last_inbound_at,
+                    ChannelAddress.opted_out_at,
+                    ChannelAddress.consent_refused_at,
+                )
+                .where(
+                    ChannelAddress.member_id == member_id,
+                    ChannelAddress.channel != Channel.CONSOLE.value,
+                )
+                .order_by(
+                    ChannelAddress.last_inbound_at.desc().nulls_last(), ChannelAddress.created_at
+                )
+            )
+        ).all()
+    )
+
+
+async def closed_whatsapp(
+    session: AsyncSession, member_id: uuid.UUID, *, now: datetime
+) -> str | None:
+    """The member's WhatsApp address when WhatsApp is their best channel (the usable
+    address they last wrote from) but its window is closed: only an approved template
+    may go there now (core/notice_templates.py). None otherwise."""
+    for channel, address, last_inbound, opted_out, refused in await _addresses(session, member_id):
+        if opted_out is not None or refused is not None:
+            continue
+        if channel == Channel.WHATSAPP.value and not in_whatsapp_window(last_inbound, now):
+            return str(address)
+        return None
+    return None
+
+
 async def best_address(
     session: AsyncSession, member_id: uuid.UUID, *, now: datetime
 ) -> tuple[Channel, str] | None:
@@ -77,22 +117,7 @@ async def best_address(
     inside its window, where free text is allowed — else their membership phone by SMS,
     on the fan-out's terms: only when they have no SMS address and never said STOP or
     refused consent on any channel. None when they cannot be reached."""
-    rows = (
-        await session.execute(
-            select(
-                ChannelAddress.channel,
-                ChannelAddress.address,
-                ChannelAddress.last_inbound_at,
-                ChannelAddress.opted_out_at,
-                ChannelAddress.consent_refused_at,
-            )
-            .where(
-                ChannelAddress.member_id == member_id,
-                ChannelAddress.channel != Channel.CONSOLE.value,
-            )
-            .order_by(ChannelAddress.last_inbound_at.desc().nulls_last(), ChannelAddress.created_at)
-        )
-    ).all()
+    rows = await _addresses(session, member_id)
     for channel, address, last_inbound, opted_out, refused in rows:
         if opted_out is not None or refused is not None:
             continue

@@ -22,7 +22,7 @@ window — the member wrote in the last 24 hours — takes no slot and is not re
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -32,6 +32,10 @@ from core.channels.base import Channel
 from core.security import keyed_hmac
 
 WINDOW = routing.WHATSAPP_WINDOW
+ROOM_REUSE = timedelta(seconds=30)
+"""How long :meth:`Ledger.has_room` reuses a count of the day's recipients ..."""
+ROOM_MARGIN = 1000
+"""... while more than this many slots were left."""
 
 RECENT_MEMBERS_SQL = """
 SELECT member_id FROM announcement_deliveries
@@ -43,6 +47,13 @@ WHERE at > CAST(:window_start AS timestamptz) AND member_id IS NOT NULL
 """
 """Members who hold a tier slot in the window starting at ``:window_start``."""
 
+_HOLDS_SQL = (
+    "SELECT 1 FROM announcement_deliveries WHERE member_id = :m"
+    " AND whatsapp_tier_at > CAST(:window_start AS timestamptz)"
+    " AND status NOT IN ('failed', 'skipped')"
+    " UNION ALL SELECT 1 FROM whatsapp_tier_uses WHERE member_id = :m"
+    " AND at > CAST(:window_start AS timestamptz)"
+)
 _USED = text(
     "SELECT count(*) FROM ("
     " SELECT CAST(member_id AS text) FROM announcement_deliveries"
@@ -94,6 +105,31 @@ class Ledger:
     def __init__(self, db: AsyncEngine, secret: str) -> None:
         self.db = db
         self.secret = secret
+        self._room: tuple[datetime, int] | None = None
+
+    async def has_room(self, address: str, *, now: datetime, daily_limit: int) -> bool:
+        """Whether a message outside the window may go to ``address`` now: it is inside
+        the window (takes no slot), its member already holds a slot, or one is free."""
+        async with self.db.connect() as conn:
+            row = (await conn.execute(_ADDRESS, {"a": address})).first()
+            if row is not None and routing.in_whatsapp_window(row.last_inbound_at, now):
+                return True
+            if row is not None and row.member_id is not None:
+                holds = await conn.scalar(
+                    text(f"SELECT EXISTS ({_HOLDS_SQL})"),
+                    {"m": row.member_id, "window_start": now - WINDOW},
+                )
+                if holds:
+                    return True
+            # Counting the day's recipients reads every slot taken: a reminder run of
+            # thousands reuses one count while plenty of room is left.
+            cached = self._room
+            if cached is not None and now - cached[0] < ROOM_REUSE and cached[1] > ROOM_MARGIN:
+                self._room = (cached[0], cached[1] - 1)
+                return True
+            room = await capacity(conn, now=now, daily_limit=daily_limit)
+            self._room = (now, room - 1)
+            return room > 0
 
     async def sent(self, channel: Channel, address: str, *, now: datetime) -> bool:
         """``channel`` carried a message to ``address`` just now: record it when it was

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import notice_templates
 from core.config import Settings
 from core.i18n import N_, format_moment, use_language
 from core.models.events import EventStatus
@@ -332,8 +333,8 @@ async def _remind(
         when = format_moment(event.start_time)
     return int(
         await events.tell(
-            session, member_id, REMINDER, now=now, title=events.event_title(event, language),
-            when=when, venue=event.venue_name or "-",
+            session, member_id, REMINDER, now=now, template=notice_templates.EVENT_REMINDER,
+            title=events.event_title(event, language), when=when, venue=event.venue_name or "-",
         )
     )  # fmt: skip
 

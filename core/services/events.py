@@ -20,12 +20,11 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import announcements, effects, places
+from core import announcements, effects, notice_templates, places
 from core.config import Settings
 from core.i18n import INDIA, N_, Language, format_moment, in_language, local_name, use_language
 from core.models import OrganizationUnit
 from core.models.events import Event, EventStatus, EventType
-from core.routing import best_address
 from core.services import officials
 
 EVENTS = officials.ANNOUNCE
@@ -279,18 +278,30 @@ async def publish(
 
 
 async def tell(
-    session: AsyncSession, member_id: uuid.UUID, message: str, *, now: datetime, **fields: str
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    message: str,
+    *,
+    now: datetime,
+    template: str | None = None,
+    **fields: str,
 ) -> bool:
     """Queue ``message`` (an untranslated sentence, filled with ``fields``) to a member in
-    their language, on the channel they can be reached on now; False when they cannot."""
-    target = await best_address(session, member_id, now=now)
-    if target is None:
-        return False
+    their language, on the channel they can be reached on now; False when they cannot.
+    ``template``: the WhatsApp utility template (core/notice_templates.py) it goes as,
+    with the same ``fields``, when the member's WhatsApp window is closed."""
     language = await session.scalar(
         text("SELECT language FROM members WHERE id = :m"), {"m": member_id}
     )
-    reply = in_language(language or Language.TAMIL, message).format(**fields)
-    await effects.record_soon(session, effects.Kind.NOTICE, effects.notice(*target, reply), now=now)
+    language = language or Language.TAMIL.value
+    reply = in_language(language, message).format(**fields)
+    named = notice_templates.Named(template, dict(fields)) if template else None
+    payload = await notice_templates.notice(
+        session, member_id, reply, language=language, now=now, template=named
+    )
+    if payload is None:
+        return False
+    await effects.record_soon(session, effects.Kind.NOTICE, payload, now=now)
     return True
 
 

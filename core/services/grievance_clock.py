@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import effects
+from core import effects, notice_templates
 from core.channels.base import Channel
 from core.config import Settings
 from core.i18n import in_language
@@ -123,13 +123,23 @@ pick AS (
     WHERE a.channel <> 'console' AND a.opted_out_at IS NULL AND a.consent_refused_at IS NULL
       AND (a.channel <> 'whatsapp' OR a.last_inbound_at >= :since)
     ORDER BY a.member_id, a.last_inbound_at DESC NULLS LAST, a.created_at
+),
+top AS (
+    SELECT DISTINCT ON (a.member_id) a.member_id, a.channel, a.address, a.last_inbound_at
+    FROM channel_addresses a JOIN ids ON ids.id = a.member_id
+    WHERE a.channel <> 'console' AND a.opted_out_at IS NULL AND a.consent_refused_at IS NULL
+    ORDER BY a.member_id, a.last_inbound_at DESC NULLS LAST, a.created_at
 )
 SELECT m.id, m.language, p.channel, p.address, m.phone,
+       CASE WHEN t.channel = 'whatsapp'
+                 AND (t.last_inbound_at IS NULL OR t.last_inbound_at < :since)
+            THEN t.address END AS wa_closed,
        NOT EXISTS (SELECT 1 FROM channel_addresses x WHERE x.member_id = m.id
                    AND (x.channel = 'sms' OR x.opted_out_at IS NOT NULL
                         OR x.consent_refused_at IS NOT NULL)) AS phone_ok
 FROM members m JOIN ids ON ids.id = m.id
 LEFT JOIN pick p ON p.member_id = m.id
+LEFT JOIN top t ON t.member_id = m.id
 """
 )
 _NOTICES = text(
@@ -143,6 +153,9 @@ class Reach:
     language: str
     channel: str | None
     address: str | None
+    wa_closed: str | None = None
+    """Their WhatsApp address when it is their best channel but its window is closed
+    (core.routing.closed_whatsapp): a template may go there."""
 
 
 async def reach_many(
@@ -159,7 +172,7 @@ async def reach_many(
         channel, address = r.channel, r.address
         if channel is None and r.phone_ok and r.phone:
             channel, address = "sms", r.phone
-        found[r.id] = Reach(r.language or "ta", channel, address)
+        found[r.id] = Reach(r.language or "ta", channel, address, r.wa_closed)
     return found
 
 
@@ -195,16 +208,34 @@ async def sweep(
     reach = await reach_many(session, people, now=now)
     names = {c.id: c for c in g.categories(settings)}
     payloads: list[str] = []
+    templates = (
+        await notice_templates.approved(session, notice_templates.GRIEVANCE_UPDATE)
+        if any(r.wa_closed for r in reach.values())
+        else {}
+    )
 
     def say(member_id: uuid.UUID | None, msgid: str, **fields: object) -> None:
         found = reach.get(member_id) if member_id is not None else None
-        if found is None or found.channel is None or found.address is None:
+        if found is None:
             return
         values = {
             k: v.get(found.language) if isinstance(v, g.Both) else v for k, v in fields.items()
         }
         body = in_language(found.language, msgid).format(**values)
-        payloads.append(json.dumps(effects.notice(Channel(found.channel), found.address, body)))
+        fallback = (
+            (Channel(found.channel), found.address) if found.channel and found.address else None
+        )
+        named = g.update_template(found.language, msgid, values)
+        template = notice_templates.pick(templates, found.language) if named else None
+        if named is not None and template is not None and found.wa_closed:
+            payload = notice_templates.payload(
+                found.wa_closed, body, template, named.fields, fallback
+            )
+        elif fallback is not None:
+            payload = effects.notice(*fallback, body)
+        else:
+            return
+        payloads.append(json.dumps(payload))
 
     escalated = 0
     for r in rows:

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import effects
+from core import effects, notice_templates
 from core.config import Settings
 from core.i18n import INDIA, N_, in_language, local_name
 from core.models import (
@@ -45,7 +45,6 @@ from core.models import (
     OrganizationUnit,
 )
 from core.models.communications import OPEN_STATUSES, grievance_ticket_seq
-from core.routing import best_address
 from core.services import officials
 from core.validation import ascii_digits
 
@@ -243,18 +242,37 @@ async def tell(
     session: AsyncSession, member_id: uuid.UUID | None, msgid: str, *, now: datetime, **fields: Any
 ) -> int | None:
     """Queue ``msgid`` (an ``N_`` sentence) to the member, in their language, where they
-    can be reached; the outbox row's id."""
+    can be reached; the outbox row's id. A change told to the ticket's member
+    (:data:`MEMBER_STATUS`) goes as the ``grievance_update`` template when their
+    WhatsApp window is closed (core/notice_templates.py)."""
     if member_id is None:
         return None
     language = await session.scalar(select(Member.language).where(Member.id == member_id)) or "ta"
-    target = await best_address(session, member_id, now=now)
-    if target is None:
-        return None
-    channel, address = target
     values = {k: v.get(language) if isinstance(v, Both) else v for k, v in fields.items()}
     body = in_language(language, msgid).format(**values)
-    return await effects.record(
-        session, effects.Kind.NOTICE, effects.notice(channel, address, body), now=now
+    payload = await notice_templates.notice(
+        session, member_id, body, language=language, now=now,
+        template=update_template(language, msgid, values),
+    )  # fmt: skip
+    if payload is None:
+        return None
+    return await effects.record(session, effects.Kind.NOTICE, payload, now=now)
+
+
+def update_template(
+    language: str, msgid: str, values: dict[str, Any]
+) -> notice_templates.Named | None:
+    """The ``grievance_update`` template's fields for a change told to a member: the
+    ticket's number and the status phrase (:data:`MEMBER_STATUS`), in their language."""
+    status = MEMBER_STATUS.get(msgid)
+    if status is None:
+        return None
+    return notice_templates.Named(
+        notice_templates.GRIEVANCE_UPDATE,
+        {
+            "ticket": str(values.get("number") or "-"),
+            "status": in_language(language, status).format(**values),
+        },
     )
 
 
@@ -419,6 +437,19 @@ APPEAL_NEW = N_(
     "Appeal: complaint {number} was rated poor and has come to you. Please acknowledge it by {due}."
 )
 APPEAL_OLD = N_("Complaint {number} was rated poor: it has gone to {unit} as an appeal.")
+
+# TRANSLATORS: the status in the WhatsApp template "grievance_update" ("Update on your
+# complaint {{1}}: {{2}}"), sent when the member has not written in 24 hours. Short.
+MEMBER_STATUS = {
+    ACKNOWLEDGED: N_("acknowledged by an official."),
+    ASKED: N_("the official asks: {question} Please reply with your answer."),
+    RATE: N_("was it handled well? Reply 1 for good, 2 for poor."),
+    RESOLVED: N_("resolved: {note}"),
+    REJECTED: N_("closed without action: {note}"),
+    REASSIGNED: N_("passed to another official."),
+    ESCALATED_MEMBER: N_("not answered in time, so it has gone up to {unit}."),
+}
+"""The changes told to a ticket's member, as the ``grievance_update`` template's status."""
 BREACHED_TOP = N_("Complaint {number} is past its deadline and there is no level above yours.")
 
 
@@ -652,7 +683,7 @@ async def _close(
     told = await tell(
         session, ticket.member_id, sentence, now=now, number=ticket.ticket_number, note=note
     )
-    rate = await tell(session, ticket.member_id, RATE, now=now)
+    rate = await tell(session, ticket.member_id, RATE, now=now, number=ticket.ticket_number)
     return Changed(ticket, _sent(told, rate))
 
 
