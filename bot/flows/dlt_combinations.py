@@ -34,10 +34,11 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
-MENU_SIZES = range(4, 11)
+MENU_SIZES = range(4, 10)
 """The menu by SMS is its choices alone: four for anyone, more for a member (Events while
-one is coming, Complaints, Vote while an election is open) and up to ten for an official
-(bot/flows/menu.py ``menu_choices``)."""
+one is coming, Complaints, Vote and Stand during an election) and Party work for an
+official, whose duties are a submenu (bot/flows/party.py): at most nine, as Donate is not
+offered by SMS (bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",
     "Welcome back. You will get announcements here again.",
