@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from bot.conversation import Ask
-from bot.flows import FLOWS
+from bot.flows import FLOWS, party
 from bot.flows.common import HELP_SMS
 from core.dlt_templates import COMBINATIONS_FILE, combinations, sentence_name
 
@@ -48,11 +48,18 @@ BEFORE_THE_MENU = (
     HELP_SMS,
 )
 """What the global words (bot/engine.py) and the menu's own hint say before the menu."""
+DUTY_SIZES = range(1, len(party.LABELS) + 1)
+"""The Party work submenu by SMS is its choices alone, one for each duty the official has
+(bot/flows/party.py); after its hint or HELP as any question."""
+BEFORE_THE_DUTIES = ("Sorry, I did not understand that.", HELP_SMS)
 
 
 def implied() -> set[str]:
     found = {
         f"{sentence_name(said)}+choices{size}" for said in BEFORE_THE_MENU for size in MENU_SIZES
+    }
+    found |= {
+        f"{sentence_name(said)}+choices{size}" for said in BEFORE_THE_DUTIES for size in DUTY_SIZES
     }
     for flow in FLOWS.values():
         for ask in flow.states.values():
