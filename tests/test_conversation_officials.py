@@ -51,8 +51,10 @@ async def test_an_official_verifies_a_pending_member_of_their_district_from_chat
 ) -> None:
     official = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
     menu = await official.says("hi")
-    assert "புதியவர் சரிபார்ப்பு" in menu
-    asked = await official.says("2")  # verify new members: a fresh code first
+    assert "கட்சிப் பணி" in menu and "புதியவர் சரிபார்ப்பு" not in menu
+    duties = await official.says("2")  # Party work
+    assert "1. புதியவர் சரிபார்ப்பு" in duties
+    asked = await official.says("1")  # verify new members: a fresh code first
     assert "SMS" in asked and "Deepa Ravi" not in asked
     pending = await step_up(official, providers)
     assert "Deepa Ravi" in pending
@@ -72,7 +74,8 @@ async def test_an_official_verifies_a_pending_member_of_their_district_from_chat
 async def test_an_official_of_another_district_cannot_see_or_verify(member, session) -> None:
     official = member(Channel.WHATSAPP, CHENNAI_SECRETARY)
     await official.says("hi")
-    reply = await official.says("2")  # verify new members: none in Chennai
+    await official.says("2")  # Party work
+    reply = await official.says("1")  # verify new members: none in Chennai
     assert "யாரும் காத்திருக்கவில்லை" in reply
     row = await session.scalar(select(Member).where(Member.phone == PENDING_IN_VILLUPURAM))
     assert row.status == "pending"
@@ -81,6 +84,7 @@ async def test_an_official_of_another_district_cannot_see_or_verify(member, sess
 async def test_ordinary_members_have_no_official_duties_in_their_menu(member) -> None:
     menu = await member(Channel.WHATSAPP, "+12025550111").says("hi")
     assert "Verify new members" not in menu and "Send an announcement" not in menu
+    assert "Party work" not in menu
     assert "Verify" not in await member(Channel.WHATSAPP, "+12025550111").says("verify")
 
 
@@ -90,7 +94,7 @@ async def test_the_list_of_people_waiting_never_becomes_stored_whatsapp_content(
     """Quick-reply content stays at Twilio for good: names must not go into it."""
     official = member(Channel.WHATSAPP, VILLUPURAM_SECRETARY)
     await official.says("hi")
-    await official.says("2")  # verify new members, after a fresh code
+    await official.says("verify")  # verify new members, after a fresh code
     pending = await step_up(official, providers)
     assert "1. Deepa Ravi" in pending  # the numbered list in the text
     assert "Deepa Ravi" not in str(providers.twilio.contents)

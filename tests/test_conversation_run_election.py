@@ -91,11 +91,11 @@ async def test_a_member_stands_and_an_official_approves_in_chat(member, session,
     await session.commit()
 
     karthik = member(Channel.WHATSAPP, "+12025550112")
-    assert "வேட்பாளராகப் போட்டியிட" in await karthik.says("hi")
+    assert "தேர்தலில் போட்டியிட" in await karthik.says("hi")
     assert "AC018 2027" in await karthik.says("போட்டியிட")
     assert "ஒப்புதல்" in await karthik.says("1")
     assert "வேட்புமனு பதிவானது" in await karthik.says("1")
-    assert "வேட்பாளராகப் போட்டியிட" not in await karthik.says("menu")
+    assert "தேர்தலில் போட்டியிட" not in await karthik.says("menu")
 
     senthil = member(Channel.WHATSAPP, SENTHIL)
     await senthil.says("hi")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.flows import FLOWS, menu
+from bot.flows import FLOWS, menu, party
 from core.channels.base import Choice
 from core.channels.twilio import (
     LIST_ITEM_LEN,
@@ -30,9 +30,16 @@ def declared() -> list[tuple[str, tuple[Choice, ...], str | None]]:
         for state, ask in flow.states.items():
             if isinstance(ask.choices, tuple) and ask.choices:
                 found.append((f"{flow.name}:{state}", ask.choices, ask.list_button))
-    # The menu's items depend on who asks; at least four are always shown (a list).
-    items = tuple(Choice(item, label) for item, label in menu.LABELS.items() if item != "link")
-    found.append(("menu:main", items, menu.FLOW.states["main"].list_button))
+    # The menu's items depend on who asks; at least four are always shown (a list), at
+    # most ten (an official's duties are the Party work submenu: tests/test_conversation_party.py).
+    button = menu.FLOW.states["main"].list_button
+    member = ["membership", "vote", "stand", "party", "language", "help", "privacy"]
+    member += ["events", "grievance", "donate"]  # the longest, in the order shown
+    for who, shown in (("member", member), ("stranger", ["join", "language", "help", "privacy"])):
+        items = tuple(Choice(item, menu.LABELS[item]) for item in shown)
+        found.append((f"menu:main ({who})", items, button))
+    duties = tuple(Choice(item, label) for item, label in party.LABELS.items())
+    found.append(("party:pick", duties, party.FLOW.states["pick"].list_button))
     return found
 
 

@@ -14,6 +14,7 @@ from bot.flows import (
     language,
     link,
     menu,
+    party,
     privacy,
     report,
     run_election,
@@ -32,6 +33,7 @@ FLOWS: dict[str, Flow] = {
     for flow in (
         welcome.FLOW,
         menu.FLOW,
+        party.FLOW,
         language.FLOW,
         signup.FLOW,
         link.FLOW,

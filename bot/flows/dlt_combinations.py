@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from bot.conversation import Ask
-from bot.flows import FLOWS
+from bot.flows import FLOWS, party
 from bot.flows.common import HELP_SMS
 from core.dlt_templates import COMBINATIONS_FILE, combinations, sentence_name
 
@@ -34,10 +34,11 @@ def question(ask: Ask) -> list[str]:
     return blocks
 
 
-MENU_SIZES = range(4, 11)
+MENU_SIZES = range(4, 10)
 """The menu by SMS is its choices alone: four for anyone, more for a member (Events while
-one is coming, Complaints, Vote while an election is open) and up to ten for an official
-(bot/flows/menu.py ``menu_choices``)."""
+one is coming, Complaints, Vote and Stand during an election) and Party work for an
+official, whose duties are a submenu (bot/flows/party.py): at most nine, as Donate is not
+offered by SMS (bot/flows/menu.py ``menu_choices``)."""
 BEFORE_THE_MENU = (
     "Cancelled. Nothing was saved.",
     "Welcome back. You will get announcements here again.",
@@ -47,11 +48,18 @@ BEFORE_THE_MENU = (
     HELP_SMS,
 )
 """What the global words (bot/engine.py) and the menu's own hint say before the menu."""
+DUTY_SIZES = range(1, len(party.LABELS) + 1)
+"""The Party work submenu by SMS is its choices alone, one for each duty the official has
+(bot/flows/party.py); after its hint or HELP as any question."""
+BEFORE_THE_DUTIES = ("Sorry, I did not understand that.", HELP_SMS)
 
 
 def implied() -> set[str]:
     found = {
         f"{sentence_name(said)}+choices{size}" for said in BEFORE_THE_MENU for size in MENU_SIZES
+    }
+    found |= {
+        f"{sentence_name(said)}+choices{size}" for said in BEFORE_THE_DUTIES for size in DUTY_SIZES
     }
     for flow in FLOWS.values():
         for ask in flow.states.values():
