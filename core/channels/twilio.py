@@ -465,7 +465,9 @@ class TwilioSender:
                     self._messages_url, self._encode(form), self._auth, note
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise classify(0, None, None) from exc
+                error = classify(0, None, None)
+                error.in_doubt = request_in_doubt(exc)
+                raise error from exc
         if status >= 400 or not isinstance(payload, dict) or not payload.get("sid"):
             code = payload.get("code") if isinstance(payload, dict) else None
             raise classify(status, code if isinstance(code, int) else None, note.retry_after)
