@@ -138,17 +138,10 @@ async def allowed_unit(
 ) -> OrganizationUnit | Refused:
     """The active unit ``unit_code`` when the official may call events there (their own
     unit or one below it); ``None`` is the operator at the console, allowed anywhere."""
-    unit = await session.scalar(
-        select(OrganizationUnit).where(
-            OrganizationUnit.code == unit_code.strip().upper(),
-            OrganizationUnit.is_active.is_not(False),
-        )
-    )
+    unit = await officials.active_unit(session, unit_code)
     if unit is None:
         return Refused(Refusal.UNIT_NOT_FOUND, unit_code)
-    if official_member_id is not None and not await officials.can(
-        session, official_member_id, EVENTS, unit.path
-    ):
+    if not await officials.may_act(session, official_member_id, (EVENTS,), unit.path):
         return Refused(Refusal.NOT_ALLOWED, unit.code)
     return unit
 
