@@ -9,9 +9,11 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from babel.numbers import format_currency
 
+from cli.common import in_session, moment, refused
 from core.i18n import INDIA
 
 
@@ -31,14 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report = sub.add_parser("report", help="delivery report of an announcement")
     report.add_argument("announcement_id", type=uuid.UUID)
     report.set_defaults(handler=_report)
-
-
-def _moment(value: str | None) -> datetime | None:
-    """ISO 8601; a time without a zone is India's."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=INDIA) if moment.tzinfo is None else moment
 
 
 def _read(path: Path | None) -> str | None:
@@ -82,16 +76,13 @@ def _announce(args: argparse.Namespace) -> int:
                     title_ta=args.title_ta,
                     content_ta=_read(args.content_ta_file),
                     sms_text=args.sms_text,
-                    publish_at=_moment(args.at),
-                    expires_at=_moment(args.expires),
+                    publish_at=moment(args.at),
+                    expires_at=moment(args.expires),
                     now=datetime.now(UTC),
                     settings=settings,
                 )
                 if isinstance(result, announcements.Refused):
-                    print(
-                        f"refused: {result.reason.value} {result.detail}".rstrip(), file=sys.stderr
-                    )
-                    return 1
+                    return refused(result)
         finally:
             await engine.dispose()
         redis = Redis.from_url(settings.redis_url)
@@ -114,19 +105,10 @@ def _announce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.deliveries import report
 
-    settings = load_settings()
-
-    async def run() -> int:
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine)() as session:
-                found = await report(session, args.announcement_id, settings)
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> int:
+        found = await report(session, args.announcement_id, settings)
         if found is None:
             print("no such announcement", file=sys.stderr)
             return 1
@@ -162,4 +144,4 @@ def _report(args: argparse.Namespace) -> int:
             print(f"  not sent: {n} × {code or '-'} {reason}")
         return 0
 
-    return asyncio.run(run())
+    return in_session(work, write=False)

@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from cli.common import with_database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,22 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     review.set_defaults(handler=_review)
 
 
-def _run(work: Any) -> Any:
-    """Run ``work(session_factory, settings)`` against the configured database."""
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
-
-    async def run() -> Any:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            return await work(make_session_factory(engine), settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 async def export(session_factory: Any, kind: str, fy: str) -> tuple[str, str]:
     """The CSV text and a one-line summary."""
     from core.i18n import format_money
@@ -103,7 +88,7 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"vck donations: {exc}", file=sys.stderr)
         return 2
-    text, summary = _run(lambda factory, _settings: export(factory, args.export, args.fy))
+    text, summary = with_database(lambda factory, _settings: export(factory, args.export, args.fy))
     args.out.write_text(text, encoding="utf-8")
     print(f"{summary} -> {args.out}")
     return 0
@@ -125,7 +110,7 @@ def _campaign_create(args: argparse.Namespace) -> int:
             return str(campaign.id)
 
     try:
-        print(_run(work))
+        print(with_database(work))
     except LookupError as exc:
         print(f"vck donations: {exc}", file=sys.stderr)
         return 1
@@ -168,7 +153,7 @@ async def campaign_report(session_factory: Any, campaign_id: uuid.UUID | None) -
 
 def _campaign_report(args: argparse.Namespace) -> int:
     try:
-        print(_run(lambda factory, _s: campaign_report(factory, args.campaign_id)))
+        print(with_database(lambda factory, _s: campaign_report(factory, args.campaign_id)))
     except LookupError as exc:
         print(f"vck donations: {exc}", file=sys.stderr)
         return 1
@@ -201,7 +186,7 @@ def _cash(args: argparse.Namespace) -> int:
             return f"{result.receipt_number} {receipts.receipt_link(settings, result.id, now)}"
 
     try:
-        print(_run(work))
+        print(with_database(work))
     except LookupError as exc:
         print(f"vck donations: {exc}", file=sys.stderr)
         return 1
@@ -221,7 +206,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         finally:
             await gateway.close()
 
-    print(_run(work) or "nothing to reconcile")
+    print(with_database(work) or "nothing to reconcile")
     return 0
 
 
@@ -247,6 +232,6 @@ async def unmatched(session_factory: Any) -> list[str]:
 
 
 def _review(args: argparse.Namespace) -> int:
-    lines = _run(lambda factory, _s: unmatched(factory))
+    lines = with_database(lambda factory, _s: unmatched(factory))
     print("\n".join(lines) if lines else "nothing to review")
     return 0

@@ -7,11 +7,10 @@ import argparse
 import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.i18n import INDIA
+from cli.common import in_session, moment, refused
 
 TYPES = ("rally", "meeting", "protest", "campaign", "training", "celebration", "other")
 
@@ -59,31 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     move.add_argument("--start", required=True)
     move.add_argument("--end")
     move.set_defaults(handler=_move)
-
-
-def moment(value: str | None) -> datetime | None:
-    """ISO 8601; a time without a zone is India's."""
-    if not value:
-        return None
-    found = datetime.fromisoformat(value)
-    return found.replace(tzinfo=INDIA) if found.tzinfo is None else found
-
-
-def _run(work: Callable[[Any, Any], Awaitable[int]]) -> int:
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
-
-    settings = load_settings()
-
-    async def run() -> int:
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine).begin() as session:
-                return await work(session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def _schedule(settings: Any, announcement_id: uuid.UUID, at: datetime) -> None:
@@ -147,8 +121,7 @@ def _create(args: argparse.Namespace) -> int:
             settings=settings,
         )
         if isinstance(made, events.Refused):
-            print(f"refused: {made.reason.value} {made.detail}".rstrip(), file=sys.stderr)
-            return 1
+            return refused(made)
         invitation = await events.publish(session, made, now=now, settings=settings)
         if isinstance(invitation, events.announcements.Refused):
             print(f"refused: invitation {invitation.reason.value}", file=sys.stderr)
@@ -156,7 +129,7 @@ def _create(args: argparse.Namespace) -> int:
         published.append((made.id, invitation.announcement_id, invitation.publish_at))
         return 0
 
-    code = _run(work)
+    code = in_session(work)
     if code == 0:
         event_id, announcement_id, at = published[0]
         from core.config import load_settings
@@ -178,7 +151,7 @@ def _code(args: argparse.Namespace) -> int:
         print(events.venue_code(settings, event.id, now))
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -195,7 +168,7 @@ def _report(args: argparse.Namespace) -> int:
             print(f"  {unit.code} {unit.name}: {_counts(unit.counts)}")
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -215,7 +188,7 @@ def _cancel(args: argparse.Namespace) -> int:
         print(f"cancelled; {told} member(s) told")
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _move(args: argparse.Namespace) -> int:
@@ -236,4 +209,4 @@ def _move(args: argparse.Namespace) -> int:
         print(f"moved; {told} member(s) told")
         return 0
 
-    return _run(work)
+    return in_session(work)
