@@ -171,13 +171,7 @@ def check_state_shape() -> None:
 
 
 async def closed_loop(planned: list[Planned], concurrency: int, seconds: float) -> loadgen.Phase:
-    pool = loadgen.Pool()
-    try:
-        return await loadgen.closed_loop(
-            pool, [p.request for p in planned], concurrency, time.perf_counter() + seconds
-        )
-    finally:
-        pool.close()
+    return await loadgen.closed_loop_for([p.request for p in planned], concurrency, seconds)
 
 
 def make_board(path: Path, ballots: int) -> None:

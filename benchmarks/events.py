@@ -185,14 +185,6 @@ def signed(urls: list[str], number: str, serial: int, auth_token: str, **form_ex
     return loadgen.encode_post(url, urlencode(form).encode(), headers)
 
 
-async def closed(requests: list[loadgen.Request], concurrency: int, seconds: float):
-    pool = loadgen.Pool()
-    try:
-        return await loadgen.closed_loop(pool, requests, concurrency, time.perf_counter() + seconds)
-    finally:
-        pool.close()
-
-
 async def counts(url: str, event_id: str) -> dict[str, int]:
     engine = make_engine(url, pool_size=1)
     try:
@@ -249,7 +241,7 @@ async def run(options: Options) -> None:
         floor_requests = [
             p.request for p in planner.trivial(numbers[0], trivial_urls, 2000, 200_000)
         ]
-        floor = await closed(floor_requests, options.concurrency, FLOOR_SECONDS)
+        floor = await loadgen.closed_loop_for(floor_requests, options.concurrency, FLOOR_SECONDS)
         floor_rate = len(floor.answers) / floor.seconds
 
         venue = prepared.venue
@@ -258,7 +250,7 @@ async def run(options: Options) -> None:
             for i, n in enumerate(numbers)
         ]
         async with aiohttp.ClientSession():
-            checked = await closed(rally, options.concurrency, 120.0)
+            checked = await loadgen.closed_loop_for(rally, options.concurrency, 120.0)
         rate = len(checked.answers) / checked.seconds
         p99 = percentile(sorted(checked.latencies), 0.99) * 1000
         done = await counts(db_url, prepared.rally_id)
@@ -270,7 +262,7 @@ async def run(options: Options) -> None:
         # Every answer waited for (Twilio gives up after 15 s; the bot then sends the
         # reply through the REST API): the wall time is until the last place is given.
         loadgen.REQUEST_TIMEOUT = BURST_TIMEOUT
-        rsvp = await closed(yeses, max(1, len(yeses)), 120.0)
+        rsvp = await loadgen.closed_loop_for(yeses, max(1, len(yeses)), 120.0)
         late = sum(1 for t in rsvp.latencies if t > TWILIO_WAITS)
         places = await counts(db_url, prepared.burst_id)
 

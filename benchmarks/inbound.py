@@ -196,15 +196,8 @@ class Bench:
             await reset_fake(self.client, self.fake_url)
         if meter:
             meter.start()
-        deadline = time.perf_counter() + seconds
         requests = [p.request for p in planned]
-        # Connections of its own: one kept from a phase a minute ago may have been
-        # closed by the server meanwhile (aiohttp's keep-alive timeout).
-        pool = loadgen.Pool()
-        try:
-            phase = await loadgen.closed_loop(pool, requests, self.options.concurrency, deadline)
-        finally:
-            pool.close()
+        phase = await loadgen.closed_loop_for(requests, self.options.concurrency, seconds)
         tally = Tally.of(phase, planned)
         end, rest_sent = phase.finished, 0
         if rest:
