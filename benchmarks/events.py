@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections import Counter
@@ -42,18 +41,17 @@ from sqlalchemy import text
 
 from benchmarks import loadgen
 from benchmarks.common import (
-    LOOPBACK,
     Child,
     database_url,
-    drop_database,
+    finish,
     flush_redis,
-    free_port,
+    loopback_urls,
+    port_of,
     recreate_database,
     redis_url,
-    stop_all,
     wait_http_ok,
 )
-from benchmarks.inbound import STARTUP_SECONDS, start_bot, start_fake, start_trivial
+from benchmarks.inbound import STARTUP_SECONDS, start_fake, start_servers, twilio_env
 from benchmarks.inbound_workloads import Planner, add_members
 from benchmarks.meter import percentile
 from bot.state import StateStore
@@ -205,22 +203,14 @@ async def run(options: Options) -> None:
     settings = load_settings()
     db_url = database_url(options.database)
     bench_redis = redis_url(options.redis_db)
-    fake_url = f"http://{LOOPBACK}:{free_port()}"
-    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    fake_url, *bot_urls = loopback_urls(1 + options.processes)
+    trivial_urls = loopback_urls(options.processes)
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
     numbers = [f"+{919_600_000_000 + i}" for i in range(options.members)]
     burst = [f"+{919_500_000_000 + i}" for i in range(options.burst)]
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-events-"))
-    env = {
-        "VCK_DATABASE_URL": db_url,
-        "VCK_REDIS_URL": bench_redis,
-        "VCK_TWILIO_API_BASE_URL": fake_url,
-        "VCK_TWILIO_AUTH_TOKEN": auth_token,
-        "VCK_TWILIO_ACCOUNT_SID": account_sid,
-        "VCK_LOG_LEVEL": "WARNING",
-    }
+    env = twilio_env(db_url, bench_redis, fake_url, settings)
     children: list[Child] = []
     succeeded = False
     try:
@@ -228,14 +218,10 @@ async def run(options: Options) -> None:
         await flush_redis(bench_redis)
         await put_on_screen(bench_redis, numbers, "location", prepared.rally_id)
         await put_on_screen(bench_redis, burst, "event", prepared.burst_id)
-        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        fake = start_fake(port_of(fake_url), account_sid, auth_token, logs)
         children.append(fake)
-        bots = [start_bot(int(u.rsplit(":", 1)[1]), env, logs) for u in bot_urls]
-        trivials = [start_trivial(int(u.rsplit(":", 1)[1]), env, logs) for u in trivial_urls]
-        children += bots + trivials
+        await start_servers(bot_urls, trivial_urls, env, logs, children)
         await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
-        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
 
         planner = Planner(Channel.WHATSAPP, bot_urls, auth_token, account_sid)
         floor_requests = [
@@ -288,13 +274,10 @@ async def run(options: Options) -> None:
         )
         succeeded = True
     finally:
-        stop_all(children)
-        await drop_database(db_url)
-        await flush_redis(bench_redis)
-        if succeeded:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"events: the bot's and the fake's logs are in {logs}", flush=True)
+        await finish(
+            children, db_url, bench_redis, logs, succeeded=succeeded,
+            whose="the bot's and the fake's", name="events",
+        )  # fmt: skip
 
 
 def main() -> None:

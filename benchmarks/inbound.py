@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -59,12 +58,12 @@ from benchmarks.common import (
     LOOPBACK,
     Child,
     database_url,
-    drop_database,
+    finish,
     flush_redis,
-    free_port,
+    loopback_urls,
+    port_of,
     recreate_database,
     redis_url,
-    stop_all,
     venv_script,
     wait_http_ok,
 )
@@ -73,7 +72,7 @@ from benchmarks.inbound_workloads import Planned, Planner, add_members, member_n
 from benchmarks.meter import CpuMeter
 from core import aio
 from core.channels.base import Channel
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 from core.seed.demo import load_demo
@@ -181,6 +180,35 @@ def start_trivial(port: int, env: dict[str, str], logs: Path) -> Child:
     return Child(argv, env=env, log=logs / f"trivial-{port}.log")
 
 
+def twilio_env(db_url: str, redis: str, fake_url: str, settings: Settings) -> dict[str, str]:
+    """The servers' environment: the run's database and Redis, Twilio at ``fake_url``."""
+    return {
+        "VCK_DATABASE_URL": db_url,
+        "VCK_REDIS_URL": redis,
+        "VCK_TWILIO_API_BASE_URL": fake_url,
+        "VCK_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+        "VCK_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "VCK_LOG_LEVEL": "WARNING",
+    }
+
+
+async def start_servers(
+    bot_urls: list[str], trivial_urls: list[str], env: dict[str, str], logs: Path,
+    children: list[Child],
+) -> tuple[list[Child], list[Child]]:  # fmt: skip
+    """``vck serve`` at each of ``bot_urls`` and the trivial handler at each of
+    ``trivial_urls`` (added to ``children`` as they start, to be stopped whatever
+    happens), each waited for until its ``/healthz`` answers."""
+    bots = [start_bot(port_of(url), env, logs) for url in bot_urls]
+    children += bots
+    trivials = [start_trivial(port_of(url), env, logs) for url in trivial_urls]
+    children += trivials
+    # Several Pythons importing at once on a shared machine: give them time.
+    for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
+        await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+    return bots, trivials
+
+
 class Bench:
     """The processes of one run, and how to measure one phase against them."""
 
@@ -241,21 +269,13 @@ async def run(options: Options) -> None:
     settings = load_settings()
     db_url = database_url(options.database)
     bench_redis = redis_url(options.redis_db)
-    fake_url = f"http://{LOOPBACK}:{free_port()}"
-    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    fake_url, *bot_urls = loopback_urls(1 + options.processes)
+    trivial_urls = loopback_urls(options.processes)
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
     numbers = member_numbers(options.channel, options.members)
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-inbound-"))
-    env = {
-        "VCK_DATABASE_URL": db_url,
-        "VCK_REDIS_URL": bench_redis,
-        "VCK_TWILIO_API_BASE_URL": fake_url,
-        "VCK_TWILIO_AUTH_TOKEN": auth_token,
-        "VCK_TWILIO_ACCOUNT_SID": account_sid,
-        "VCK_LOG_LEVEL": "WARNING",
-    }
+    env = twilio_env(db_url, bench_redis, fake_url, settings)
     children: list[Child] = []
     succeeded = False
     try:
@@ -264,16 +284,10 @@ async def run(options: Options) -> None:
         await flush_redis(bench_redis)
         report.setup(options.members, options.channel, options.processes, started)
         started = time.perf_counter()
-        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        fake = start_fake(port_of(fake_url), account_sid, auth_token, logs)
         children.append(fake)
-        bots = [start_bot(int(url.rsplit(":", 1)[1]), env, logs) for url in bot_urls]
-        children += bots
-        trivials = [start_trivial(int(url.rsplit(":", 1)[1]), env, logs) for url in trivial_urls]
-        children += trivials
-        # Five Pythons importing at once on a shared machine: give them time.
+        bots, trivials = await start_servers(bot_urls, trivial_urls, env, logs, children)
         await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
-        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
         print(f"inbound processes up: {time.perf_counter() - started:.1f} s", flush=True)
 
         make = Planner(options.channel, bot_urls, auth_token, account_sid)
@@ -303,13 +317,10 @@ async def run(options: Options) -> None:
         report.workload("navigation", options, navigation, trivial_rate)
         succeeded = True
     finally:
-        stop_all(children)
-        await drop_database(db_url)
-        await flush_redis(bench_redis)
-        if succeeded:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"inbound: the bot's and the fake's logs are in {logs}", flush=True)
+        await finish(
+            children, db_url, bench_redis, logs, succeeded=succeeded,
+            whose="the bot's and the fake's", name="inbound",
+        )  # fmt: skip
 
 
 def main() -> None:
