@@ -157,6 +157,17 @@ async def create(
     return Created(election.id, ElectionStatus.DRAFT)
 
 
+async def _before_voting(session: AsyncSession, election_id: uuid.UUID) -> str | Refused:
+    """The unit path of an election still taking candidates (draft or nominations open)."""
+    row = await _election_and_path(session, election_id)
+    if row is None:
+        return Refused(Refusal.ELECTION_NOT_FOUND)
+    election, path = row
+    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
+        return Refused(Refusal.TOO_LATE)
+    return path
+
+
 async def nominate(
     session: AsyncSession,
     election_id: uuid.UUID,
@@ -167,12 +178,9 @@ async def nominate(
 ) -> uuid.UUID | Refused:
     """Put a member forward (themselves: ``by`` is their own id; or an official). The
     candidate still needs :func:`approve`. Nominating twice returns the same row."""
-    row = await _election_and_path(session, election_id)
-    if row is None:
-        return Refused(Refusal.ELECTION_NOT_FOUND)
-    election, path = row
-    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
-        return Refused(Refusal.TOO_LATE)
+    path = await _before_voting(session, election_id)
+    if isinstance(path, Refused):
+        return path
     if (
         by is not None
         and by != member_id
@@ -200,12 +208,9 @@ async def approve(
     session: AsyncSession, election_id: uuid.UUID, candidate_id: uuid.UUID, *, by: uuid.UUID | None
 ) -> bool | Refused:
     """Approve a nominated candidate (officials of the unit or above; before voting)."""
-    row = await _election_and_path(session, election_id)
-    if row is None:
-        return Refused(Refusal.ELECTION_NOT_FOUND)
-    election, path = row
-    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
-        return Refused(Refusal.TOO_LATE)
+    path = await _before_voting(session, election_id)
+    if isinstance(path, Refused):
+        return path
     if not await officials.may_act(session, by, RUN_ELECTIONS, path):
         return Refused(Refusal.NOT_ALLOWED)
     done = await session.execute(
