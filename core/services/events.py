@@ -310,10 +310,7 @@ async def cancel(session: AsyncSession, event: Event, *, now: datetime) -> int:
     if event.announcement_id is not None:  # invitations not yet sent stay unsent
         await announcements.cancel(session, event.announcement_id, now=now)
     await session.flush()
-    told = 0
-    for member_id in await _people_going(session, event.id):
-        told += await _tell_about(session, event, member_id, CANCELLED_NOTICE, now=now)
-    return told
+    return await _tell_everyone_going(session, event, CANCELLED_NOTICE, now=now)
 
 
 async def move(
@@ -340,9 +337,16 @@ async def move(
         {"e": event.id},
     )
     await session.flush()
+    return await _tell_everyone_going(session, event, MOVED_NOTICE, now=now)
+
+
+async def _tell_everyone_going(
+    session: AsyncSession, event: Event, message: str, *, now: datetime
+) -> int:
+    """Tell everyone who said yes (or waits) about ``event``; how many were told."""
     told = 0
     for member_id in await _people_going(session, event.id):
-        told += await _tell_about(session, event, member_id, MOVED_NOTICE, now=now)
+        told += await _tell_about(session, event, member_id, message, now=now)
     return told
 
 
