@@ -13,7 +13,7 @@ from typing import Any
 
 from babel.numbers import format_currency
 
-from cli.common import in_session, moment, refused
+from cli.common import acting_official, in_session, moment, refused
 from core.i18n import INDIA
 
 
@@ -52,7 +52,6 @@ def _announce(args: argparse.Namespace) -> int:
     from core.config import load_settings
     from core.db import make_engine, make_session_factory
     from core.jobs import redis_jobs
-    from core.services.members import find_by_phone
 
     settings = load_settings()
 
@@ -60,13 +59,9 @@ def _announce(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
             async with make_session_factory(engine).begin() as session:
-                official = None
-                if args.official:
-                    member = await find_by_phone(session, args.official)
-                    if member is None:
-                        print(f"no member with phone {args.official}", file=sys.stderr)
-                        return 2
-                    official = member.id
+                official = await acting_official(session, args.official)
+                if official is False:
+                    return 2
                 result = await announcements.create(
                     session,
                     official_member_id=official,

@@ -1,5 +1,5 @@
 """What the ``vck`` groups share: a time typed on the command line, one piece of work
-against the configured database, a service's refusal printed.
+against the configured database, the official ``--as`` names, a service's refusal printed.
 
 Not a group of its own (it is not in ``cli.GROUPS``). It imports the database and the
 settings only when called, so ``vck elections verify`` stays light."""
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,3 +63,17 @@ def refused(result: Any) -> int:
     """Print a service's ``Refused(reason, detail)`` on stderr; the exit code 1."""
     print(f"refused: {result.reason.value} {result.detail}".rstrip(), file=sys.stderr)
     return 1
+
+
+async def acting_official(session: Any, phone: str | None) -> uuid.UUID | Literal[False] | None:
+    """The member id of the official ``--as PHONE`` names; ``None`` without ``--as`` (the
+    operator at the console); ``False``, said on stderr, when no member has that phone."""
+    from core.services.members import find_by_phone
+
+    if not phone:
+        return None
+    member = await find_by_phone(session, phone)
+    if member is None:
+        print(f"no member with phone {phone}", file=sys.stderr)
+        return False
+    return member.id

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cli.common import in_session, moment, refused
+from cli.common import acting_official, in_session, moment, refused
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _create(args: argparse.Namespace) -> int:
     from core.services import elections
-    from core.services.members import find_by_phone
 
     try:
         moments = [
@@ -69,13 +68,9 @@ def _create(args: argparse.Namespace) -> int:
         return 2
 
     async def work(session: Any, settings: Any) -> int:
-        official = None
-        if args.official:
-            member = await find_by_phone(session, args.official)
-            if member is None:
-                print(f"no member with phone {args.official}", file=sys.stderr)
-                return 2
-            official = member.id
+        official = await acting_official(session, args.official)
+        if official is False:
+            return 2
         start, end = moments[2], moments[3]
         assert start is not None and end is not None
         made = await elections.create(

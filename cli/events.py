@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.common import in_session, moment, refused
+from cli.common import acting_official, in_session, moment, refused
 
 TYPES = ("rally", "meeting", "protest", "campaign", "training", "celebration", "other")
 
@@ -78,7 +78,6 @@ def _schedule(settings: Any, announcement_id: uuid.UUID, at: datetime) -> None:
 def _create(args: argparse.Namespace) -> int:
     from core.models.events import EventType
     from core.services import events
-    from core.services.members import find_by_phone
 
     if args.lat is not None and args.lon is None:
         print("--lat needs --lon", file=sys.stderr)
@@ -86,13 +85,9 @@ def _create(args: argparse.Namespace) -> int:
     published: list[Any] = []
 
     async def work(session: Any, settings: Any) -> int:
-        official = None
-        if args.official:
-            member = await find_by_phone(session, args.official)
-            if member is None:
-                print(f"no member with phone {args.official}", file=sys.stderr)
-                return 2
-            official = member.id
+        official = await acting_official(session, args.official)
+        if official is False:
+            return 2
         if args.booth:
             venue = await events.booth_venue(session, args.booth)
             if venue is None:
