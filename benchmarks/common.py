@@ -151,6 +151,13 @@ class Child:
             self._log.close()  # type: ignore[union-attr]
 
 
+def start_bot(port: int, env: dict[str, str], logs: Path) -> Child:
+    """``vck serve`` as providers reach it: its public URL is its own loopback address."""
+    env = {**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{port}"}
+    argv = [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(port)]
+    return Child(argv, env=env, log=logs / f"bot-{port}.log")
+
+
 def stop_all(children: Sequence[Child]) -> None:
     """Stop every child, all told at once: their shutdowns overlap instead of adding up."""
     for child in children:

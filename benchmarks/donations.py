@@ -53,8 +53,8 @@ from benchmarks.common import (
     free_port,
     recreate_database,
     redis_url,
+    start_bot,
     stop_all,
-    venv_script,
     wait_http_ok,
 )
 from benchmarks.meter import percentile
@@ -237,11 +237,7 @@ async def run() -> None:
     await flush_redis(redis)
     env = {"VCK_DATABASE_URL": db, "VCK_REDIS_URL": redis, "VCK_LOG_LEVEL": "WARNING"}
     bot_port, trivial_port = free_port(), free_port()
-    bot = Child(
-        [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(bot_port)],
-        env={**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{bot_port}"},
-        log=logs / "bot.log",
-    )
+    bot = start_bot(bot_port, env, logs)
     trivial = Child(
         [sys.executable, "-m", "benchmarks.donations", "--trivial", "--port", str(trivial_port)],
         env=env,

@@ -64,7 +64,7 @@ from benchmarks.common import (
     port_of,
     recreate_database,
     redis_url,
-    venv_script,
+    start_bot,
     wait_http_ok,
 )
 from benchmarks.inbound_report import Measured, Tally
@@ -166,13 +166,6 @@ def start_fake(port: int, account_sid: str, auth_token: str, logs: Path) -> Chil
     argv = [sys.executable, "-m", "fakes.twilio", "--host", LOOPBACK, "--port", str(port)]
     argv += ["--account-sid", account_sid, "--auth-token", auth_token]
     return Child(argv, log=logs / "fake-twilio.log")
-
-
-def start_bot(port: int, env: dict[str, str], logs: Path) -> Child:
-    """``vck serve`` as providers reach it: its public URL is its own loopback address."""
-    env = {**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{port}"}
-    argv = [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(port)]
-    return Child(argv, env=env, log=logs / f"bot-{port}.log")
 
 
 def start_trivial(port: int, env: dict[str, str], logs: Path) -> Child:
