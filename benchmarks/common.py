@@ -65,6 +65,14 @@ async def recreate_database(url: str) -> None:
         await admin.close()
 
 
+async def migrated_database(url: str) -> None:
+    """The database of ``url`` dropped, created again and migrated to the newest schema."""
+    from core.migrate import upgrade
+
+    await recreate_database(url)
+    await asyncio.to_thread(upgrade, url)
+
+
 async def drop_database(url: str) -> None:
     name = make_url(url).database
     admin = await _admin(url)

@@ -51,7 +51,7 @@ from benchmarks.common import (
     drop_database,
     flush_redis,
     free_port,
-    recreate_database,
+    migrated_database,
     redis_url,
     start_bot,
     stop_all,
@@ -120,10 +120,8 @@ def paid_body(link_id: str, n: int) -> bytes:
 
 async def prepare(url: str, events: int) -> str:
     """A migrated database with ``events`` donations waiting on their links; the campaign id."""
-    from core.migrate import upgrade
 
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     conn = await asyncpg.connect(sync_url(url))
     try:
         campaign = await conn.fetchval(

@@ -29,7 +29,6 @@ Run: ``uv run python -m benchmarks elections``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -51,7 +50,7 @@ from benchmarks.common import (
     finish,
     flush_redis,
     loopback_urls,
-    recreate_database,
+    migrated_database,
     redis_url,
     stop_all,
     venv_script,
@@ -63,7 +62,6 @@ from core import aio, board
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.models import OrganizationUnit, UnitType
 from core.seed.demo import load_demo
 from core.services import elections
@@ -98,8 +96,7 @@ class Options:
 async def prepare(url: str, redis: str, numbers: list[str]) -> tuple[uuid.UUID, int]:
     """The database with the voters and an open election; each voter's conversation at
     "Cast it?". Returns the election and the size of its roll."""
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     engine = make_engine(url, pool_size=1)
     now = datetime.now(UTC)
     try:

@@ -24,7 +24,6 @@ Run: ``uv run python -m benchmarks events``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import tempfile
@@ -46,8 +45,8 @@ from benchmarks.common import (
     finish,
     flush_redis,
     loopback_urls,
+    migrated_database,
     port_of,
-    recreate_database,
     redis_url,
     wait_http_ok,
 )
@@ -59,7 +58,6 @@ from core import aio
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.models.events import EventStatus, EventType
 from core.seed.demo import load_demo
 from core.services import events
@@ -104,8 +102,7 @@ class Prepared:
 async def prepare(url: str, numbers: list[str], burst: list[str]) -> Prepared:
     """Demo data, the members in one booth, a rally they are all registered for (its
     venue the booth's centre) and an event of 100 places nobody answered yet."""
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     settings = load_settings()
     engine = make_engine(url, pool_size=1)
     now = datetime.now(UTC)

@@ -61,8 +61,8 @@ from benchmarks.common import (
     finish,
     flush_redis,
     loopback_urls,
+    migrated_database,
     port_of,
-    recreate_database,
     redis_url,
     start_bot,
     wait_http_ok,
@@ -74,7 +74,6 @@ from core import aio
 from core.channels.base import Channel
 from core.config import Settings, load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.seed.demo import load_demo
 
 PLANNED_SHARE = 0.6
@@ -119,8 +118,7 @@ class Options:
 
 
 async def prepare_database(url: str, options: Options, numbers: list[str]) -> None:
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     engine = make_engine(url, pool_size=1)
     try:
         factory = make_session_factory(engine)
