@@ -65,6 +65,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     review.set_defaults(handler=_review)
 
 
+def _print_or_refuse(work: Any) -> int:
+    """Print what ``work(session_factory, settings)`` returns; a ``LookupError`` it raises
+    is the refusal said on stderr (exit code 1)."""
+    try:
+        print(with_database(work))
+    except LookupError as exc:
+        print(f"vck donations: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def export(session_factory: Any, kind: str, fy: str) -> tuple[str, str]:
     """The CSV text and a one-line summary."""
     from core.i18n import format_money
@@ -109,12 +120,7 @@ def _campaign_create(args: argparse.Namespace) -> int:
             )
             return str(campaign.id)
 
-    try:
-        print(with_database(work))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(work)
 
 
 async def campaign_report(session_factory: Any, campaign_id: uuid.UUID | None) -> str:
@@ -152,12 +158,7 @@ async def campaign_report(session_factory: Any, campaign_id: uuid.UUID | None) -
 
 
 def _campaign_report(args: argparse.Namespace) -> int:
-    try:
-        print(with_database(lambda factory, _s: campaign_report(factory, args.campaign_id)))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(lambda factory, _s: campaign_report(factory, args.campaign_id))
 
 
 def _cash(args: argparse.Namespace) -> int:
@@ -185,12 +186,7 @@ def _cash(args: argparse.Namespace) -> int:
                 raise LookupError(f"refused: {result.value} (cash is at most Rs 2,000)")
             return f"{result.receipt_number} {receipts.receipt_link(settings, result.id, now)}"
 
-    try:
-        print(with_database(work))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(work)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
