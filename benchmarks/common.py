@@ -1,11 +1,13 @@
 """What benchmarks share: throwaway databases on the configured server, free loopback
-ports, child processes that are always stopped, waiting for a server to come up."""
+ports, child processes that are always stopped, waiting for a server to come up, and
+cleaning up after a run."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,6 +65,14 @@ async def recreate_database(url: str) -> None:
         await admin.close()
 
 
+async def migrated_database(url: str) -> None:
+    """The database of ``url`` dropped, created again and migrated to the newest schema."""
+    from core.migrate import upgrade
+
+    await recreate_database(url)
+    await asyncio.to_thread(upgrade, url)
+
+
 async def drop_database(url: str) -> None:
     name = make_url(url).database
     admin = await _admin(url)
@@ -77,6 +87,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def loopback_urls(count: int) -> list[str]:
+    """``count`` base URLs (``http://127.0.0.1:PORT``) on ports nobody listens on yet."""
+    return [f"http://{LOOPBACK}:{free_port()}" for _ in range(count)]
+
+
+def port_of(url: str) -> int:
+    """The port of a base URL made by :func:`loopback_urls`."""
+    return int(url.rsplit(":", 1)[1])
 
 
 def venv_script(name: str) -> str:
@@ -139,6 +159,13 @@ class Child:
             self._log.close()  # type: ignore[union-attr]
 
 
+def start_bot(port: int, env: dict[str, str], logs: Path) -> Child:
+    """``vck serve`` as providers reach it: its public URL is its own loopback address."""
+    env = {**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{port}"}
+    argv = [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(port)]
+    return Child(argv, env=env, log=logs / f"bot-{port}.log")
+
+
 def stop_all(children: Sequence[Child]) -> None:
     """Stop every child, all told at once: their shutdowns overlap instead of adding up."""
     for child in children:
@@ -187,3 +214,19 @@ async def wait_http_ok(url: str, child: Child, *, within: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} not up after {within:.0f} s:\n{child.tail()}")
             await asyncio.sleep(0.1)
+
+
+async def finish(
+    children: Sequence[Child], db_url: str, redis: str, logs: Path, *, succeeded: bool,
+    whose: str, name: str,
+) -> None:  # fmt: skip
+    """After a run: stop its processes, drop its database and empty its Redis database;
+    the processes' logs are removed after a success, kept (and where they are said) after
+    a failure."""
+    stop_all(children)
+    await drop_database(db_url)
+    await flush_redis(redis)
+    if succeeded:
+        shutil.rmtree(logs, ignore_errors=True)
+    else:
+        print(f"{name}: {whose} logs are in {logs}", flush=True)

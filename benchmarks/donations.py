@@ -51,10 +51,10 @@ from benchmarks.common import (
     drop_database,
     flush_redis,
     free_port,
-    recreate_database,
+    migrated_database,
     redis_url,
+    start_bot,
     stop_all,
-    venv_script,
     wait_http_ok,
 )
 from benchmarks.meter import percentile
@@ -120,10 +120,8 @@ def paid_body(link_id: str, n: int) -> bytes:
 
 async def prepare(url: str, events: int) -> str:
     """A migrated database with ``events`` donations waiting on their links; the campaign id."""
-    from core.migrate import upgrade
 
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     conn = await asyncpg.connect(sync_url(url))
     try:
         campaign = await conn.fetchval(
@@ -237,11 +235,7 @@ async def run() -> None:
     await flush_redis(redis)
     env = {"VCK_DATABASE_URL": db, "VCK_REDIS_URL": redis, "VCK_LOG_LEVEL": "WARNING"}
     bot_port, trivial_port = free_port(), free_port()
-    bot = Child(
-        [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(bot_port)],
-        env={**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{bot_port}"},
-        log=logs / "bot.log",
-    )
+    bot = start_bot(bot_port, env, logs)
     trivial = Child(
         [sys.executable, "-m", "benchmarks.donations", "--trivial", "--port", str(trivial_port)],
         env=env,

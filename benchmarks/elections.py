@@ -29,7 +29,6 @@ Run: ``uv run python -m benchmarks elections``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -46,31 +45,27 @@ from sqlalchemy import select, text
 
 from benchmarks import loadgen
 from benchmarks.common import (
-    LOOPBACK,
     Child,
     database_url,
-    drop_database,
+    finish,
     flush_redis,
-    free_port,
-    recreate_database,
+    loopback_urls,
+    migrated_database,
     redis_url,
     stop_all,
     venv_script,
-    wait_http_ok,
 )
-from benchmarks.inbound import start_bot, start_trivial
+from benchmarks.inbound import start_servers, twilio_env
 from benchmarks.inbound_workloads import Planned, Planner, add_members, member_numbers
 from benchmarks.meter import percentile
 from core import aio, board
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.models import OrganizationUnit, UnitType
 from core.seed.demo import load_demo
 from core.services import elections
 
-STARTUP_SECONDS = 120.0
 POSITION = "Booth Committee Secretary"
 
 
@@ -101,8 +96,7 @@ class Options:
 async def prepare(url: str, redis: str, numbers: list[str]) -> tuple[uuid.UUID, int]:
     """The database with the voters and an open election; each voter's conversation at
     "Cast it?". Returns the election and the size of its roll."""
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     engine = make_engine(url, pool_size=1)
     now = datetime.now(UTC)
     try:
@@ -170,13 +164,7 @@ def check_state_shape() -> None:
 
 
 async def closed_loop(planned: list[Planned], concurrency: int, seconds: float) -> loadgen.Phase:
-    pool = loadgen.Pool()
-    try:
-        return await loadgen.closed_loop(
-            pool, [p.request for p in planned], concurrency, time.perf_counter() + seconds
-        )
-    finally:
-        pool.close()
+    return await loadgen.closed_loop_for([p.request for p in planned], concurrency, seconds)
 
 
 def make_board(path: Path, ballots: int) -> None:
@@ -230,18 +218,11 @@ async def run(options: Options) -> None:
     settings = load_settings()
     db_url, redis = database_url(options.database), redis_url(options.redis_db)
     auth_token = settings.twilio_auth_token.get_secret_value()
-    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    bot_urls, trivial_urls = loopback_urls(options.processes), loopback_urls(options.processes)
     numbers = member_numbers(Channel.SMS, options.voters)
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-elections-"))
-    env = {
-        "VCK_DATABASE_URL": db_url,
-        "VCK_REDIS_URL": redis,
-        "VCK_TWILIO_API_BASE_URL": f"http://{LOOPBACK}:{free_port()}",  # nothing goes there
-        "VCK_TWILIO_AUTH_TOKEN": auth_token,
-        "VCK_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "VCK_LOG_LEVEL": "WARNING",
-    }
+    nowhere = loopback_urls(1)[0]  # SMS replies are TwiML: nothing goes to Twilio's API
+    env = twilio_env(db_url, redis, nowhere, settings)
     children: list[Child] = []
     succeeded = False
     try:
@@ -253,11 +234,7 @@ async def run(options: Options) -> None:
             f" in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        bots = [start_bot(int(u.rsplit(":", 1)[1]), env, logs) for u in bot_urls]
-        trivials = [start_trivial(int(u.rsplit(":", 1)[1]), env, logs) for u in trivial_urls]
-        children += bots + trivials
-        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+        await start_servers(bot_urls, trivial_urls, env, logs, children)
 
         make = Planner(Channel.SMS, bot_urls, auth_token, settings.twilio_account_sid)
         floor = make.trivial(numbers[0], trivial_urls, 2000, 400_000)
@@ -320,13 +297,9 @@ async def run(options: Options) -> None:
         verify_timing(options.board)
         succeeded = True
     finally:
-        stop_all(children)
-        await drop_database(db_url)
-        await flush_redis(redis)
-        if succeeded:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"elections: the bots' logs are in {logs}", flush=True)
+        await finish(
+            children, db_url, redis, logs, succeeded=succeeded, whose="the bots'", name="elections"
+        )
 
 
 def main() -> None:

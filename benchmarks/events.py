@@ -24,10 +24,8 @@ Run: ``uv run python -m benchmarks events``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections import Counter
@@ -42,18 +40,17 @@ from sqlalchemy import text
 
 from benchmarks import loadgen
 from benchmarks.common import (
-    LOOPBACK,
     Child,
     database_url,
-    drop_database,
+    finish,
     flush_redis,
-    free_port,
-    recreate_database,
+    loopback_urls,
+    migrated_database,
+    port_of,
     redis_url,
-    stop_all,
     wait_http_ok,
 )
-from benchmarks.inbound import STARTUP_SECONDS, start_bot, start_fake, start_trivial
+from benchmarks.inbound import STARTUP_SECONDS, start_fake, start_servers, twilio_env
 from benchmarks.inbound_workloads import Planner, add_members
 from benchmarks.meter import percentile
 from bot.state import StateStore
@@ -61,7 +58,6 @@ from core import aio
 from core.channels.base import Channel
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.models.events import EventStatus, EventType
 from core.seed.demo import load_demo
 from core.services import events
@@ -106,8 +102,7 @@ class Prepared:
 async def prepare(url: str, numbers: list[str], burst: list[str]) -> Prepared:
     """Demo data, the members in one booth, a rally they are all registered for (its
     venue the booth's centre) and an event of 100 places nobody answered yet."""
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     settings = load_settings()
     engine = make_engine(url, pool_size=1)
     now = datetime.now(UTC)
@@ -185,14 +180,6 @@ def signed(urls: list[str], number: str, serial: int, auth_token: str, **form_ex
     return loadgen.encode_post(url, urlencode(form).encode(), headers)
 
 
-async def closed(requests: list[loadgen.Request], concurrency: int, seconds: float):
-    pool = loadgen.Pool()
-    try:
-        return await loadgen.closed_loop(pool, requests, concurrency, time.perf_counter() + seconds)
-    finally:
-        pool.close()
-
-
 async def counts(url: str, event_id: str) -> dict[str, int]:
     engine = make_engine(url, pool_size=1)
     try:
@@ -213,22 +200,14 @@ async def run(options: Options) -> None:
     settings = load_settings()
     db_url = database_url(options.database)
     bench_redis = redis_url(options.redis_db)
-    fake_url = f"http://{LOOPBACK}:{free_port()}"
-    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    fake_url, *bot_urls = loopback_urls(1 + options.processes)
+    trivial_urls = loopback_urls(options.processes)
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
     numbers = [f"+{919_600_000_000 + i}" for i in range(options.members)]
     burst = [f"+{919_500_000_000 + i}" for i in range(options.burst)]
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-events-"))
-    env = {
-        "VCK_DATABASE_URL": db_url,
-        "VCK_REDIS_URL": bench_redis,
-        "VCK_TWILIO_API_BASE_URL": fake_url,
-        "VCK_TWILIO_AUTH_TOKEN": auth_token,
-        "VCK_TWILIO_ACCOUNT_SID": account_sid,
-        "VCK_LOG_LEVEL": "WARNING",
-    }
+    env = twilio_env(db_url, bench_redis, fake_url, settings)
     children: list[Child] = []
     succeeded = False
     try:
@@ -236,20 +215,16 @@ async def run(options: Options) -> None:
         await flush_redis(bench_redis)
         await put_on_screen(bench_redis, numbers, "location", prepared.rally_id)
         await put_on_screen(bench_redis, burst, "event", prepared.burst_id)
-        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        fake = start_fake(port_of(fake_url), account_sid, auth_token, logs)
         children.append(fake)
-        bots = [start_bot(int(u.rsplit(":", 1)[1]), env, logs) for u in bot_urls]
-        trivials = [start_trivial(int(u.rsplit(":", 1)[1]), env, logs) for u in trivial_urls]
-        children += bots + trivials
+        await start_servers(bot_urls, trivial_urls, env, logs, children)
         await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
-        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
 
         planner = Planner(Channel.WHATSAPP, bot_urls, auth_token, account_sid)
         floor_requests = [
             p.request for p in planner.trivial(numbers[0], trivial_urls, 2000, 200_000)
         ]
-        floor = await closed(floor_requests, options.concurrency, FLOOR_SECONDS)
+        floor = await loadgen.closed_loop_for(floor_requests, options.concurrency, FLOOR_SECONDS)
         floor_rate = len(floor.answers) / floor.seconds
 
         venue = prepared.venue
@@ -258,7 +233,7 @@ async def run(options: Options) -> None:
             for i, n in enumerate(numbers)
         ]
         async with aiohttp.ClientSession():
-            checked = await closed(rally, options.concurrency, 120.0)
+            checked = await loadgen.closed_loop_for(rally, options.concurrency, 120.0)
         rate = len(checked.answers) / checked.seconds
         p99 = percentile(sorted(checked.latencies), 0.99) * 1000
         done = await counts(db_url, prepared.rally_id)
@@ -270,7 +245,7 @@ async def run(options: Options) -> None:
         # Every answer waited for (Twilio gives up after 15 s; the bot then sends the
         # reply through the REST API): the wall time is until the last place is given.
         loadgen.REQUEST_TIMEOUT = BURST_TIMEOUT
-        rsvp = await closed(yeses, max(1, len(yeses)), 120.0)
+        rsvp = await loadgen.closed_loop_for(yeses, max(1, len(yeses)), 120.0)
         late = sum(1 for t in rsvp.latencies if t > TWILIO_WAITS)
         places = await counts(db_url, prepared.burst_id)
 
@@ -296,13 +271,10 @@ async def run(options: Options) -> None:
         )
         succeeded = True
     finally:
-        stop_all(children)
-        await drop_database(db_url)
-        await flush_redis(bench_redis)
-        if succeeded:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"events: the bot's and the fake's logs are in {logs}", flush=True)
+        await finish(
+            children, db_url, bench_redis, logs, succeeded=succeeded,
+            whose="the bot's and the fake's", name="events",
+        )  # fmt: skip
 
 
 def main() -> None:

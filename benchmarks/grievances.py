@@ -25,10 +25,9 @@ import os
 import time
 from datetime import UTC, datetime
 
-from benchmarks.common import database_url, recreate_database
+from benchmarks.common import database_url, migrated_database
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.services import grievance_clock
 
 _TICKETS = """
@@ -97,8 +96,7 @@ def main() -> None:
     count = int(os.environ.get("VCK_BENCH_GRIEVANCES_TICKETS", "100000"))
     breached = float(os.environ.get("VCK_BENCH_GRIEVANCES_BREACHED", "0.02"))
     url = database_url(os.environ.get("VCK_BENCH_GRIEVANCES_DB", "vck_bench_grievances"))
-    asyncio.run(recreate_database(url))
-    upgrade(url)
+    asyncio.run(migrated_database(url))
     asyncio.run(_run(url, count, breached))
 
 

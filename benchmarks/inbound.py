@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -59,13 +58,13 @@ from benchmarks.common import (
     LOOPBACK,
     Child,
     database_url,
-    drop_database,
+    finish,
     flush_redis,
-    free_port,
-    recreate_database,
+    loopback_urls,
+    migrated_database,
+    port_of,
     redis_url,
-    stop_all,
-    venv_script,
+    start_bot,
     wait_http_ok,
 )
 from benchmarks.inbound_report import Measured, Tally
@@ -73,9 +72,8 @@ from benchmarks.inbound_workloads import Planned, Planner, add_members, member_n
 from benchmarks.meter import CpuMeter
 from core import aio
 from core.channels.base import Channel
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
 from core.seed.demo import load_demo
 
 PLANNED_SHARE = 0.6
@@ -120,8 +118,7 @@ class Options:
 
 
 async def prepare_database(url: str, options: Options, numbers: list[str]) -> None:
-    await recreate_database(url)
-    await asyncio.to_thread(upgrade, url)
+    await migrated_database(url)
     engine = make_engine(url, pool_size=1)
     try:
         factory = make_session_factory(engine)
@@ -169,16 +166,38 @@ def start_fake(port: int, account_sid: str, auth_token: str, logs: Path) -> Chil
     return Child(argv, log=logs / "fake-twilio.log")
 
 
-def start_bot(port: int, env: dict[str, str], logs: Path) -> Child:
-    """``vck serve`` as providers reach it: its public URL is its own loopback address."""
-    env = {**env, "VCK_PUBLIC_BASE_URL": f"http://{LOOPBACK}:{port}"}
-    argv = [venv_script("vck"), "serve", "--host", LOOPBACK, "--port", str(port)]
-    return Child(argv, env=env, log=logs / f"bot-{port}.log")
-
-
 def start_trivial(port: int, env: dict[str, str], logs: Path) -> Child:
     argv = [sys.executable, "-m", "benchmarks.trivial", "--host", LOOPBACK, "--port", str(port)]
     return Child(argv, env=env, log=logs / f"trivial-{port}.log")
+
+
+def twilio_env(db_url: str, redis: str, fake_url: str, settings: Settings) -> dict[str, str]:
+    """The servers' environment: the run's database and Redis, Twilio at ``fake_url``."""
+    return {
+        "VCK_DATABASE_URL": db_url,
+        "VCK_REDIS_URL": redis,
+        "VCK_TWILIO_API_BASE_URL": fake_url,
+        "VCK_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+        "VCK_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "VCK_LOG_LEVEL": "WARNING",
+    }
+
+
+async def start_servers(
+    bot_urls: list[str], trivial_urls: list[str], env: dict[str, str], logs: Path,
+    children: list[Child],
+) -> tuple[list[Child], list[Child]]:  # fmt: skip
+    """``vck serve`` at each of ``bot_urls`` and the trivial handler at each of
+    ``trivial_urls`` (added to ``children`` as they start, to be stopped whatever
+    happens), each waited for until its ``/healthz`` answers."""
+    bots = [start_bot(port_of(url), env, logs) for url in bot_urls]
+    children += bots
+    trivials = [start_trivial(port_of(url), env, logs) for url in trivial_urls]
+    children += trivials
+    # Several Pythons importing at once on a shared machine: give them time.
+    for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
+        await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
+    return bots, trivials
 
 
 class Bench:
@@ -196,15 +215,8 @@ class Bench:
             await reset_fake(self.client, self.fake_url)
         if meter:
             meter.start()
-        deadline = time.perf_counter() + seconds
         requests = [p.request for p in planned]
-        # Connections of its own: one kept from a phase a minute ago may have been
-        # closed by the server meanwhile (aiohttp's keep-alive timeout).
-        pool = loadgen.Pool()
-        try:
-            phase = await loadgen.closed_loop(pool, requests, self.options.concurrency, deadline)
-        finally:
-            pool.close()
+        phase = await loadgen.closed_loop_for(requests, self.options.concurrency, seconds)
         tally = Tally.of(phase, planned)
         end, rest_sent = phase.finished, 0
         if rest:
@@ -248,21 +260,13 @@ async def run(options: Options) -> None:
     settings = load_settings()
     db_url = database_url(options.database)
     bench_redis = redis_url(options.redis_db)
-    fake_url = f"http://{LOOPBACK}:{free_port()}"
-    bot_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
-    trivial_urls = [f"http://{LOOPBACK}:{free_port()}" for _ in range(options.processes)]
+    fake_url, *bot_urls = loopback_urls(1 + options.processes)
+    trivial_urls = loopback_urls(options.processes)
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
     numbers = member_numbers(options.channel, options.members)
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-inbound-"))
-    env = {
-        "VCK_DATABASE_URL": db_url,
-        "VCK_REDIS_URL": bench_redis,
-        "VCK_TWILIO_API_BASE_URL": fake_url,
-        "VCK_TWILIO_AUTH_TOKEN": auth_token,
-        "VCK_TWILIO_ACCOUNT_SID": account_sid,
-        "VCK_LOG_LEVEL": "WARNING",
-    }
+    env = twilio_env(db_url, bench_redis, fake_url, settings)
     children: list[Child] = []
     succeeded = False
     try:
@@ -271,16 +275,10 @@ async def run(options: Options) -> None:
         await flush_redis(bench_redis)
         report.setup(options.members, options.channel, options.processes, started)
         started = time.perf_counter()
-        fake = start_fake(int(fake_url.rsplit(":", 1)[1]), account_sid, auth_token, logs)
+        fake = start_fake(port_of(fake_url), account_sid, auth_token, logs)
         children.append(fake)
-        bots = [start_bot(int(url.rsplit(":", 1)[1]), env, logs) for url in bot_urls]
-        children += bots
-        trivials = [start_trivial(int(url.rsplit(":", 1)[1]), env, logs) for url in trivial_urls]
-        children += trivials
-        # Five Pythons importing at once on a shared machine: give them time.
+        bots, trivials = await start_servers(bot_urls, trivial_urls, env, logs, children)
         await wait_http_ok(f"{fake_url}/_fake/count", fake, within=STARTUP_SECONDS)
-        for url, child in zip(bot_urls + trivial_urls, bots + trivials, strict=True):
-            await wait_http_ok(f"{url}/healthz", child, within=STARTUP_SECONDS)
         print(f"inbound processes up: {time.perf_counter() - started:.1f} s", flush=True)
 
         make = Planner(options.channel, bot_urls, auth_token, account_sid)
@@ -310,13 +308,10 @@ async def run(options: Options) -> None:
         report.workload("navigation", options, navigation, trivial_rate)
         succeeded = True
     finally:
-        stop_all(children)
-        await drop_database(db_url)
-        await flush_redis(bench_redis)
-        if succeeded:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"inbound: the bot's and the fake's logs are in {logs}", flush=True)
+        await finish(
+            children, db_url, bench_redis, logs, succeeded=succeeded,
+            whose="the bot's and the fake's", name="inbound",
+        )  # fmt: skip
 
 
 def main() -> None:

@@ -157,6 +157,18 @@ async def closed_loop(
     return phase
 
 
+async def closed_loop_for(requests: Sequence[Request], in_flight: int, seconds: float) -> Phase:
+    """:func:`closed_loop` for at most ``seconds``, on connections of its own: one kept
+    from a phase a minute ago may have been closed by the server meanwhile (aiohttp's
+    keep-alive timeout)."""
+    deadline = time.perf_counter() + seconds
+    pool = Pool()
+    try:
+        return await closed_loop(pool, requests, in_flight, deadline)
+    finally:
+        pool.close()
+
+
 async def open_loop(pool: Pool, requests: Sequence[Request], rate: float) -> Phase:
     """Offer ``requests`` at ``rate`` per second, each on its own connection while it is
     outstanding; latency counts from when the request was due."""

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from benchmarks.common import (
     Child,
     database_url,
-    recreate_database,
+    migrated_database,
     redis_url,
     stop_all,
     venv_script,
@@ -41,7 +41,6 @@ from core import announcements
 from core.config import load_settings
 from core.db import make_engine, make_session_factory
 from core.jobs import redis_jobs
-from core.migrate import upgrade
 from fakes.common import Failure
 from fakes.twilio import FakeTwilio
 
@@ -215,8 +214,7 @@ async def _run(url: str) -> None:
 
 def main() -> None:
     url = database_url(os.environ.get("VCK_BENCH_WORKERS_DB", "vck_bench_workers"))
-    asyncio.run(recreate_database(url))
-    upgrade(url)
+    asyncio.run(migrated_database(url))
     asyncio.run(_run(url))
 
 

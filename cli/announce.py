@@ -9,9 +9,11 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from babel.numbers import format_currency
 
+from cli.common import acting_official, in_session, moment, refused
 from core.i18n import INDIA
 
 
@@ -33,14 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report.set_defaults(handler=_report)
 
 
-def _moment(value: str | None) -> datetime | None:
-    """ISO 8601; a time without a zone is India's."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=INDIA) if moment.tzinfo is None else moment
-
-
 def _read(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -58,7 +52,6 @@ def _announce(args: argparse.Namespace) -> int:
     from core.config import load_settings
     from core.db import make_engine, make_session_factory
     from core.jobs import redis_jobs
-    from core.services.members import find_by_phone
 
     settings = load_settings()
 
@@ -66,13 +59,9 @@ def _announce(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
             async with make_session_factory(engine).begin() as session:
-                official = None
-                if args.official:
-                    member = await find_by_phone(session, args.official)
-                    if member is None:
-                        print(f"no member with phone {args.official}", file=sys.stderr)
-                        return 2
-                    official = member.id
+                official = await acting_official(session, args.official)
+                if official is False:
+                    return 2
                 result = await announcements.create(
                     session,
                     official_member_id=official,
@@ -82,16 +71,13 @@ def _announce(args: argparse.Namespace) -> int:
                     title_ta=args.title_ta,
                     content_ta=_read(args.content_ta_file),
                     sms_text=args.sms_text,
-                    publish_at=_moment(args.at),
-                    expires_at=_moment(args.expires),
+                    publish_at=moment(args.at),
+                    expires_at=moment(args.expires),
                     now=datetime.now(UTC),
                     settings=settings,
                 )
                 if isinstance(result, announcements.Refused):
-                    print(
-                        f"refused: {result.reason.value} {result.detail}".rstrip(), file=sys.stderr
-                    )
-                    return 1
+                    return refused(result)
         finally:
             await engine.dispose()
         redis = Redis.from_url(settings.redis_url)
@@ -114,19 +100,10 @@ def _announce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.deliveries import report
 
-    settings = load_settings()
-
-    async def run() -> int:
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine)() as session:
-                found = await report(session, args.announcement_id, settings)
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> int:
+        found = await report(session, args.announcement_id, settings)
         if found is None:
             print("no such announcement", file=sys.stderr)
             return 1
@@ -162,4 +139,4 @@ def _report(args: argparse.Namespace) -> int:
             print(f"  not sent: {n} × {code or '-'} {reason}")
         return 0
 
-    return asyncio.run(run())
+    return in_session(work, write=False)

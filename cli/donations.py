@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from cli.common import with_database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,20 +65,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     review.set_defaults(handler=_review)
 
 
-def _run(work: Any) -> Any:
-    """Run ``work(session_factory, settings)`` against the configured database."""
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
-
-    async def run() -> Any:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            return await work(make_session_factory(engine), settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+def _print_or_refuse(work: Any) -> int:
+    """Print what ``work(session_factory, settings)`` returns; a ``LookupError`` it raises
+    is the refusal said on stderr (exit code 1)."""
+    try:
+        print(with_database(work))
+    except LookupError as exc:
+        print(f"vck donations: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def export(session_factory: Any, kind: str, fy: str) -> tuple[str, str]:
@@ -103,7 +99,7 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"vck donations: {exc}", file=sys.stderr)
         return 2
-    text, summary = _run(lambda factory, _settings: export(factory, args.export, args.fy))
+    text, summary = with_database(lambda factory, _settings: export(factory, args.export, args.fy))
     args.out.write_text(text, encoding="utf-8")
     print(f"{summary} -> {args.out}")
     return 0
@@ -124,12 +120,7 @@ def _campaign_create(args: argparse.Namespace) -> int:
             )
             return str(campaign.id)
 
-    try:
-        print(_run(work))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(work)
 
 
 async def campaign_report(session_factory: Any, campaign_id: uuid.UUID | None) -> str:
@@ -167,12 +158,7 @@ async def campaign_report(session_factory: Any, campaign_id: uuid.UUID | None) -
 
 
 def _campaign_report(args: argparse.Namespace) -> int:
-    try:
-        print(_run(lambda factory, _s: campaign_report(factory, args.campaign_id)))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(lambda factory, _s: campaign_report(factory, args.campaign_id))
 
 
 def _cash(args: argparse.Namespace) -> int:
@@ -200,12 +186,7 @@ def _cash(args: argparse.Namespace) -> int:
                 raise LookupError(f"refused: {result.value} (cash is at most Rs 2,000)")
             return f"{result.receipt_number} {receipts.receipt_link(settings, result.id, now)}"
 
-    try:
-        print(_run(work))
-    except LookupError as exc:
-        print(f"vck donations: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _print_or_refuse(work)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -221,7 +202,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         finally:
             await gateway.close()
 
-    print(_run(work) or "nothing to reconcile")
+    print(with_database(work) or "nothing to reconcile")
     return 0
 
 
@@ -247,6 +228,6 @@ async def unmatched(session_factory: Any) -> list[str]:
 
 
 def _review(args: argparse.Namespace) -> int:
-    lines = _run(lambda factory, _s: unmatched(factory))
+    lines = with_database(lambda factory, _s: unmatched(factory))
     print("\n".join(lines) if lines else "nothing to review")
     return 0

@@ -4,13 +4,14 @@ public board, and verify an exported board from the file alone (anyone can recou
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from cli.common import acting_official, in_session, moment, refused
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,40 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verify.set_defaults(handler=_verify)
 
 
-def _moment(value: str | None) -> datetime | None:
-    from core.i18n import INDIA
-
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=INDIA) if moment.tzinfo is None else moment
-
-
-def _with_session(work: Any) -> int:
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
-
-    settings = load_settings()
-
-    async def run() -> int:
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine).begin() as session:
-                code: int = await work(session, settings)
-                return code
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _create(args: argparse.Namespace) -> int:
     from core.services import elections
-    from core.services.members import find_by_phone
 
     try:
         moments = [
-            _moment(v)
+            moment(v)
             for v in (
                 args.nominations_start,
                 args.nominations_end,
@@ -95,13 +68,9 @@ def _create(args: argparse.Namespace) -> int:
         return 2
 
     async def work(session: Any, settings: Any) -> int:
-        official = None
-        if args.official:
-            member = await find_by_phone(session, args.official)
-            if member is None:
-                print(f"no member with phone {args.official}", file=sys.stderr)
-                return 2
-            official = member.id
+        official = await acting_official(session, args.official)
+        if official is False:
+            return 2
         start, end = moments[2], moments[3]
         assert start is not None and end is not None
         made = await elections.create(
@@ -118,12 +87,11 @@ def _create(args: argparse.Namespace) -> int:
             now=datetime.now(UTC),
         )
         if isinstance(made, elections.Refused):
-            print(f"refused: {made.reason.value} {made.detail}".rstrip(), file=sys.stderr)
-            return 1
+            return refused(made)
         print(made.election_id)
         return 0
 
-    return _with_session(work)
+    return in_session(work)
 
 
 def _nominate(args: argparse.Namespace) -> int:
@@ -134,8 +102,7 @@ def _nominate(args: argparse.Namespace) -> int:
             session, args.election_id, membership_number=args.membership_number, by=None
         )
         if isinstance(made, elections.Refused):
-            print(f"refused: {made.reason.value} {made.detail}".rstrip(), file=sys.stderr)
-            return 1
+            return refused(made)
         approved = await elections.approve(session, args.election_id, made, by=None)
         if isinstance(approved, elections.Refused):
             print(f"refused: {approved.reason.value}", file=sys.stderr)
@@ -143,7 +110,7 @@ def _nominate(args: argparse.Namespace) -> int:
         print(made)
         return 0
 
-    return _with_session(work)
+    return in_session(work)
 
 
 def _board(args: argparse.Namespace) -> int:
@@ -162,7 +129,7 @@ def _board(args: argparse.Namespace) -> int:
             print(f"{len(doc['ballots'])} ballots, head {doc['head']} → {args.out}")
         return 0
 
-    return _with_session(work)
+    return in_session(work)
 
 
 def verify_file(path: Path) -> tuple[int, list[str]]:

@@ -7,11 +7,10 @@ import argparse
 import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.i18n import INDIA
+from cli.common import acting_official, in_session, moment, refused
 
 TYPES = ("rally", "meeting", "protest", "campaign", "training", "celebration", "other")
 
@@ -61,31 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     move.set_defaults(handler=_move)
 
 
-def moment(value: str | None) -> datetime | None:
-    """ISO 8601; a time without a zone is India's."""
-    if not value:
-        return None
-    found = datetime.fromisoformat(value)
-    return found.replace(tzinfo=INDIA) if found.tzinfo is None else found
-
-
-def _run(work: Callable[[Any, Any], Awaitable[int]]) -> int:
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
-
-    settings = load_settings()
-
-    async def run() -> int:
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine).begin() as session:
-                return await work(session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _schedule(settings: Any, announcement_id: uuid.UUID, at: datetime) -> None:
     from redis.asyncio import Redis
 
@@ -104,7 +78,6 @@ def _schedule(settings: Any, announcement_id: uuid.UUID, at: datetime) -> None:
 def _create(args: argparse.Namespace) -> int:
     from core.models.events import EventType
     from core.services import events
-    from core.services.members import find_by_phone
 
     if args.lat is not None and args.lon is None:
         print("--lat needs --lon", file=sys.stderr)
@@ -112,13 +85,9 @@ def _create(args: argparse.Namespace) -> int:
     published: list[Any] = []
 
     async def work(session: Any, settings: Any) -> int:
-        official = None
-        if args.official:
-            member = await find_by_phone(session, args.official)
-            if member is None:
-                print(f"no member with phone {args.official}", file=sys.stderr)
-                return 2
-            official = member.id
+        official = await acting_official(session, args.official)
+        if official is False:
+            return 2
         if args.booth:
             venue = await events.booth_venue(session, args.booth)
             if venue is None:
@@ -147,8 +116,7 @@ def _create(args: argparse.Namespace) -> int:
             settings=settings,
         )
         if isinstance(made, events.Refused):
-            print(f"refused: {made.reason.value} {made.detail}".rstrip(), file=sys.stderr)
-            return 1
+            return refused(made)
         invitation = await events.publish(session, made, now=now, settings=settings)
         if isinstance(invitation, events.announcements.Refused):
             print(f"refused: invitation {invitation.reason.value}", file=sys.stderr)
@@ -156,7 +124,7 @@ def _create(args: argparse.Namespace) -> int:
         published.append((made.id, invitation.announcement_id, invitation.publish_at))
         return 0
 
-    code = _run(work)
+    code = in_session(work)
     if code == 0:
         event_id, announcement_id, at = published[0]
         from core.config import load_settings
@@ -178,7 +146,7 @@ def _code(args: argparse.Namespace) -> int:
         print(events.venue_code(settings, event.id, now))
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -195,7 +163,7 @@ def _report(args: argparse.Namespace) -> int:
             print(f"  {unit.code} {unit.name}: {_counts(unit.counts)}")
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -215,7 +183,7 @@ def _cancel(args: argparse.Namespace) -> int:
         print(f"cancelled; {told} member(s) told")
         return 0
 
-    return _run(work)
+    return in_session(work)
 
 
 def _move(args: argparse.Namespace) -> int:
@@ -236,4 +204,4 @@ def _move(args: argparse.Namespace) -> int:
         print(f"moved; {told} member(s) told")
         return 0
 
-    return _run(work)
+    return in_session(work)

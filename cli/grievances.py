@@ -5,7 +5,9 @@ and the share resolved within their clock (core/services/grievance_reports.py)."
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import Any
+
+from cli.common import in_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,20 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _sweep(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.services import grievance_clock
 
-    async def run() -> grievance_clock.Swept:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine).begin() as session:
-                return await grievance_clock.sweep(session, settings, now=datetime.now(UTC))
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> grievance_clock.Swept:
+        return await grievance_clock.sweep(session, settings, now=datetime.now(UTC))
 
-    swept = asyncio.run(run())
+    swept = in_session(work)
     print(
         f"escalated {swept.escalated}, past deadline at the top {swept.breached_at_top},"
         f" notices queued {swept.notices}"
@@ -46,22 +40,14 @@ def _report(args: argparse.Namespace) -> int:
     import sys
     from datetime import UTC, datetime
 
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.services import grievance_reports
 
-    async def run() -> grievance_reports.Report | None:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine)() as session:
-                return await grievance_reports.report(
-                    session, args.unit.strip().upper(), now=datetime.now(UTC)
-                )
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> grievance_reports.Report | None:
+        return await grievance_reports.report(
+            session, args.unit.strip().upper(), now=datetime.now(UTC)
+        )
 
-    found = asyncio.run(run())
+    found = in_session(work, write=False)
     if found is None:
         print(f"no unit {args.unit}", file=sys.stderr)
         return 1

@@ -5,7 +5,9 @@ officials read the member's details, what and when (core/services/access_log.py)
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import Any
+
+from cli.common import in_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,21 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _access_log(args: argparse.Namespace) -> int:
     import sys
 
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.i18n import INDIA
     from core.services import access_log
 
-    async def run() -> list[access_log.Entry] | None:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine)() as session:
-                return await access_log.for_member(session, args.member.strip().upper())
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> list[access_log.Entry] | None:
+        return await access_log.for_member(session, args.member.strip().upper())
 
-    entries = asyncio.run(run())
+    entries = in_session(work, write=False)
     if entries is None:
         print(f"no member {args.member}", file=sys.stderr)
         return 1
@@ -50,20 +44,12 @@ def _access_log(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from core.config import load_settings
-    from core.db import make_engine, make_session_factory
     from core.services import retention
 
-    async def run() -> retention.Purged:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            async with make_session_factory(engine).begin() as session:
-                return await retention.purge(session, settings, now=datetime.now(UTC))
-        finally:
-            await engine.dispose()
+    async def work(session: Any, settings: Any) -> retention.Purged:
+        return await retention.purge(session, settings, now=datetime.now(UTC))
 
-    purged = asyncio.run(run())
+    purged = in_session(work)
     print(
         f"purged: {purged.otp_codes} OTP codes, {purged.message_bodies} message texts,"
         f" {purged.status_events} status callbacks"

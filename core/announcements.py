@@ -142,17 +142,10 @@ async def create(
             made, code, path = prior
             assert made.publish_at is not None
             return Created(made.id, code, path, made.publish_at, made.expires_at, None)
-    unit = await session.scalar(
-        select(OrganizationUnit).where(
-            OrganizationUnit.code == unit_code.strip().upper(),
-            OrganizationUnit.is_active.is_not(False),
-        )
-    )
+    unit = await officials.active_unit(session, unit_code)
     if unit is None:
         return Refused(Refusal.UNIT_NOT_FOUND, unit_code)
-    if official_member_id is not None and not await officials.can(
-        session, official_member_id, ANNOUNCE, unit.path
-    ):
+    if not await officials.may_act(session, official_member_id, (ANNOUNCE,), unit.path):
         return Refused(Refusal.NOT_ALLOWED, unit.code)
 
     title, content = _clean(title), _clean(content)

@@ -64,15 +64,6 @@ class Created:
     status: ElectionStatus
 
 
-async def _may_run(session: AsyncSession, official: uuid.UUID | None, path: str) -> bool:
-    if official is None:
-        return True
-    for permission in RUN_ELECTIONS:
-        if await officials.can(session, official, permission, path):
-            return True
-    return False
-
-
 async def _member_in_unit(
     session: AsyncSession, path: str, *, membership_number: str | None = None,
     member_id: uuid.UUID | None = None,
@@ -105,15 +96,10 @@ async def create(
     """A draft election for ``position`` in ``unit_code``; ``candidates`` (membership
     numbers) are approved at once. The worker moves it along its calendar
     (:func:`advance`)."""
-    unit = await session.scalar(
-        select(OrganizationUnit).where(
-            OrganizationUnit.code == unit_code.strip().upper(),
-            OrganizationUnit.is_active.is_not(False),
-        )
-    )
+    unit = await officials.active_unit(session, unit_code)
     if unit is None:
         return Refused(Refusal.UNIT_NOT_FOUND, unit_code)
-    if not await _may_run(session, official_member_id, unit.path):
+    if not await officials.may_act(session, official_member_id, RUN_ELECTIONS, unit.path):
         return Refused(Refusal.NOT_ALLOWED, unit.code)
     wanted = position.strip().casefold()
     found = await session.scalar(
@@ -171,6 +157,17 @@ async def create(
     return Created(election.id, ElectionStatus.DRAFT)
 
 
+async def _before_voting(session: AsyncSession, election_id: uuid.UUID) -> str | Refused:
+    """The unit path of an election still taking candidates (draft or nominations open)."""
+    row = await _election_and_path(session, election_id)
+    if row is None:
+        return Refused(Refusal.ELECTION_NOT_FOUND)
+    election, path = row
+    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
+        return Refused(Refusal.TOO_LATE)
+    return path
+
+
 async def nominate(
     session: AsyncSession,
     election_id: uuid.UUID,
@@ -181,13 +178,14 @@ async def nominate(
 ) -> uuid.UUID | Refused:
     """Put a member forward (themselves: ``by`` is their own id; or an official). The
     candidate still needs :func:`approve`. Nominating twice returns the same row."""
-    row = await _election_and_path(session, election_id)
-    if row is None:
-        return Refused(Refusal.ELECTION_NOT_FOUND)
-    election, path = row
-    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
-        return Refused(Refusal.TOO_LATE)
-    if by is not None and by != member_id and not await _may_run(session, by, path):
+    path = await _before_voting(session, election_id)
+    if isinstance(path, Refused):
+        return path
+    if (
+        by is not None
+        and by != member_id
+        and not await officials.may_act(session, by, RUN_ELECTIONS, path)
+    ):
         return Refused(Refusal.NOT_ALLOWED)
     found = await _member_in_unit(
         session, path, membership_number=membership_number, member_id=member_id
@@ -210,13 +208,10 @@ async def approve(
     session: AsyncSession, election_id: uuid.UUID, candidate_id: uuid.UUID, *, by: uuid.UUID | None
 ) -> bool | Refused:
     """Approve a nominated candidate (officials of the unit or above; before voting)."""
-    row = await _election_and_path(session, election_id)
-    if row is None:
-        return Refused(Refusal.ELECTION_NOT_FOUND)
-    election, path = row
-    if election.status not in (ElectionStatus.DRAFT, ElectionStatus.NOMINATIONS_OPEN):
-        return Refused(Refusal.TOO_LATE)
-    if not await _may_run(session, by, path):
+    path = await _before_voting(session, election_id)
+    if isinstance(path, Refused):
+        return path
+    if not await officials.may_act(session, by, RUN_ELECTIONS, path):
         return Refused(Refusal.NOT_ALLOWED)
     done = await session.execute(
         text(

@@ -137,17 +137,10 @@ async def allowed_unit(
 ) -> OrganizationUnit | Refused:
     """The active unit ``unit_code`` when the official may call events there (their own
     unit or one below it); ``None`` is the operator at the console, allowed anywhere."""
-    unit = await session.scalar(
-        select(OrganizationUnit).where(
-            OrganizationUnit.code == unit_code.strip().upper(),
-            OrganizationUnit.is_active.is_not(False),
-        )
-    )
+    unit = await officials.active_unit(session, unit_code)
     if unit is None:
         return Refused(Refusal.UNIT_NOT_FOUND, unit_code)
-    if official_member_id is not None and not await officials.can(
-        session, official_member_id, EVENTS, unit.path
-    ):
+    if not await officials.may_act(session, official_member_id, (EVENTS,), unit.path):
         return Refused(Refusal.NOT_ALLOWED, unit.code)
     return unit
 
@@ -328,10 +321,7 @@ async def cancel(session: AsyncSession, event: Event, *, now: datetime) -> int:
     if event.announcement_id is not None:  # invitations not yet sent stay unsent
         await announcements.cancel(session, event.announcement_id, now=now)
     await session.flush()
-    told = 0
-    for member_id in await _people_going(session, event.id):
-        told += await _tell_about(session, event, member_id, CANCELLED_NOTICE, now=now)
-    return told
+    return await _tell_everyone_going(session, event, CANCELLED_NOTICE, now=now)
 
 
 async def move(
@@ -358,9 +348,16 @@ async def move(
         {"e": event.id},
     )
     await session.flush()
+    return await _tell_everyone_going(session, event, MOVED_NOTICE, now=now)
+
+
+async def _tell_everyone_going(
+    session: AsyncSession, event: Event, message: str, *, now: datetime
+) -> int:
+    """Tell everyone who said yes (or waits) about ``event``; how many were told."""
     told = 0
     for member_id in await _people_going(session, event.id):
-        told += await _tell_about(session, event, member_id, MOVED_NOTICE, now=now)
+        told += await _tell_about(session, event, member_id, message, now=now)
     return told
 
 

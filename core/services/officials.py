@@ -139,6 +139,29 @@ async def can(
     )
 
 
+async def may_act(
+    session: AsyncSession, official: uuid.UUID | None, permissions: tuple[str, ...], path: str
+) -> bool:
+    """True when ``official`` holds any of ``permissions`` on the unit at ``path`` or
+    above it; ``None`` is the operator at the console, allowed anywhere."""
+    if official is None:
+        return True
+    for permission in permissions:
+        if await can(session, official, permission, path):
+            return True
+    return False
+
+
+async def active_unit(session: AsyncSession, code: str) -> OrganizationUnit | None:
+    """The active unit with ``code`` (spaces and case ignored)."""
+    return await session.scalar(
+        select(OrganizationUnit).where(
+            OrganizationUnit.code == code.strip().upper(),
+            OrganizationUnit.is_active.is_not(False),
+        )
+    )
+
+
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
