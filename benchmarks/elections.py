@@ -58,6 +58,7 @@ from benchmarks.common import (
 from benchmarks.inbound import start_servers, twilio_env
 from benchmarks.inbound_workloads import Planned, Planner, add_members, member_numbers
 from benchmarks.meter import percentile
+from bot.state import state_key
 from core import aio, board
 from core.channels.base import Channel
 from core.config import load_settings
@@ -136,6 +137,7 @@ async def prepare(url: str, redis: str, numbers: list[str]) -> tuple[uuid.UUID, 
             )
     finally:
         await engine.dispose()
+    secret = load_settings().secret_key.get_secret_value()
     client = Redis.from_url(redis)
     try:
         pipe = client.pipeline(transaction=False)
@@ -146,7 +148,7 @@ async def prepare(url: str, redis: str, numbers: list[str]) -> tuple[uuid.UUID, 
                 "data": {"election": str(made.election_id), "title": "Booth secretary",
                          "candidate": str(listed[i % len(listed)].id)},
             }  # fmt: skip
-            pipe.set(f"vck:conv:sms:{number}", json.dumps(state), ex=86_400)
+            pipe.set(state_key(secret, Channel.SMS, number), json.dumps(state), ex=86_400)
             if i % 5000 == 4999:
                 await pipe.execute()
         await pipe.execute()

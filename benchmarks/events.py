@@ -155,7 +155,7 @@ async def put_on_screen(url: str, numbers: list[str], state: str, event_id: str)
     """Each member's conversation at ``events:<state>`` for the event (as after
     "நிகழ்வு", "1", and for check-in "1" again)."""
     redis = Redis.from_url(url)
-    store = StateStore(redis, 3600)
+    store = StateStore(redis, 3600, load_settings().secret_key.get_secret_value())
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for number in numbers:

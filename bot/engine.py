@@ -134,7 +134,9 @@ class Engine:
         self.ports = ports
         self.gateway = RazorpayClient(settings)
         """The payment gateway, for the donate flow's links (opened on first use)."""
-        self.store = StateStore(redis, settings.conversation_idle_minutes * 60)
+        self.store = StateStore(
+            redis, settings.conversation_idle_minutes * 60, settings.secret_key.get_secret_value()
+        )
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """The replies to one inbound message; none for a provider's retry of a message

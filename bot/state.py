@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.channels.base import Channel
+from core.security import keyed_hmac
 
 
 @dataclass(slots=True)
@@ -45,21 +46,27 @@ class ConversationState:
         return state
 
 
+def state_key(secret: str, channel: Channel, address: str) -> str:
+    """A conversation's Redis key: a keyed HMAC of (channel, address), so Redis never
+    names a member's number (as the flood and button keys)."""
+    return "vck:conv:" + keyed_hmac(secret, "conv", channel.value, address)[:32]
+
+
 class StateStore:
-    """Conversation state in Redis, keyed by (channel, address).
+    """Conversation state in Redis, keyed by (channel, address) through :func:`state_key`.
 
     Keys live a day so an idle conversation can be told it timed out; the idle timeout
     itself is judged from ``updated_at``."""
 
     KEEP_SECONDS = 24 * 3600
 
-    def __init__(self, redis: Redis, idle_seconds: int) -> None:
+    def __init__(self, redis: Redis, idle_seconds: int, secret: str) -> None:
         self.redis = redis
         self.idle_seconds = idle_seconds
+        self.secret = secret
 
-    @staticmethod
-    def key(channel: Channel, address: str) -> str:
-        return f"vck:conv:{channel.value}:{address}"
+    def key(self, channel: Channel, address: str) -> str:
+        return state_key(self.secret, channel, address)
 
     async def load(self, channel: Channel, address: str) -> tuple[ConversationState, bool]:
         """The state and whether an unfinished flow went idle past the timeout."""

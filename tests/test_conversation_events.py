@@ -100,7 +100,7 @@ async def test_1000_simultaneous_yeses_for_100_places(client, bot, redis, sessio
     )
     await session.commit()
     # Each member has the event on screen (as after "நிகழ்வு", "1").
-    store = StateStore(redis, 3600)
+    store = StateStore(redis, 3600, settings.secret_key.get_secret_value())
     async with redis.pipeline(transaction=False) as pipe:
         for phone in phones:
             conv = {"flow": "events", "state": "event", "data": {"event_id": str(event.id)},

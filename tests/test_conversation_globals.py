@@ -7,7 +7,6 @@ import json
 
 from sqlalchemy import select
 
-from bot.conversation import StateStore
 from core.channels.base import Channel
 from core.models import ChannelAddress, Member
 from fakes import twilio as fake_twilio
@@ -82,7 +81,7 @@ async def test_after_the_idle_timeout_the_member_starts_at_the_menu_and_is_told(
     m = member(Channel.WHATSAPP, "+919840200003")
     for text in ("hi", "2", "1", "1", "Slow Typer"):
         await m.says(text)
-    key = StateStore.key(Channel.WHATSAPP, "+919840200003")
+    key = bot.conversation.store.key(Channel.WHATSAPP, "+919840200003")
     state = json.loads(await bot.redis.get(key))
     state["updated_at"] -= bot.settings.conversation_idle_minutes * 60 + 5
     await bot.redis.set(key, json.dumps(state))

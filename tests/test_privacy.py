@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import StateStore
 from core.channels.base import Channel
 from core.models import ChannelAddress, Member, MemberUnit, OtpVerification
 from core.services import addresses, members, privacy
@@ -183,7 +182,7 @@ async def test_withdrawing_without_a_membership_keeps_only_the_refusal(
 
 
 async def test_a_member_deletes_their_details_from_the_menu(member, session, bot) -> None:
-    half_typed = StateStore.key(Channel.SMS, PRIYA)  # her other channel, mid-flow
+    half_typed = bot.conversation.store.key(Channel.SMS, PRIYA)  # her other channel, mid-flow
     await bot.redis.set(half_typed, '{"flow": "signup", "data": {"name": "Priya"}}')
     m = member(Channel.WHATSAPP, PRIYA)
     menu = await m.says("hi")
@@ -206,7 +205,7 @@ async def test_a_member_deletes_their_details_from_the_menu(member, session, bot
     )
     assert row is not None and row.member_id is None and row.consent_refused_at is not None
     assert await bot.redis.get(half_typed) is None
-    assert await bot.redis.get(StateStore.key(Channel.WHATSAPP, PRIYA)) is None
+    assert await bot.redis.get(bot.conversation.store.key(Channel.WHATSAPP, PRIYA)) is None
     # Writing again is a first contact: language, then consent.
     assert "Choose your language" in await m.says("hi")
 

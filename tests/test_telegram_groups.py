@@ -43,9 +43,20 @@ async def test_a_group_is_answered_politely_and_nothing_is_kept(member, provider
     assert kept == 0
     assert await session.scalar(select(func.count()).select_from(ChannelAddress).where(
         ChannelAddress.address == str(GROUP))) == 0  # fmt: skip
-    assert await m.bot.redis.keys(f"vck:conv:telegram:{GROUP}") == []
+    assert not await m.bot.redis.exists(m.bot.conversation.store.key(Channel.TELEGRAM, str(GROUP)))
 
 
 async def test_the_same_person_in_a_private_chat_is_answered(member) -> None:
     m = member(Channel.TELEGRAM, "111")
     assert "Choose your language" in await m.says("/start")
+
+
+async def test_no_redis_key_names_a_number_mid_conversation(member) -> None:
+    """Conversation, flood and button keys name an address by a keyed HMAC: a Redis dump
+    lists no member's number."""
+    m = member(Channel.WHATSAPP, "+919876500042")
+    await m.says("hi")
+    await m.says("1")  # into a flow: a state is saved
+    keys = [key.decode() for key in await m.bot.redis.keys("*")]
+    assert any(key.startswith("vck:conv:") for key in keys)
+    assert not [key for key in keys if "9876500042" in key]

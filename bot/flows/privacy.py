@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot import words
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Outcome
-from bot.state import StateStore
+from bot.state import state_key
 from core import effects
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
@@ -60,7 +60,9 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
     ctx.log_as = privacy.erased_address(secret, channel.value, address)
     # What was being typed on every channel goes too, this one's once its state is saved.
     pairs = erased.addresses if erased is not None else ()
-    keys = {StateStore.key(Channel(c), a) for c, a in pairs} | {StateStore.key(channel, address)}
+    keys = {state_key(secret, Channel(c), a) for c, a in pairs} | {
+        state_key(secret, channel, address)
+    }
     addresses = {a for _, a in pairs} | {address}  # and replies queued to them
     await ctx.effect(effects.Kind.FORGET, {"keys": sorted(keys), "addresses": sorted(addresses)})
     return Done(
