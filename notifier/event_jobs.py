@@ -31,6 +31,7 @@ async def event_chores(deps: HasSessions, *, now: datetime | None = None) -> int
     async with deps.session_factory.begin() as session:
         lapsed = await attendance.expire_offers(session, now=now, settings=settings)
     async with deps.session_factory.begin() as session:
+        await checkin.mark_ongoing(session, now=now)
         absent = await checkin.mark_no_shows(session, now=now)
     if reminded or lapsed or absent:
         log.info("events: %d reminders, %d offers lapsed, %d no-shows", reminded, lapsed, absent)

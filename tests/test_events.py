@@ -314,8 +314,11 @@ async def test_no_shows_and_the_live_report(session, settings, official, tree) -
         session, event.id, came.id, Sighting(VENUE.latitude, VENUE.longitude),
         now=event.start_time, settings=settings,
     )  # fmt: skip
+    assert await checkin.mark_ongoing(session, now=event.start_time - timedelta(minutes=1)) == 0
+    assert await checkin.mark_ongoing(session, now=event.start_time) == 1
     live = await checkin.report(session, event.id)
     assert live.counts == {"attended": 1, "registered": 1, "waitlisted": 1}
+    assert live.status == "ongoing"
     assert [u.code for u in live.by_unit] == [tree.constituency_a.code]
     assert await checkin.mark_no_shows(session, now=event.end_time) == 2
     final = await checkin.report(session, event.id)

@@ -267,6 +267,18 @@ async def walk_in(
     return Checked(checked.result, member_name=name)
 
 
+async def mark_ongoing(session: AsyncSession, *, now: datetime) -> int:
+    """Published events whose start has come (and whose end has not) are ongoing."""
+    result = await session.execute(
+        text(
+            "UPDATE events SET status = 'ongoing', updated_at = :now"
+            " WHERE status = 'published' AND start_time <= :now AND end_time > :now"
+        ),
+        {"now": now},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def mark_no_shows(session: AsyncSession, *, now: datetime) -> int:
     """Events that have ended: registered members who never checked in become no-shows,
     waiting ones are cancelled, and the event is completed."""
