@@ -66,7 +66,14 @@ async def razorpay_webhook(request: web.Request, bot: Bot, numberer: Numberer) -
         log.exception("razorpay event not applied; the gateway will retry")
         return web.json_response({"error": "try again"}, status=503)
     if applied.outcome is donation_payments.Outcome.PAID:
-        numberer.poke()  # the receipt number and the thanks, right after, in a batch
+        numberer.poke()
+    if applied.effect_ids:  # a refund's notice; else the worker's sweep sends it
+        try:
+            await effects.deliver(bot.db, bot.settings, bot.conversation.ports, applied.effect_ids)
+        except Exception:
+            log.exception(
+                "refund notice not sent now; left to the sweep"
+            )  # the receipt number and the thanks, right after, in a batch
     return web.json_response({"ok": True, "outcome": applied.outcome.value})
 
 

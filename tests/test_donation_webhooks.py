@@ -117,6 +117,12 @@ async def test_a_paid_link_is_applied_once_with_a_receipt_and_the_donor_thanked(
     assert "VCK/2026-27/000001" in thanks[0]["Body"]
     assert "₹8,000" in thanks[0]["Body"]
     assert "/receipts/" in thanks[0]["Body"]
+    # refunded later: the receipt is void and the donor is told so, once
+    for _ in range(2):
+        assert (await post(client, bot, payload("refund.processed")))[0] == 200
+    assert (await fresh(session, paid.id)).payment_status is PaymentStatus.REFUNDED
+    told = [m for m in providers.twilio.sent if m.get("To") == f"whatsapp:{DONOR_PHONE}"][1:]
+    assert len(told) == 1 and "VCK/2026-27/000001" in told[0]["Body"]
 
 
 async def test_events_out_of_order_never_move_a_donation_backwards(client, bot, session) -> None:

@@ -366,6 +366,16 @@ async def _refunded(session: AsyncSession, event: GatewayEvent, *, now: datetime
     donation.receipt_voided_at = now
     await _add_to_campaign(session, donation.campaign_id, -donation.amount)
     await session.flush()
+    if donation.receipt_number and donation.chat_channel and donation.chat_address:
+        # Thanked with a receipt, so told that it no longer counts (a refund that came
+        # before its payment was numbered is told nothing: its thanks says enough).
+        with use_language(donation.language or "ta"):
+            told = _("Your donation of {amount} was refunded. Receipt {number} is cancelled.")
+            told = told.format(amount=format_money(int(donation.amount)),
+                               number=donation.receipt_number)  # fmt: skip
+        notice = effects.notice(Channel(donation.chat_channel), donation.chat_address, told)
+        told_id = await effects.record(session, effects.Kind.NOTICE, notice, now=now)
+        return Applied(Outcome.REFUNDED, donation.id, effect_ids=[told_id])
     return Applied(Outcome.REFUNDED, donation.id)
 
 
