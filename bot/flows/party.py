@@ -21,7 +21,7 @@ WORDS = {
     "announce": ("announce", "announcement", "அறிவிப்பு"),
     "report": ("report", "reports", "அறிக்கை", "நிலவரம்"),
     "event_new": ("new event", "create event", "create an event", "புதிய நிகழ்வு"),
-    "desk": ("desk", "queue", "complaint desk", "புகார் மேசை"),
+    "desk": ("desk", "queue", "complaint desk", "வந்த புகார்கள்", "புகார் மேசை"),
     "run_election": ("run election", "new election", "தேர்தல் நடத்த", "புதிய தேர்தல்"),
 }
 """A duty's typed words: accepted here and, for someone allowed it, at the main menu."""
