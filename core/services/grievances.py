@@ -316,7 +316,8 @@ class Raised:
 
 
 NEW_FOR_OFFICIAL = N_(
-    "New complaint {number}: {category}. Please acknowledge it by {due}: menu, Party work, Complaint desk."
+    "New complaint {number}: {category}. Please acknowledge it by {due}: "
+    "menu, Party work, Complaint desk."
 )
 URGENT_ABOVE = N_("Urgent complaint {number}: {category}. It has gone to {unit}.")
 
@@ -421,7 +422,8 @@ async def raise_ticket(
 ACKNOWLEDGED = N_("Your complaint {number} has been acknowledged. We will tell you of each step.")
 ASKED = N_("About your complaint {number}, we ask: {question} Please reply with your answer.")
 ANSWERED = N_(
-    "The member answered your question on complaint {number}. Open it: menu, Party work, Complaint desk."
+    "The member answered your question on complaint {number}. "
+    "Open it: menu, Party work, Complaint desk."
 )
 RATE = N_("Was it handled well? Reply 1 for good, 2 for poor (it then goes higher up).")
 RESOLVED = N_("Your complaint {number} is resolved: {note}")
