@@ -24,10 +24,8 @@ Run: ``uv run python -m benchmarks events``.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +33,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from benchmarks import loadgen
@@ -53,7 +50,7 @@ from benchmarks.common import (
 from benchmarks.inbound import STARTUP_SECONDS, start_fake, start_servers, twilio_env
 from benchmarks.inbound_workloads import Planner, add_members
 from benchmarks.meter import percentile
-from bot.state import StateStore
+from bot.state import ConversationState, StateStore, put_states
 from core import aio
 from core.channels.base import Channel
 from core.config import load_settings
@@ -154,17 +151,15 @@ async def prepare(url: str, numbers: list[str], burst: list[str]) -> Prepared:
 async def put_on_screen(url: str, numbers: list[str], state: str, event_id: str) -> None:
     """Each member's conversation at ``events:<state>`` for the event (as after
     "நிகழ்வு", "1", and for check-in "1" again)."""
-    redis = Redis.from_url(url)
-    store = StateStore(redis, 3600, load_settings().secret_key.get_secret_value())
+    store = StateStore(load_settings().secret_key.get_secret_value(), 3600)
+    conv = ConversationState("events", state, {"event_id": event_id})
+    engine = make_engine(url, pool_size=1)
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for number in numbers:
-                conv = {"flow": "events", "state": state, "data": {"event_id": event_id},
-                        "language": None, "updated_at": time.time(), "calls": []}  # fmt: skip
-                pipe.set(store.key(Channel.WHATSAPP, number), json.dumps(conv), ex=3600)
-            await pipe.execute()
+        async with make_session_factory(engine).begin() as session:
+            keys = [store.key(Channel.WHATSAPP, number) for number in numbers]
+            await put_states(session, [(key, conv) for key in keys], now=datetime.now(UTC))
     finally:
-        await redis.aclose()
+        await engine.dispose()
 
 
 def signed(urls: list[str], number: str, serial: int, auth_token: str, **form_extra: object):
@@ -213,8 +208,8 @@ async def run(options: Options) -> None:
     try:
         prepared = await prepare(db_url, numbers, burst)
         await flush_redis(bench_redis)
-        await put_on_screen(bench_redis, numbers, "location", prepared.rally_id)
-        await put_on_screen(bench_redis, burst, "event", prepared.burst_id)
+        await put_on_screen(db_url, numbers, "location", prepared.rally_id)
+        await put_on_screen(db_url, burst, "event", prepared.burst_id)
         fake = start_fake(port_of(fake_url), account_sid, auth_token, logs)
         children.append(fake)
         await start_servers(bot_urls, trivial_urls, env, logs, children)

@@ -3,9 +3,10 @@ trivial handler, both measured in the same run on the same machine.
 
 What one measured message costs is everything a real one costs: the ``X-Twilio-Signature``
 check (real signatures over the public URL), the exactly-once claim in the inbound log,
-the conversation state in Redis, the flow step, the reply recorded in PostgreSQL, and the
-reply handed off — as TwiML in the webhook answer or, for WhatsApp quick replies and
-lists, through the Twilio REST API (a local fake Twilio) right after.
+the conversation's lock and state, the flow step, the reply recorded (all in one
+PostgreSQL transaction), and the reply handed off — as TwiML in the webhook answer or,
+for WhatsApp quick replies and lists, through the Twilio REST API (a local fake Twilio)
+right after.
 
 The floor is :mod:`benchmarks.trivial`: an aiohttp app that checks the signature with
 twilio's ``RequestValidator`` and answers an empty ``<Response/>``, run as its own

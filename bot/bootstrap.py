@@ -97,7 +97,7 @@ def build_bot(settings: Settings) -> Bot:
     )
     outbox = NowOrQueued(dispatcher, jobs, db, tokens)
     tier = whatsapp_tier.Ledger(db, settings.secret_key.get_secret_value())
-    ports = EffectPorts(dispatcher, jobs, redis, tokens, tier)
+    ports = EffectPorts(dispatcher, jobs, tokens, tier)
     return Bot(
         settings=settings,
         db=db,

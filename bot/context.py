@@ -48,6 +48,9 @@ class Context:
     settings: Settings
     connection: AsyncConnection
     """The message's connection, inside the transaction that logged the message."""
+    pg: Any
+    """The same connection's driver (asyncpg) connection, for the few reads the menu
+    makes on every display: one round trip each, no ORM session or savepoint."""
     redis: Redis
     message: InboundMessage
     conv: ConversationState

@@ -25,7 +25,8 @@ key in ``data``), finishes (:class:`Done`), or re-asks the same question with a 
 can end, or a membership be deleted on another channel, between two messages. Someone not
 allowed is shown the main menu, which offers only what they may do.
 
-Where a conversation is lives in Redis (:mod:`bot.state`, re-exported here).
+Where a conversation is lives in PostgreSQL, read and saved in each message's transaction
+(:mod:`bot.state`, re-exported here).
 """
 
 from __future__ import annotations

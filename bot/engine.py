@@ -1,16 +1,16 @@
 """The conversation engine: one inbound message in, the replies out.
 
-Per message: take the conversation's lock, load its state (Redis), open one database
-transaction that logs the message and reads who wrote it (one statement), apply the
-global words, run the current flow step, record the reply and the step's effects
-(core/effects.py), commit, save the state, release the lock, then deliver the effects
-(sends to other people never precede the commit, and survive a crash after it).
+Per message, one database transaction: lock the conversation and read its state (one
+statement), log the message and read who wrote it (one statement), apply the global
+words, run the current flow step, record the step's effects (core/effects.py), save the
+state and record the reply (one statement), commit; then deliver the effects (sends to
+other people never precede the commit, and survive a crash after it).
 
 One message at a time per conversation: messages from one (channel, address) are
 handled in arrival order and never concurrently, in this process or any other — the
-lock is a PostgreSQL advisory lock on the message's connection, held from before the
-state is loaded until after it is saved. Without it two quick answers to "Send?" both
-read the same state and both act on it.
+lock is the row lock on the conversation's state row (core/services/conversations.py),
+taken by the transaction's first statement and held until its commit. Without it two
+quick answers to "Send?" both read the same state and both act on it.
 """
 
 from __future__ import annotations
@@ -38,15 +38,7 @@ from bot.conversation import (
     Word,
 )
 from bot.flows import FLOWS, MENU, common, grievance, language, welcome
-from bot.inbox import (
-    CLAIM_AND_WHO,
-    LOCK,
-    LOCK_WAIT,
-    RECORD_REPLY,
-    TOUCH,
-    UNLOCK,
-    conversation_lock,
-)
+from bot.inbox import CLAIM_AND_WHO, SAVE, SAVE_AND_RECORD_REPLY, TOUCH
 from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
@@ -124,6 +116,10 @@ def to_answer(message: InboundMessage) -> Answer:
     )
 
 
+class _Retried(Exception):
+    """A provider's retry of a message already handled: its transaction rolls back."""
+
+
 class Engine:
     def __init__(
         self, settings: Settings, db: AsyncEngine, redis: Redis, ports: effects.Ports
@@ -135,31 +131,25 @@ class Engine:
         self.gateway = RazorpayClient(settings)
         """The payment gateway, for the donate flow's links (opened on first use)."""
         self.store = StateStore(
-            redis, settings.conversation_idle_minutes * 60, settings.secret_key.get_secret_value()
+            settings.secret_key.get_secret_value(), settings.conversation_idle_minutes * 60
         )
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """The replies to one inbound message; none for a provider's retry of a message
         already handled (the inbound log's unique key makes processing exactly once).
 
-        One transaction per message, begun on the driver connection: the log entry,
-        everything the flow step writes (its ORM session joins the transaction as a
-        savepoint, see :attr:`Context.session`) and the reply commit together or not at
-        all. A retry that arrives meanwhile waits on the conversation's lock, then finds
-        the message logged."""
-        lock = conversation_lock(message.channel, message.address)
+        One transaction per message, begun on the driver connection: the conversation's
+        lock and state, the log entry, everything the flow step writes (its ORM session
+        joins the transaction as a savepoint, see :attr:`Context.session`), the reply and
+        the new state commit together or not at all. A retry that arrives meanwhile waits
+        on the conversation's lock, then finds the message logged."""
         async with self.db.connect() as connection:
             pg = (await connection.get_raw_connection()).driver_connection
             assert pg is not None
-            # Session-level, so it outlives the commit until the state is saved. Should
-            # the connection break, the lock ends with its database session.
-            await pg.execute(LOCK, lock, LOCK_WAIT)
             try:
-                handled = await self._handle_locked(connection, pg, message)
-            finally:
-                await pg.execute(UNLOCK, lock)
-        if handled is None:
-            return []
+                handled = await self._handle_in_transaction(connection, pg, message)
+            except _Retried:
+                return []
         reply, effect_ids = handled
         if effect_ids:
             try:
@@ -168,13 +158,14 @@ class Engine:
                 log.exception("effects not delivered at once; left to the sweep")
         return [reply]
 
-    async def _handle_locked(
+    async def _handle_in_transaction(
         self, connection: AsyncConnection, pg: Any, message: InboundMessage
-    ) -> tuple[Reply, list[int]] | None:
-        conv, timed_out = await self.store.load(message.channel, message.address)
-        answered = private_step(conv.flow, conv.state)
+    ) -> tuple[Reply, list[int]]:
         now = datetime.now(UTC)
+        key = self.store.key(message.channel, message.address)
         async with pg.transaction():
+            conv, timed_out = await self.store.lock_and_load(pg, key, now)
+            answered = private_step(conv.flow, conv.state)
             who = await pg.fetchrow(
                 CLAIM_AND_WHO,
                 message.channel.value,
@@ -185,8 +176,8 @@ class Engine:
                 message.channel is not Channel.TELEGRAM,  # number-based channels
             )
             if not who["claimed"]:
-                return None
-            ctx = self._context(connection, message, conv, now, who)
+                raise _Retried  # rolled back: the retry leaves no state row behind
+            ctx = self._context(connection, pg, message, conv, now, who)
             private = bool(conv.flow and FLOWS[conv.flow].private)
             try:
                 if who["phone_member_id"] is not None:
@@ -208,25 +199,25 @@ class Engine:
             private = private or bool(conv.flow and FLOWS[conv.flow].private)
             keep_text = ctx.member is not None and ctx.log_as is None and not private
             # A private step (a ballot, a receipt) leaves no reply in the log at all.
-            if not (answered or private_step(conv.flow, conv.state)):
+            if answered or private_step(conv.flow, conv.state):
+                await pg.execute(SAVE, key, conv.to_json(), now)
+            else:
                 await pg.execute(
-                    RECORD_REPLY,
+                    SAVE_AND_RECORD_REPLY,
+                    key,
+                    conv.to_json(),
+                    now,
                     message.channel.value,
                     ctx.log_as or message.address,
                     message.provider,
                     reply.as_plain_text() if keep_text else None,
                 )
-        try:
-            await self.store.save(message.channel, message.address, conv)
-        except Exception:
-            # The step is committed and its effects are in the outbox; a stale state
-            # costs a re-asked question, and confirmations are idempotent.
-            log.exception("conversation state not saved (%s)", message.channel.value)
         return reply, ctx.effect_ids
 
     def _context(
         self,
         connection: AsyncConnection,
+        pg: Any,
         message: InboundMessage,
         conv: ConversationState,
         now: datetime,
@@ -249,6 +240,7 @@ class Engine:
         return Context(
             settings=self.settings,
             connection=connection,
+            pg=pg,
             redis=self.redis,
             message=message,
             conv=conv,

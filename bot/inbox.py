@@ -1,17 +1,11 @@
-"""The message log and the conversation lock: the SQL every message runs.
-
-Plain SQL on the driver connection (no ORM work on the hot path). The claim logs the
-message — a provider's retry finds it logged and stops there — and reads, in the same
-statement, who is writing and what they may do as an official. The lock serialises one
-conversation's messages across every bot process (bot/engine.py).
+"""The message log: the SQL every message runs besides its conversation state's
+(core/services/conversations.py). Plain SQL on the driver connection (no ORM work on the
+hot path).
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from core.channels.base import Channel
-from core.services import officials
+from core.services import conversations, officials
 
 # What every message runs, as plain SQL on the driver connection (no ORM work on the hot
 # path): log the message — a provider's retry finds it logged and stops there — and read,
@@ -47,23 +41,11 @@ TOUCH = (
     "UPDATE channel_addresses SET last_inbound_at = greatest(last_inbound_at, $3),"
     " updated_at = $3 WHERE channel = $1 AND address = $2"
 )
-RECORD_REPLY = (
-    "INSERT INTO messages (direction, channel, address, provider, body, status)"
-    " VALUES ('out', $1, $2, $3, $4, 'replied')"
-)
-
-# With parameters, so asyncpg prepares them once per connection (a plain query string
-# is parsed by the server every time).
-LOCK = "SELECT set_config('lock_timeout', $2, true), pg_advisory_lock($1)"
-UNLOCK = "SELECT pg_advisory_unlock($1)"
-LOCK_WAIT = "10s"
-"""How long a message waits for the one before it from the same address (Twilio gives
-up on a webhook after 15 s)."""
-
-
-def conversation_lock(channel: Channel, address: str) -> int:
-    """The advisory lock key of one conversation: 64 bits of a hash of (channel,
-    address). Other advisory locks here use ``hashtext`` keys (32-bit); a collision
-    would only make two conversations wait for each other."""
-    digest = hashlib.blake2b(f"vck:conv:{channel.value}:{address}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
+SAVE = conversations.SAVE
+SAVE_AND_RECORD_REPLY = f"""
+WITH saved AS ({conversations.SAVE})
+INSERT INTO messages (direction, channel, address, provider, body, status)
+VALUES ('out', $4, $5, $6, $7, 'replied')
+"""
+"""The step's last statement: the state saved (:data:`SAVE`'s ``$1``-``$3``) and the
+reply logged."""

@@ -15,7 +15,6 @@ class RecordingOutbox:
     def __init__(self) -> None:
         self.sent: list[tuple[Channel, str, str]] = []
         self.published: list[uuid.UUID] = []
-        self.forgotten: list[str] = []
 
     async def send(
         self,
@@ -35,6 +34,3 @@ class RecordingOutbox:
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None:
         self.published.append(announcement_id)
-
-    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
-        self.forgotten.extend(keys)

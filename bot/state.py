@@ -1,18 +1,20 @@
-"""Where a conversation is, per (channel, address), in Redis: short-lived and hot.
-Losing it costs a re-prompt, never data — durable facts go to PostgreSQL through core
-services."""
+"""Where a conversation is, per (channel, address): in PostgreSQL, read and written
+inside each message's transaction (core/services/conversations.py). Losing it costs a
+re-prompt, never data — durable facts go to PostgreSQL through core services."""
 
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
-from core.security import keyed_hmac
+from core.services import conversations
 
 
 @dataclass(slots=True)
@@ -22,7 +24,6 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
     """Chosen before consent, when nothing may be stored in PostgreSQL yet."""
-    updated_at: float = 0.0
     calls: list[list[str]] = field(default_factory=list)
     """Where each :class:`bot.conversation.Call` returns to, innermost last, as [flow, state]."""
 
@@ -36,51 +37,48 @@ class ConversationState:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> ConversationState:
-        """A saved state. Those saved before :class:`bot.conversation.Call` existed kept the
-        way back in ``data``."""
-        state = cls(**json.loads(raw))
-        if after := state.data.pop("after_step_up", None):
-            state.calls.append(list(after))
-        if state.data.pop("then", None) == "signup":
-            state.calls.append(["signup", "name"])
-        return state
+        fields = json.loads(raw)
+        fields.pop("updated_at", None)  # kept in its own column
+        return cls(**fields)
 
-
-def state_key(secret: str, channel: Channel, address: str) -> str:
-    """A conversation's Redis key: a keyed HMAC of (channel, address), so Redis never
-    names a member's number (as the flood and button keys)."""
-    return "vck:conv:" + keyed_hmac(secret, "conv", channel.value, address)[:32]
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
 
 class StateStore:
-    """Conversation state in Redis, keyed by (channel, address) through :func:`state_key`.
+    """Conversation states, keyed by (channel, address) through
+    :func:`core.services.conversations.key`. An idle unfinished flow times out after
+    ``idle_seconds`` (judged from when the state was last saved)."""
 
-    Keys live a day so an idle conversation can be told it timed out; the idle timeout
-    itself is judged from ``updated_at``."""
-
-    KEEP_SECONDS = 24 * 3600
-
-    def __init__(self, redis: Redis, idle_seconds: int, secret: str) -> None:
-        self.redis = redis
-        self.idle_seconds = idle_seconds
+    def __init__(self, secret: str, idle_seconds: int) -> None:
         self.secret = secret
+        self.idle_seconds = idle_seconds
 
     def key(self, channel: Channel, address: str) -> str:
-        return state_key(self.secret, channel, address)
+        return conversations.key(self.secret, channel.value, address)
 
-    async def load(self, channel: Channel, address: str) -> tuple[ConversationState, bool]:
-        """The state and whether an unfinished flow went idle past the timeout."""
-        raw = await self.redis.get(self.key(channel, address))
-        if raw is None:
-            return ConversationState(), False
+    async def lock_and_load(
+        self, pg: Any, key: str, now: datetime
+    ) -> tuple[ConversationState, bool]:
+        """Inside the message's transaction on the driver connection ``pg``: wait for the
+        conversation's earlier message, then its state and whether an unfinished flow
+        went idle past the timeout."""
+        raw, saved_at = await pg.fetchrow(
+            conversations.LOCK_AND_LOAD, key, now, conversations.LOCK_WAIT
+        )
         state = ConversationState.from_json(raw)
-        timed_out = state.flow is not None and time.time() - state.updated_at > self.idle_seconds
+        timed_out = state.flow is not None and (now - saved_at).total_seconds() > self.idle_seconds
         if timed_out:
             state.reset()
         return state, timed_out
 
-    async def save(self, channel: Channel, address: str, state: ConversationState) -> None:
-        state.updated_at = time.time()
-        await self.redis.set(
-            self.key(channel, address), json.dumps(asdict(state)), ex=self.KEEP_SECONDS
-        )
+
+async def put_states(
+    session: AsyncSession, states: Iterable[tuple[str, ConversationState]], *, now: datetime
+) -> None:
+    """Set conversations at given questions from outside them (tests, and benchmarks
+    that start members mid-flow), in ``session``'s transaction; ``states`` are pairs of
+    (:meth:`StateStore.key`, state)."""
+    rows = [{"k": key, "state": state.to_json(), "at": now} for key, state in states]
+    if rows:
+        await session.execute(text(conversations.PUT), rows)

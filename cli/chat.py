@@ -58,9 +58,6 @@ class ConsolePorts:
 
         await redis_jobs(self.redis).schedule_publish(announcement_id, publish_at)
 
-    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
-        await self.redis.delete(*keys)
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")

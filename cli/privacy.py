@@ -52,6 +52,6 @@ def _purge(args: argparse.Namespace) -> int:
     purged = in_session(work)
     print(
         f"purged: {purged.otp_codes} OTP codes, {purged.message_bodies} message texts,"
-        f" {purged.status_events} status callbacks"
+        f" {purged.status_events} status callbacks, {purged.conversations} idle conversations"
     )
     return 0

@@ -62,7 +62,6 @@ class Kind(enum.StrEnum):
     CODE_SMS = "code_sms"
     NOTICE = "notice"
     PUBLISH = "publish"
-    FORGET = "forget_conversations"
     REPLY = "reply"
 
 
@@ -93,10 +92,6 @@ class Ports(Protocol):
     async def schedule_publish(
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None: ...
-
-    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
-        """Delete conversation states (``keys``) and queued replies to ``addresses``."""
-        ...
 
 
 # --- writing, inside the step's transaction -------------------------------------------
@@ -252,8 +247,6 @@ async def perform(settings: Settings, ports: Ports, kind: str, payload: dict[str
         await ports.schedule_publish(
             uuid.UUID(payload["announcement_id"]), datetime.fromisoformat(at) if at else None
         )
-    elif kind == Kind.FORGET:
-        await ports.forget_conversations(list(payload["keys"]), list(payload.get("addresses", [])))
     else:
         raise ValueError(f"unknown effect {kind!r}")
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import dlt_templates, effects, routing, whatsapp_tier
@@ -313,13 +312,11 @@ class EffectPorts:
         self,
         dispatcher: Dispatcher,
         jobs: Jobs,
-        redis: Redis,
         before_send: Callable[[Channel, str], Awaitable[None]] | None = None,
         tier: whatsapp_tier.Ledger | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.jobs = jobs
-        self.redis = redis
         self.before_send = before_send
         self.tier = tier
 
@@ -376,10 +373,3 @@ class EffectPorts:
         self, announcement_id: uuid.UUID, publish_at: datetime | None
     ) -> None:
         await self.jobs.schedule_publish(announcement_id, publish_at)
-
-    async def forget_conversations(self, keys: list[str], addresses: list[str]) -> None:
-        """The states; replies queued to ``addresses`` were outbox rows, deleted by the
-        erasure's own transaction (core/services/privacy.py), and their jobs carry ids
-        only, so nothing in Redis names the addresses."""
-        if keys:
-            await self.redis.delete(*keys)

@@ -289,9 +289,7 @@ def effect_ports(deps: Deps) -> EffectPorts:
     tokens, as the priority lane does; a refusal raises, so the row waits in the outbox."""
 
     tier = whatsapp_tier.Ledger(deps.engine, deps.settings.secret_key.get_secret_value())
-    return EffectPorts(
-        deps.dispatcher, QueuedJobs(deps.queue), deps.redis, priority_tokens(deps), tier
-    )
+    return EffectPorts(deps.dispatcher, QueuedJobs(deps.queue), priority_tokens(deps), tier)
 
 
 async def purge_expired(deps: Deps) -> int:
@@ -299,7 +297,7 @@ async def purge_expired(deps: Deps) -> int:
     async with transaction(deps.session_factory) as session:
         purged = await retention.purge(session, deps.settings, now=utcnow())
     log.info("retention: purged %s", purged)
-    return purged.otp_codes + purged.message_bodies + purged.status_events
+    return purged.otp_codes + purged.message_bodies + purged.status_events + purged.conversations
 
 
 async def deliver_effects(deps: Deps) -> int:

@@ -4,18 +4,17 @@ real webhook give exactly 100 places and 900 on the waiting list."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
-from bot.state import StateStore
+from bot.state import ConversationState
 from core.channels.base import Channel
 from core.models import Announcement
 from core.models.events import Event, EventAttendee, EventStatus, EventType
-from core.services import attendance, events
+from core.services import attendance, conversations, events
 from fakes import telegram as fake_telegram
 from fakes import twilio as fake_twilio
 from tests.factories import make_member, make_official
@@ -100,13 +99,13 @@ async def test_1000_simultaneous_yeses_for_100_places(client, bot, redis, sessio
     )
     await session.commit()
     # Each member has the event on screen (as after "நிகழ்வு", "1").
-    store = StateStore(redis, 3600, settings.secret_key.get_secret_value())
-    async with redis.pipeline(transaction=False) as pipe:
-        for phone in phones:
-            conv = {"flow": "events", "state": "event", "data": {"event_id": str(event.id)},
-                    "language": None, "updated_at": time.time(), "calls": []}  # fmt: skip
-            pipe.set(store.key(Channel.SMS, phone), json.dumps(conv))
-        await pipe.execute()
+    store = bot.conversation.store
+    conv = ConversationState("events", "event", {"event_id": str(event.id)}).to_json()
+    await session.execute(
+        text(conversations.PUT),
+        [{"k": store.key(Channel.SMS, p), "state": conv, "at": datetime.now(UTC)} for p in phones],
+    )
+    await session.commit()
 
     url = bot.settings.public_base_url + "/webhooks/twilio"
     token = bot.settings.twilio_auth_token.get_secret_value()

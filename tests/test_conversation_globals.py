@@ -3,9 +3,10 @@ Tamil forms), the idle timeout, and odd input."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from core.channels.base import Channel
 from core.models import ChannelAddress, Member
@@ -76,15 +77,20 @@ async def test_language_can_be_changed_anytime_and_is_stored_on_the_member(membe
 
 
 async def test_after_the_idle_timeout_the_member_starts_at_the_menu_and_is_told(
-    member, bot
+    member, bot, session
 ) -> None:
     m = member(Channel.WHATSAPP, "+919840200003")
-    for text in ("hi", "2", "1", "1", "Slow Typer"):
-        await m.says(text)
-    key = bot.conversation.store.key(Channel.WHATSAPP, "+919840200003")
-    state = json.loads(await bot.redis.get(key))
-    state["updated_at"] -= bot.settings.conversation_idle_minutes * 60 + 5
-    await bot.redis.set(key, json.dumps(state))
+    for said in ("hi", "2", "1", "1", "Slow Typer"):
+        await m.says(said)
+    idle = timedelta(minutes=bot.settings.conversation_idle_minutes, seconds=5)
+    await session.execute(
+        sql("UPDATE conversation_states SET updated_at = :at WHERE key = :k"),
+        {
+            "k": bot.conversation.store.key(Channel.WHATSAPP, m.address),
+            "at": datetime.now(UTC) - idle,
+        },
+    )
+    await session.commit()
     reply = await m.says("01/01/1990")
     assert "started again" in reply and "What would you like to do" in reply
 

@@ -29,7 +29,11 @@ async def test_a_message_that_fails_leaves_nothing_and_its_retry_is_handled_once
     assert await bot_engine.handle(line("hello", 1))
     assert "Privacy notice" in (await bot_engine.handle(line("2", 2)))[0].text  # English
     # The step runs and its session commits; then recording the reply fails.
-    monkeypatch.setattr(engine_module, "RECORD_REPLY", "INSERT INTO no_such_table VALUES ($1)")
+    monkeypatch.setattr(
+        engine_module,
+        "SAVE_AND_RECORD_REPLY",
+        "INSERT INTO no_such_table VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
     with pytest.raises(asyncpg.UndefinedTableError):
         await bot_engine.handle(line("1", 3))  # I agree: stores consent and language
     monkeypatch.undo()

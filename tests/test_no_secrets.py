@@ -93,7 +93,7 @@ async def test_the_worker_log_and_redis_hold_no_code_and_no_number(
     jobs = redis_jobs(redis)
     try:
         fakes.dlt.fail(seconds=30, status=503)
-        ports = EffectPorts(dispatcher, jobs, redis)
+        ports = EffectPorts(dispatcher, jobs)
         assert await effects.deliver(engine, notifier_settings, ports, [row]) == 0
         # The priority-lane path: a reply to the member, refused for now by Twilio.
         fakes.twilio.fail(seconds=30, status=429, retry_after=1)

@@ -47,7 +47,6 @@ async def ports(
     yield EffectPorts(
         Dispatcher(senders, notifier_settings),
         redis_jobs(redis),
-        redis,
         tier=whatsapp_tier.Ledger(engine, secret),
     )
     await senders.close()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
 from core.models import ChannelAddress, Member, MemberUnit, OtpVerification
-from core.services import addresses, members, privacy
+from core.services import addresses, conversations, members, privacy
 from tests.factories import make_member, make_tree
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -183,7 +183,11 @@ async def test_withdrawing_without_a_membership_keeps_only_the_refusal(
 
 async def test_a_member_deletes_their_details_from_the_menu(member, session, bot) -> None:
     half_typed = bot.conversation.store.key(Channel.SMS, PRIYA)  # her other channel, mid-flow
-    await bot.redis.set(half_typed, '{"flow": "signup", "data": {"name": "Priya"}}')
+    state = '{"flow": "signup", "data": {"name": "Priya"}}'
+    await session.execute(
+        text(conversations.PUT), {"k": half_typed, "state": state, "at": datetime.now(UTC)}
+    )
+    await session.commit()
     m = member(Channel.WHATSAPP, PRIYA)
     menu = await m.says("hi")
     assert "Delete my details" in menu
@@ -204,8 +208,7 @@ async def test_a_member_deletes_their_details_from_the_menu(member, session, bot
         session, Channel.WHATSAPP, privacy.erased_address(secret, "whatsapp", PRIYA)
     )
     assert row is not None and row.member_id is None and row.consent_refused_at is not None
-    assert await bot.redis.get(half_typed) is None
-    assert await bot.redis.get(bot.conversation.store.key(Channel.WHATSAPP, PRIYA)) is None
+    assert not await session.scalar(text("SELECT count(*) FROM conversation_states"))
     # Writing again is a first contact: language, then consent.
     assert "Choose your language" in await m.says("hi")
 

@@ -1,6 +1,6 @@
-"""Retention (core/services/retention.py): OTP rows after a day, message texts and
-status callbacks after 90 days; newer ones untouched; ``vck privacy purge`` runs it and
-the worker schedules it daily."""
+"""Retention (core/services/retention.py): OTP rows and idle conversation states after a
+day, message texts and status callbacks after 90 days; newer ones untouched; ``vck
+privacy purge`` runs it and the worker schedules it daily."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
-from core.models import Message, MessageStatusEvent, OtpVerification
+from core.models import ConversationStateRow, Message, MessageStatusEvent, OtpVerification
 from core.services import retention
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -26,6 +26,7 @@ async def _age(session, days: float) -> None:
                         body=f"{days} days old", created_at=at))  # fmt: skip
     session.add(MessageStatusEvent(provider="dlt", provider_message_id=f"s{days}",
                                    status="sent", received_at=at))  # fmt: skip
+    session.add(ConversationStateRow(key=f"k{days}", state={"flow": "signup"}, updated_at=at))
     await session.flush()
 
 
@@ -35,6 +36,9 @@ async def test_purge_removes_only_what_is_past_its_retention(session, settings) 
     purged = await retention.purge(session, settings, now=NOW)
     await session.commit()
     assert (purged.otp_codes, purged.message_bodies, purged.status_events) == (3, 1, 1)
+    assert purged.conversations == 3  # a day idle: all but the half-day one
+    kept = set(await session.scalars(select(ConversationStateRow.key)))
+    assert kept == {"k0.5"}
     assert await session.scalar(select(func.count()).select_from(OtpVerification)) == 1
     bodies = set(await session.scalars(select(Message.body).where(Message.address == "h")))
     assert bodies == {"0.5 days old", "2 days old", "89 days old", None}
@@ -42,6 +46,7 @@ async def test_purge_removes_only_what_is_past_its_retention(session, settings) 
     assert {"s0.5", "s2", "s89"} <= events and "s91" not in events
     again = await retention.purge(session, settings, now=NOW)
     assert (again.otp_codes, again.message_bodies, again.status_events) == (0, 0, 0)
+    assert again.conversations == 0
 
 
 async def test_vck_privacy_purge_runs_it(session, settings) -> None:

@@ -43,7 +43,7 @@ async def test_a_group_is_answered_politely_and_nothing_is_kept(member, provider
     assert kept == 0
     assert await session.scalar(select(func.count()).select_from(ChannelAddress).where(
         ChannelAddress.address == str(GROUP))) == 0  # fmt: skip
-    assert not await m.bot.redis.exists(m.bot.conversation.store.key(Channel.TELEGRAM, str(GROUP)))
+    assert not await session.scalar(text("SELECT count(*) FROM conversation_states"))
 
 
 async def test_the_same_person_in_a_private_chat_is_answered(member) -> None:
@@ -51,12 +51,15 @@ async def test_the_same_person_in_a_private_chat_is_answered(member) -> None:
     assert "Choose your language" in await m.says("/start")
 
 
-async def test_no_redis_key_names_a_number_mid_conversation(member) -> None:
-    """Conversation, flood and button keys name an address by a keyed HMAC: a Redis dump
-    lists no member's number."""
+async def test_no_key_names_a_number_mid_conversation(member, session) -> None:
+    """Flood and button keys in Redis, and conversation states in PostgreSQL, name an
+    address by a keyed HMAC: a dump of either lists no member's number."""
     m = member(Channel.WHATSAPP, "+919876500042")
     await m.says("hi")
     await m.says("1")  # into a flow: a state is saved
     keys = [key.decode() for key in await m.bot.redis.keys("*")]
-    assert any(key.startswith("vck:conv:") for key in keys)
+    assert any(key.startswith("vck:flood:") for key in keys)
     assert not [key for key in keys if "9876500042" in key]
+    states = (await session.execute(text("SELECT key, state::text FROM conversation_states"))).all()
+    assert [key for key, _ in states] == [m.bot.conversation.store.key(Channel.WHATSAPP, m.address)]
+    assert "welcome" in states[0][1] and not [s for s in states if "9876500042" in str(s)]

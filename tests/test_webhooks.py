@@ -31,7 +31,8 @@ async def nothing_stored(session, redis) -> bool:
     addresses = await session.scalar(
         select(func.count()).select_from(ChannelAddress).where(ChannelAddress.address == PHONE)
     )
-    return messages == 0 and addresses == 0 and not await redis.keys("vck:conv:*")
+    states = await session.scalar(text("SELECT count(*) FROM conversation_states"))
+    return messages == 0 and addresses == 0 and states == 0
 
 
 async def test_unsigned_and_mis_signed_twilio_webhooks_are_refused(member, session, redis) -> None:

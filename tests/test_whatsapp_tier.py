@@ -50,7 +50,6 @@ async def test_a_notice_outside_the_window_takes_a_slot_and_one_inside_does_not(
     ports = EffectPorts(
         Dispatcher(senders, notifier_settings),
         redis_jobs(redis),
-        redis,
         tier=whatsapp_tier.Ledger(engine, secret),
     )
     try:

@@ -6,9 +6,7 @@ from __future__ import annotations
 from bot import words
 from bot.context import Context
 from bot.conversation import END, Ask, Done, Flow, Outcome
-from bot.state import state_key
-from core import effects
-from core.channels.base import Channel, Choice
+from core.channels.base import Choice
 from core.i18n import N_, _
 from core.services import members, privacy
 
@@ -48,7 +46,7 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
         return Done(_("Nothing has changed. Your details are kept."))
     secret = ctx.settings.secret_key.get_secret_value()
     channel, address = ctx.message.channel, ctx.message.address
-    erased = await privacy.withdraw_consent(
+    await privacy.withdraw_consent(
         ctx.session,
         channel,
         address,
@@ -58,13 +56,6 @@ async def confirmed(ctx: Context, picked: str) -> Outcome:
     )
     ctx.member, ctx.address, ctx.permissions_known = None, None, None
     ctx.log_as = privacy.erased_address(secret, channel.value, address)
-    # What was being typed on every channel goes too, this one's once its state is saved.
-    pairs = erased.addresses if erased is not None else ()
-    keys = {state_key(secret, Channel(c), a) for c, a in pairs} | {
-        state_key(secret, channel, address)
-    }
-    addresses = {a for _, a in pairs} | {address}  # and replies queued to them
-    await ctx.effect(effects.Kind.FORGET, {"keys": sorted(keys), "addresses": sorted(addresses)})
     return Done(
         _(
             "Done. Your consent is withdrawn and your details are deleted. "

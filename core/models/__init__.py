@@ -12,6 +12,7 @@ from core.models.communications import (
     GrievancePriority,
     GrievanceStatus,
 )
+from core.models.conversations import ConversationStateRow
 from core.models.engagement import Badge, EngagementScore, MemberActivity, MemberBadge
 from core.models.events import (
     AttendanceStatus,
@@ -71,6 +72,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignTask",
     "ChannelAddress",
+    "ConversationStateRow",
     "DeliveryStatus",
     "Discussion",
     "DiscussionReply",

@@ -34,8 +34,8 @@ What stays, and why:
 
 What goes besides: OTP rows of the phone (the day's send limits for that number start
 again: the one who could abuse that is the member themselves), effects waiting in the
-outbox that name the member, and the conversation states of every channel (through the
-outbox, in the same transaction: core/effects.py).
+outbox that name the member, and the conversation states of every channel (in the same
+transaction; the conversation that erases itself finds its row gone when it saves).
 
 Nothing commits: the caller commits.
 """
@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
 from core.security import keyed_hmac
-from core.services import addresses, donations, status
+from core.services import addresses, conversations, donations, status
 
 REFERENCES: dict[tuple[str, str], str] = {
     # Rows about the erased member: deleted.
@@ -161,9 +161,15 @@ async def forget_address(
     session: AsyncSession, secret: str, channel: str, address: str, *, now: datetime
 ) -> None:
     """Everything kept under one (channel, address): its row becomes a refusal under a
-    keyed HMAC of the address, its message log loses text and address."""
+    keyed HMAC of the address, its message log loses text and address, its conversation
+    state goes."""
     hidden = erased_address(secret, channel, address)
     p = {"c": channel, "a": address, "h": hidden, "now": now}
+    # Where its conversation was, and what was typed there (bot/state.py): when the
+    # conversation erasing itself saves its state, the row is gone and stays gone.
+    await session.execute(
+        text(conversations.FORGET), {"k": conversations.key(secret, channel, address)}
+    )
     await session.execute(
         text("DELETE FROM channel_addresses WHERE channel = :c AND address = :h"), p
     )

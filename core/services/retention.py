@@ -21,12 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 
+CONVERSATION_DAYS = 1
+"""A conversation idle this long is forgotten (what its member typed half-way with it);
+it timed out long before (``conversation_idle_minutes``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Purged:
     otp_codes: int
     message_bodies: int
     status_events: int
+    conversations: int
 
 
 async def purge(session: AsyncSession, settings: Settings, *, now: datetime) -> Purged:
@@ -48,5 +53,9 @@ async def purge(session: AsyncSession, settings: Settings, *, now: datetime) -> 
         status_events=await run(
             "DELETE FROM message_status_events WHERE received_at < :before",
             settings.retention_status_event_days,
+        ),
+        conversations=await run(
+            "DELETE FROM conversation_states WHERE updated_at < :before",
+            CONVERSATION_DAYS,
         ),
     )
