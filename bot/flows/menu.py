@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.conversation import END, Ask, Call, Done, Flow, Goto, Outcome
-from bot.flows import common, donate, events, membership, party, stepup
+from bot.flows import common, donate, membership, party, stepup
 from core.channels.base import Channel, Choice
 from core.i18n import N_, _
 from core.services import ballots, donations
+from core.services import events as core_events
 
 WORDS = {
     "join": (
@@ -95,7 +96,7 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
         shown.append("membership")
         about_elections = await ctx.once(
             "menu.elections",
-            lambda: ballots.menu_entries(ctx.session, ctx.member_id, now=ctx.now),
+            lambda: ballots.menu_entries(ctx.pg, ctx.member_id, now=ctx.now),
         )
         shown += [entry for entry in ("vote", "stand") if entry in about_elections]
         # An official's duties behind one item, where they were: everyone's menu fits
@@ -105,7 +106,8 @@ async def menu_choices(ctx: Context) -> tuple[Choice, ...]:
     shown += ["language", "help", "privacy"]
     if ctx.member is not None and (
         # By SMS every line costs: Events only while there is an event to answer.
-        ctx.message.channel is not Channel.SMS or await events.upcoming(ctx)
+        ctx.message.channel is not Channel.SMS
+        or await core_events.any_upcoming(ctx.pg, ctx.member_id, now=ctx.now)
     ):
         shown.append("events")  # last: the numbers members know stay as they were
     if ctx.member is not None:  # last, so the numbers of the items above stay the same

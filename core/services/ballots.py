@@ -297,31 +297,29 @@ async def open_for(session: AsyncSession, member_id: uuid.UUID, *, now: datetime
     return [Open(*row) for row in rows]
 
 
-async def menu_entries(session: AsyncSession, member_id: uuid.UUID, *, now: datetime) -> set[str]:
-    """What the menu offers ``member_id`` about elections, in one query: "vote" (an
-    election open to them, or one they voted in lately, to check a receipt) and "stand"
+MENU_ENTRIES = """
+SELECT EXISTS (SELECT 1 FROM elections e JOIN election_eligible r ON r.election_id = e.id
+               WHERE r.member_id = $1 AND (
+                 (e.status = 'voting_open' AND e.voting_start <= $2 AND $2 < e.voting_end)
+                 OR (e.status IN ('voting_open', 'closed', 'results_declared')
+                     AND e.voting_end > $2 - interval '30 days'
+                     AND EXISTS (SELECT 1 FROM election_voters v
+                                 WHERE v.election_id = e.id AND v.member_id = $1)))) AS vote,
+       EXISTS (SELECT 1 FROM elections e JOIN election_eligible r ON r.election_id = e.id
+               WHERE r.member_id = $1 AND e.status = 'nominations_open'
+                 AND (e.nominations_end IS NULL OR $2 < e.nominations_end)
+                 AND NOT EXISTS (SELECT 1 FROM election_candidates c
+                                 WHERE c.election_id = e.id AND c.member_id = $1)) AS stand
+"""
+
+
+async def menu_entries(pg: Any, member_id: uuid.UUID, *, now: datetime) -> set[str]:
+    """What the menu offers ``member_id`` about elections, in one query on the driver
+    connection ``pg`` (asyncpg; the menu asks on every display): "vote" (an election
+    open to them, or one they voted in lately, to check a receipt) and "stand"
     (nominations open to them)."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM elections e JOIN election_eligible r"
-                " ON r.election_id = e.id WHERE r.member_id = :m AND ("
-                "  (e.status = 'voting_open' AND e.voting_start <= :now AND :now < e.voting_end)"
-                "  OR (e.status IN ('voting_open', 'closed', 'results_declared')"
-                "      AND e.voting_end > :now - interval '30 days'"
-                "      AND EXISTS (SELECT 1 FROM election_voters v WHERE v.election_id = e.id"
-                "                  AND v.member_id = :m)))) AS vote,"
-                " EXISTS (SELECT 1 FROM elections e JOIN election_eligible r"
-                " ON r.election_id = e.id WHERE r.member_id = :m"
-                "  AND e.status = 'nominations_open'"
-                "  AND (e.nominations_end IS NULL OR :now < e.nominations_end)"
-                "  AND NOT EXISTS (SELECT 1 FROM election_candidates c"
-                "                  WHERE c.election_id = e.id AND c.member_id = :m)) AS stand"
-            ),
-            {"m": member_id, "now": now},
-        )
-    ).one()
-    return {name for name, on in (("vote", row.vote), ("stand", row.stand)) if on}
+    row = await pg.fetchrow(MENU_ENTRIES, member_id, now)
+    return {name for name in ("vote", "stand") if row[name]}
 
 
 class Found(enum.Enum):

@@ -14,6 +14,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import bharatpin
 from geoalchemy2 import WKTElement
@@ -387,6 +388,22 @@ WHERE e.status IN ('published', 'ongoing') AND e.end_time > :now
 ORDER BY e.start_time, e.id
 LIMIT :limit
 """)
+
+
+ANY_UPCOMING = """
+SELECT EXISTS (
+    SELECT 1 FROM events e JOIN organization_units u ON u.id = e.unit_id
+    WHERE e.status IN ('published', 'ongoing') AND e.end_time > $2
+      AND EXISTS (SELECT 1 FROM member_units mu
+                  JOIN organization_units mine ON mine.id = mu.unit_id
+                  WHERE mu.member_id = $1 AND mu.left_at IS NULL AND u.path @> mine.path))
+"""
+
+
+async def any_upcoming(pg: Any, member_id: uuid.UUID, *, now: datetime) -> bool:
+    """Whether :func:`upcoming_for` would list anything: one query on the driver
+    connection ``pg`` (asyncpg), for the SMS menu, which asks on every display."""
+    return bool(await pg.fetchval(ANY_UPCOMING, member_id, now))
 
 
 async def upcoming_for(
