@@ -3,11 +3,9 @@ finish, and the diagrams in docs/flows match the declarations."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from bot.conversation import END, RETURN, Call, ConversationState, Done, Flow, Goto, Return
+from bot.conversation import END, RETURN, Call, Done, Flow, Goto, Return
 from bot.flows import FLOWS, diagrams
 
 REGENERATE = "uv run --frozen python -m bot.flows.diagrams   (or: make diagrams)"
@@ -82,15 +80,6 @@ def test_the_engine_refuses_an_outcome_a_state_does_not_declare() -> None:
     announce.check("when", Call("stepup", then=("announce", "confirm")))
     with pytest.raises(LookupError):
         announce.check("when", Call("stepup", then=("announce", "scope")))
-
-
-def test_states_saved_before_calls_existed_still_load() -> None:
-    stepping_up = json.dumps(
-        {"flow": "stepup", "state": "code", "data": {"after_step_up": ["announce", "confirm"]}}
-    )
-    assert ConversationState.from_json(stepping_up).calls == [["announce", "confirm"]]
-    linking = ConversationState.from_json(json.dumps({"flow": "link", "data": {"then": "signup"}}))
-    assert (linking.calls, linking.data) == ([["signup", "name"]], {})
 
 
 def test_the_committed_diagrams_are_those_the_declarations_give() -> None:
