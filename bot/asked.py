@@ -8,6 +8,10 @@ message has none); a button press names the message it was on (Twilio
 ``OriginalRepliedMessageSid``, Telegram's callback message), and a press on any other
 message is stale: it is handled as an empty answer, which re-asks the current question.
 
+An event's invitation is the exception: its buttons (``rsvp:…``, core/services/
+invitations.py) came with a message of the fan-out, not with a reply, and name their own
+invitation, so a press on them is never stale.
+
 When the id of the current message is unknown (a reply that went to the priority lane),
 nothing is remembered and presses are taken as they come: the check fails open, never
 shut, so a member is never stuck. The key is a keyed HMAC of the address, not the
@@ -23,6 +27,7 @@ from redis.asyncio import Redis
 from core.channels.base import Channel, InboundMessage
 from core.config import Settings
 from core.security import keyed_hmac
+from core.services import invitations
 
 KEEP_SECONDS = 24 * 3600
 NO_BUTTONS = "-"
@@ -55,6 +60,8 @@ async def shown(
 async def fresh(redis: Redis, settings: Settings, message: InboundMessage) -> InboundMessage:
     """``message``, or an empty answer when it presses a button of an earlier message."""
     if message.choice_id is None or message.replied_to is None:
+        return message
+    if invitations.is_tap(message.choice_id):  # bound to its invitation, not to a screen
         return message
     current = await redis.get(key(settings, message.channel, message.address))
     if current is None or current.decode() == message.replied_to:

@@ -24,7 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot import words
+from bot import rsvp, words
 from bot.context import Context, KnownAddress, KnownMember
 from bot.conversation import (
     Answer,
@@ -295,6 +295,11 @@ class Engine:
         )
         if not consented and (conv.flow != welcome.FLOW.name or timed_out):
             return await self._resolve(ctx, welcome.start(ctx))
+        if answer.choice_id and ctx.member is not None:
+            # An invitation's button names its event: answered wherever the member is.
+            tapped = await rsvp.tapped(ctx, answer)
+            if tapped is not None:
+                return await self._resolve(ctx, tapped)
         if word is not None:
             own = FLOWS[conv.flow].fallbacks if conv.flow else {}
             fallback = own[word] if word in own else FALLBACKS[word]
@@ -312,6 +317,12 @@ class Engine:
             waiting = await grievance.waiting(ctx, answer)
             if waiting is not None:
                 return await self._resolve(ctx, waiting)
+        if ctx.member is not None and word is None and idle and not answer.choice_id:
+            # A yes or no with no question pending: the answer to an invitation, if the
+            # member has one to answer (one statement, only for a yes or no).
+            answered = await rsvp.typed(ctx, answer, at_menu=conv.flow == MENU and not timed_out)
+            if answered is not None:
+                return await self._resolve(ctx, answered)
         if conv.flow is None or timed_out:
             said = None
             if timed_out:

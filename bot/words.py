@@ -56,6 +56,22 @@ NO = (
     "no", "n", "நோ", "இல்லை", "இல்ல", "இல்லைங்க", "illa", "illai", "ila",
     "வேண்டாம்", "வேணாம்", "venam", "vendam", "vendaam",
 )  # fmt: skip
+ACKNOWLEDGE = ("ok", "okay", "ஓகே")
+"""'Seen': a yes to a question, but sent alone after an invitation it says nothing."""
+COMING = (
+    *(w for w in YES if w not in ACKNOWLEDGE),
+    "வருவேன்", "வரேன்", "வருகிறேன்", "வர்றேன்", "வருவோம்", "ஆம், வருகிறேன்",
+    "varuven", "varuvean", "varen", "varugiren",
+    "i'll come", "i will come", "will come", "coming", "yes, i will come",
+)  # fmt: skip
+"""'I will come', as typed in answer to an event's invitation (bot/rsvp.py)."""
+NOT_COMING = (
+    *NO,
+    "வரல", "வரலை", "வரல்ல", "வரவில்லை", "வர மாட்டேன்", "வரமாட்டேன்", "வர முடியாது",
+    "வரமுடியாது", "வர இயலாது", "முடியாது", "varala", "mudiyathu", "mudiyadhu",
+    "can't come", "cannot come", "can not come", "not coming", "won't come",
+)  # fmt: skip
+"""'I cannot come', as typed in answer to an event's invitation."""
 SKIP = (
     *NO, "skip", "none", "தவிர்", "thavir", "ஸ்கிப்", "கிடையாது", "kidaiyathu", "-", "nil",
     "na", "n/a",

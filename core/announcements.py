@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.channels.sms_text import estimated_cost_paise, segments
 from core.config import Settings
 from core.fanout import AUDIENCE_SQL, WINDOW
+from core.i18n import INDIA
 from core.models import Announcement, AnnouncementScope, MessageTemplate, OrganizationUnit
 from core.models.notifications import AnnouncementStatus
 from core.services import officials
@@ -283,6 +284,29 @@ async def delete(session: AsyncSession, announcement_id: uuid.UUID) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Invitation:
+    """The event an announcement invites to (core/services/events.py ``publish``): its
+    deliveries carry the answers (core/services/invitations.py)."""
+
+    event_id: uuid.UUID
+    start_time: datetime
+    venue_name: str | None
+
+    def when_short(self) -> str:
+        """The start in Indian time, as an SMS gives it: 15/08 17:30."""
+        return f"{self.start_time.astimezone(INDIA):%d/%m %H:%M}"
+
+    def sms_value(self, title: str, room: int) -> str:
+        """What fills the SMS template's slots: the title, cut so the time always fits
+        in ``room`` characters, then the time."""
+        when = self.when_short()
+        keep = room - len(when) - 2
+        if room and len(title) > keep:
+            title = title[: max(keep - 1, 0)] + "…"
+        return f"{title}, {when}"
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     """An announcement's texts, as the sender needs them."""
 
@@ -295,6 +319,8 @@ class Content:
     expires_at: datetime | None
     status: str
     templates: dict[str, MessageTemplate] = field(default_factory=dict)
+    invitation: Invitation | None = None
+    """Set when the announcement is an event's invitation."""
 
     @property
     def has_english(self) -> bool:
@@ -316,12 +342,15 @@ class Content:
         return self.templates.get(language) or next(iter(self.templates.values()), None)
 
     def sms(self, language: str) -> tuple[str, MessageTemplate | None]:
-        """The SMS text (the announcement's short text, else its title) filled into the
-        DLT template of its script's language."""
+        """The SMS text (the announcement's short text, else its title; an invitation's
+        title and time) filled into the DLT template of its script's language."""
         short = self.sms_text or self.in_language(language)[0]
         template = self.template(sms_language(short))
         if template is None:
             return short, None
+        if self.invitation is not None and self.sms_text is None:
+            room = template.body.count(DLT_SLOT) * DLT_SLOT_MAX
+            short = self.invitation.sms_value(short, room)
         return fill_dlt_template(template.body, short), template
 
 
@@ -346,9 +375,12 @@ async def load_content(session: AsyncSession, announcement_id: uuid.UUID) -> Con
     row = (
         await session.execute(
             text(
-                "SELECT id, title, content, title_ta, content_ta, sms_text, expires_at,"
-                " status, coalesce(template_name, :default) AS template_name"
-                " FROM announcements WHERE id = :a"
+                "SELECT a.id, a.title, a.content, a.title_ta, a.content_ta, a.sms_text,"
+                " a.expires_at, a.status, coalesce(a.template_name, :default) AS template_name,"
+                " e.id AS event_id, e.start_time, e.venue_name"
+                " FROM announcements a LEFT JOIN LATERAL (SELECT id, start_time, venue_name"
+                "   FROM events WHERE announcement_id = a.id LIMIT 1) e ON true"
+                " WHERE a.id = :a"
             ),
             {"a": announcement_id, "default": DEFAULT_TEMPLATE},
         )
@@ -365,6 +397,11 @@ async def load_content(session: AsyncSession, announcement_id: uuid.UUID) -> Con
         expires_at=row.expires_at,
         status=str(row.status),
         templates=await templates(session, row.template_name),
+        invitation=(
+            Invitation(row.event_id, row.start_time, row.venue_name)
+            if row.event_id is not None
+            else None
+        ),
     )
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from core.announcements import Content
 from core.channels.base import Channel, Outcome, Reply, SendError, SendResult
+from core.i18n import Language, format_moment
 from core.outbound import Senders
+from core.services import invitations
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,22 @@ class TemplateMissing(SendError):
 def _variables(content: Content, language: str, mapping: dict[str, Any]) -> dict[str, str]:
     title, body = content.in_language(language)
     fields = {"title": title, "content": body, "text": content.message(language)}
+    if content.invitation is not None:  # the event_invitation template (migration 0015)
+        fields["when"] = format_moment(content.invitation.start_time, Language(language))
+        fields["venue"] = content.invitation.venue_name or "-"
     # WhatsApp template variables may not hold newlines or long runs of spaces.
     return {slot: " ".join(fields.get(str(name), "").split()) for slot, name in mapping.items()}
+
+
+def reply_for(content: Content, delivery: Outgoing) -> Reply:
+    """The free-text message of a WhatsApp or Telegram delivery. An event's invitation
+    carries its two answers as buttons: on Telegram naming the event, on WhatsApp the
+    same two for every event (core/services/invitations.py)."""
+    text = content.message(delivery.language)
+    if content.invitation is None:
+        return Reply(text)
+    named = content.invitation.event_id if delivery.channel == "telegram" else None
+    return Reply(text, invitations.choices(delivery.language, named))
 
 
 async def send_delivery(
@@ -78,13 +94,13 @@ async def send_delivery(
         return await senders.twilio.send_text(
             Channel.WHATSAPP,
             delivery.address,
-            Reply(content.message(language)),
+            reply_for(content, delivery),
             status_callback=senders.twilio_status_url,
             idempotency_key=key,
         )
     if delivery.channel == "telegram":
         return await senders.telegram.send(
-            delivery.address, Reply(content.message(language)), idempotency_key=key
+            delivery.address, reply_for(content, delivery), idempotency_key=key
         )
     text, template = content.sms(language)
     if delivery.provider == "dlt":
@@ -123,7 +139,7 @@ def is_this_message(content: Content, delivery: Outgoing, body: str) -> bool:
         wanted = [v for v in values.values() if v]
         return bool(wanted) and all(v in _words(body) for v in wanted)
     if delivery.channel == "whatsapp":
-        expected = content.message(language)
+        expected = reply_for(content, delivery).as_plain_text()  # with its numbered answers
     else:
         expected = content.sms(language)[0]
     return _words(body) == _words(expected)

@@ -169,7 +169,8 @@ async def test_a_district_secretary_calls_a_rally_from_whatsapp_in_tamil(
     event = made[0]
     assert event.status == "published" and event.max_attendees == 500
     invitation = await session.get(Announcement, event.announcement_id)
-    assert invitation is not None and "நிகழ்வு" in invitation.content_ta
+    assert invitation is not None and "வருவீர்களா?" in invitation.content_ta
+    assert invitation.template_name == "event_invitation"  # its answers, by SMS too
 
     # A member of a booth in the district sees it and says yes.
     unit = await events.officials.unit_by_code(session, TOWN_BOOTH)

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from bot.conversation import Answer, Word
 from bot.engine import global_word
-from bot.flows import announce, menu, privacy, signup, verify, welcome
+from bot.flows import announce, events, menu, privacy, signup, verify, welcome
 from bot.words import PRIVACY, fold, is_skip, language_named
 from core.channels.base import Choice
 from core.i18n import LOCALES_DIR, Language, _, use_language
@@ -116,10 +116,17 @@ def test_skip_in_the_forms_people_type(typed: str) -> None:
         (announce.WHEN, announce.WHEN_WORDS, "உடனே", "now"),
         (announce.CONFIRM, announce.SEND_WORDS, "aama", "send"),
         (verify.CONFIRM, verify.CONFIRM_WORDS, "பின்செல்", "back"),
+        ((events.YES, events.NO), events.EVENT_WORDS, "வரேன்", "yes"),
+        ((events.YES, events.NO), events.EVENT_WORDS, "வர முடியாது", "no"),
     ],
 )
 def test_answers_in_the_forms_people_type(choices, words, typed: str, meant: str) -> None:
     assert picks(choices, words, typed) == meant
+
+
+def test_i_will_come_does_not_confirm_cancelling_an_event() -> None:
+    # The event screen takes the invitation's words; "Cancel the event?" does not.
+    assert picks(events.CONFIRM_CANCEL, events.RSVP_WORDS, "வருவேன்") is None
 
 
 def test_all_right_is_not_enough_to_delete_details() -> None:

@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy import text
 
+from bot import words
 from bot.context import Context
 from bot.conversation import END, MEMBER, Answer, Ask, Call, Done, Flow, Goto, Outcome, Retry
 from bot.flows import event_new, stepup
@@ -105,6 +106,13 @@ RSVP_WORDS = {
     "cancel": ("cancel my place", "இடத்தை ரத்து செய்"),
     "checkin": ("check in", "checkin", "வருகை", "வந்துவிட்டேன்"),
 }
+EVENT_WORDS = {
+    **RSVP_WORDS,
+    "yes": (*RSVP_WORDS["yes"], *words.COMING),
+    "no": (*RSVP_WORDS["no"], *words.NOT_COMING),
+}
+"""On the event's screen, a yes or a no in every form the invitation takes (bot/rsvp.py);
+not for "Cancel the event?", where வருவேன் means nothing."""
 
 
 async def event_choices_for(ctx: Context) -> tuple[Choice, ...]:
@@ -155,6 +163,13 @@ RSVP_SAID = {
 WAITING = N_("The event is full. You are number {position} on the waiting list.")
 
 
+def rsvp_said(said: attendance.Answered) -> str:
+    """What a yes or no is answered with, here and from the invitation (bot/rsvp.py)."""
+    if said.result in (Rsvp.WAITLISTED, Rsvp.ALREADY_WAITLISTED):
+        return _(WAITING).format(position=format_number(said.position or 0))
+    return _(RSVP_SAID[said.result])
+
+
 async def act(ctx: Context, choice: str) -> Outcome:
     event = await current(ctx)
     if event is None:
@@ -179,9 +194,7 @@ async def act(ctx: Context, choice: str) -> Outcome:
         return await stepup.require(ctx, *MOVE_AFTER_STEP_UP.then)
     answer = attendance.yes if choice == "yes" else attendance.no
     said = await answer(ctx.session, event.id, ctx.member_id, now=ctx.now, settings=ctx.settings)
-    if said.result in (Rsvp.WAITLISTED, Rsvp.ALREADY_WAITLISTED):
-        return Done(_(WAITING).format(position=format_number(said.position or 0)))
-    return Done(_(RSVP_SAID[said.result]))
+    return Done(rsvp_said(said))
 
 
 async def live(ctx: Context, event: Event) -> str:
@@ -361,7 +374,7 @@ FLOW = Flow(
         "event": Ask(
             ask_event,
             choices=event_choices_for,
-            words=RSVP_WORDS,
+            words=EVENT_WORDS,
             then=act,
             goes_to=(
                 "walk_in",

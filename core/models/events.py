@@ -68,6 +68,12 @@ class Event(Base):
     __table_args__ = (
         Index("idx_events_start", "start_time"),
         Index("idx_events_unit", "unit_id"),
+        # An invitation answered with a bare "1" (core/services/invitations.py): 0015.
+        Index(
+            "idx_events_invitations",
+            "end_time",
+            postgresql_where=text("announcement_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -229,7 +229,11 @@ def describe(event: Event, language: Language | str) -> str:
     return "\n".join(lines)
 
 
-INVITATION = N_("To say whether you will come, send EVENTS.")
+# TRANSLATORS: ends an event's invitation; its two answers follow as buttons.
+INVITATION = N_("Will you come?")
+INVITATION_TEMPLATE = "event_invitation"
+"""The templates the invitation goes as (migration 0015): by SMS its text offers 1 and
+2; on WhatsApp outside the window it carries the two answers as buttons."""
 
 
 async def publish(
@@ -237,7 +241,9 @@ async def publish(
 ) -> announcements.Created | announcements.Refused:
     """Publish a draft: its invitation goes to every active member of its unit and the
     units below through the announcement fan-out, each in their language and on their
-    channel. The caller schedules the announcement's publish after the commit."""
+    channel, with the answers they can give straight from it (yes, no:
+    core/services/invitations.py). The caller schedules the announcement's publish
+    after the commit."""
     if event.status is not EventStatus.DRAFT and event.announcement_id is not None:
         made = await session.get(announcements.Announcement, event.announcement_id)
         assert made is not None and made.publish_at is not None
@@ -262,6 +268,7 @@ async def publish(
         now=now,
         settings=settings,
         expires_at=event.start_time,
+        template_name=INVITATION_TEMPLATE,
         request_key=f"event:{event.id}",
     )
     if isinstance(result, announcements.Created):
