@@ -67,6 +67,8 @@ class Context:
     """The payment gateway (core/payments.py), for flows that make payment links."""
     permissions_known: tuple[uuid.UUID, frozenset[str]] | None = None
     """``(member id, permissions)`` when already read with the message."""
+    conv_saved_at: datetime | None = None
+    """When the conversation's state was last saved: when its last reply was made."""
     grievance_waiting: bool = False
     """Read with the message: an official's question or a rating waits for the member's
     next message (bot/flows/grievance.py)."""

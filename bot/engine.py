@@ -164,7 +164,7 @@ class Engine:
         now = datetime.now(UTC)
         key = self.store.key(message.channel, message.address)
         async with pg.transaction():
-            conv, timed_out = await self.store.lock_and_load(pg, key, now)
+            conv, timed_out, saved_at = await self.store.lock_and_load(pg, key, now)
             answered = private_step(conv.flow, conv.state)
             who = await pg.fetchrow(
                 CLAIM_AND_WHO,
@@ -178,6 +178,7 @@ class Engine:
             if not who["claimed"]:
                 raise _Retried  # rolled back: the retry leaves no state row behind
             ctx = self._context(connection, pg, message, conv, now, who)
+            ctx.conv_saved_at = saved_at
             private = bool(conv.flow and FLOWS[conv.flow].private)
             try:
                 if who["phone_member_id"] is not None:

@@ -21,8 +21,6 @@ invitation is often an SMS, where the menu costs parts; it is a word away).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bot import words
 from bot.context import Context
 from bot.conversation import Answer, Done, Outcome, Retry
@@ -92,8 +90,8 @@ async def typed(ctx: Context, answer: Answer, *, at_menu: bool) -> Outcome | Non
     if found is None:
         return None
     if at_menu and as_number:
-        menu_shown = datetime.fromtimestamp(ctx.conv.updated_at, UTC)
-        if found.sent_at is None or found.sent_at <= menu_shown:
+        menu_shown = ctx.conv_saved_at
+        if found.sent_at is None or menu_shown is None or found.sent_at <= menu_shown:
             return None  # the menu came after the invitation: its number is the menu's
     said = await invitations.answer(
         ctx.session, found.event_id, ctx.member_id, coming=coming, now=ctx.now,

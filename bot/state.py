@@ -59,10 +59,10 @@ class StateStore:
 
     async def lock_and_load(
         self, pg: Any, key: str, now: datetime
-    ) -> tuple[ConversationState, bool]:
+    ) -> tuple[ConversationState, bool, datetime]:
         """Inside the message's transaction on the driver connection ``pg``: wait for the
-        conversation's earlier message, then its state and whether an unfinished flow
-        went idle past the timeout."""
+        conversation's earlier message, then its state, whether an unfinished flow went
+        idle past the timeout, and when the state was saved (the last reply's time)."""
         raw, saved_at = await pg.fetchrow(
             conversations.LOCK_AND_LOAD, key, now, conversations.LOCK_WAIT
         )
@@ -70,7 +70,7 @@ class StateStore:
         timed_out = state.flow is not None and (now - saved_at).total_seconds() > self.idle_seconds
         if timed_out:
             state.reset()
-        return state, timed_out
+        return state, timed_out, saved_at
 
 
 async def put_states(

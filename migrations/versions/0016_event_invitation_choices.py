@@ -18,8 +18,8 @@ gives (docs/notifier.md, "Event invitations").
 matched to the invitations of events not yet over (core/services/invitations.py), a
 short range of this index, each joined to its delivery row by primary key.
 
-Revision ID: 0015_event_invitation_choices
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 09:00:00
 """
 
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_event_invitation_choices"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
