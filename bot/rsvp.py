@@ -58,7 +58,13 @@ async def tapped(ctx: Context, answer: Answer) -> Outcome | None:
         ctx.session, ctx.member_id, ctx.message.provider, ctx.message.replied_to
     )
     if event_id is None:  # the message it was on is not known: the latest invitation
-        found = await invitations.latest(ctx.session, ctx.member_id, now=ctx.now, answered=True)
+        found = await invitations.latest(
+            ctx.pg,
+            ctx.member_id,
+            now=ctx.now,
+            offer_minutes=ctx.settings.event_offer_confirm_minutes,
+            answered=True,
+        )
         event_id = found.event_id if found else None
     if event_id is None:
         said = _(RSVP_SAID[Rsvp.NOT_FOUND])
@@ -86,7 +92,9 @@ async def typed(ctx: Context, answer: Answer, *, at_menu: bool) -> Outcome | Non
     if meant is None or ctx.member is None:
         return None
     coming, as_number = meant
-    found = await invitations.latest(ctx.session, ctx.member_id, now=ctx.now)
+    found = await invitations.latest(
+        ctx.pg, ctx.member_id, now=ctx.now, offer_minutes=ctx.settings.event_offer_confirm_minutes
+    )
     if found is None:
         return None
     if at_menu and as_number:

@@ -19,7 +19,7 @@ from core.announcements import Invitation, fill_dlt_template
 from core.channels.base import Channel
 from core.channels.sms_text import segments
 from core.models.events import EventType
-from core.services import events
+from core.services import attendance, events
 from fakes import telegram as fake_telegram
 from notifier import jobs
 from notifier.bootstrap import NotifierOptions, build
@@ -304,3 +304,30 @@ def test_an_invitations_sms_keeps_its_time_and_fits_two_parts() -> None:
     assert value.endswith("…, 15/08 17:30") and len(value) <= 60
     body = "விசிக நிகழ்வு: {#var#}{#var#}\nவருவீர்களா? 1 = வருவேன், 2 = இல்லை"  # migration 0015
     assert segments(fill_dlt_template(body, value)).parts == 2
+
+
+async def test_a_freed_place_offered_is_taken_by_replying_1(
+    member, providers, bot_settings, session
+) -> None:
+    unit = await events.officials.unit_by_code(session, BOOTH)
+    first = await make_member(session, unit=unit, phone="+919840300011")
+    second = await make_member(session, unit=unit, phone="+919840300012")
+    for someone in (first, second):
+        await add_address(session, someone, Channel.WHATSAPP, someone.phone, wrote_ago=timedelta(0))
+    await session.commit()
+    event = await invite(session, bot_settings, capacity=1)
+    assert "முன்பதிவு" in await member(Channel.WHATSAPP, first.phone).says("ஆம்")
+    waiting = member(Channel.WHATSAPP, second.phone)
+    assert "காத்திருப்பு" in await waiting.says("ஆம்")
+
+    # The first gives the place up (from the events menu): it is offered to the second,
+    # whose notice asks for a 1 (attendance.OFFER_NOTICE).
+    await attendance.no(session, event.id, first.id, now=datetime.now(UTC), settings=bot_settings)
+    await session.commit()
+    notice = await session.scalar(text("SELECT payload->>'text' FROM outbox ORDER BY id DESC"))
+    assert "1 என்று" in notice
+    assert "முன்பதிவு" in await waiting.says("1")
+    assert sorted(await attendees(session, event)) == [
+        ("cancelled", "gave up"),
+        ("registered", None),
+    ]

@@ -264,9 +264,7 @@ async def no(
     return Answered(Rsvp.PLACE_GIVEN_UP)
 
 
-OFFER_NOTICE = N_(
-    "A place is free for {title}. To take it, send EVENTS and answer Yes within {minutes} minutes."
-)
+OFFER_NOTICE = N_("A place is free for {title}. To take it, reply 1 within {minutes} minutes.")
 
 
 async def offer_next(

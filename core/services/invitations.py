@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,21 +89,31 @@ def parse_tap(choice: str | None) -> Tap | None:
 
 # --- which invitation an answer is to --------------------------------------------------
 
-_LATEST = text("""
-SELECT e.id AS event_id, d.sent_at
-FROM events e
-JOIN announcement_deliveries d ON d.announcement_id = e.announcement_id AND d.member_id = :m
-WHERE e.announcement_id IS NOT NULL AND e.end_time > :now
-  AND d.status IN ('sent', 'delivered', 'read')
-  AND (CAST(:answered AS boolean)
-       OR NOT EXISTS (SELECT FROM event_attendees a WHERE a.event_id = e.id AND a.member_id = :m))
-ORDER BY d.sent_at DESC NULLS LAST, e.start_time, e.id
+_LATEST = """
+SELECT event_id, sent_at FROM (
+  (SELECT a.event_id, a.offered_until - make_interval(mins => $4) AS sent_at, 0 AS rank
+   FROM events e JOIN event_attendees a ON a.event_id = e.id AND a.member_id = $1
+   WHERE NOT $3 AND e.announcement_id IS NOT NULL AND e.end_time > $2
+     AND a.status = 'waitlisted' AND a.offered_until > $2
+   ORDER BY a.offered_until LIMIT 1)
+  UNION ALL
+  (SELECT e.id, d.sent_at, 1
+   FROM events e
+   JOIN announcement_deliveries d ON d.announcement_id = e.announcement_id AND d.member_id = $1
+   WHERE e.announcement_id IS NOT NULL AND e.end_time > $2
+     AND d.status IN ('sent', 'delivered', 'read')
+     AND ($3 OR NOT EXISTS (SELECT FROM event_attendees a WHERE a.event_id = e.id
+                                                           AND a.member_id = $1))
+   ORDER BY d.sent_at DESC NULLS LAST, e.start_time, e.id LIMIT 1)
+) found
+ORDER BY rank
 LIMIT 1
-""")
+"""
 """The member's latest invitation (sent or delivered) to an event not yet over: the
 events not over are a short range of ``idx_events_invitations``, each joined to the
-member's delivery row by its primary key. A cancelled event, or one past its RSVP
-deadline, is found too: the answer then says so."""
+member's delivery row by its primary key. Before it, a freed place offered to the member
+(waitlisted, its offer open: attendance.offer_next), "sent" when it was offered. A
+cancelled event, or one past its RSVP deadline, is found too: the answer then says so."""
 
 _REPLIED = text("""
 SELECT e.id FROM announcement_deliveries d
@@ -119,14 +130,19 @@ class Found:
 
 
 async def latest(
-    session: AsyncSession, member_id: uuid.UUID, *, now: datetime, answered: bool = False
+    pg: Any,
+    member_id: uuid.UUID,
+    *,
+    now: datetime,
+    offer_minutes: int,
+    answered: bool = False,
 ) -> Found | None:
     """The member's latest invitation to an event not yet over; unless ``answered``,
-    only one they have not answered (yes, no, or waiting)."""
-    row = (
-        await session.execute(_LATEST, {"m": member_id, "now": now, "answered": answered})
-    ).first()
-    return None if row is None else Found(row.event_id, row.sent_at)
+    a place offered to them (``offer_minutes`` to take it) first, else an invitation
+    they have not answered (yes, no, or waiting). One query on the driver connection
+    ``pg`` (asyncpg): a member at the menu typing 1 or 2 asks it every time."""
+    row = await pg.fetchrow(_LATEST, member_id, now, answered, offer_minutes)
+    return None if row is None else Found(row["event_id"], row["sent_at"])
 
 
 async def replied_to(
