@@ -38,7 +38,7 @@ from bot.conversation import (
     Word,
 )
 from bot.flows import FLOWS, MENU, common, grievance, language, welcome
-from bot.inbox import CLAIM_AND_WHO, SAVE, SAVE_AND_RECORD_REPLY, TOUCH
+from bot.inbox import CLAIM_AND_WHO, SAVE_AND_RECORD_REPLY, TOUCH
 from bot.state import ConversationState, StateStore
 from core import effects
 from core.channels.base import Channel, InboundMessage, Reply
@@ -46,6 +46,7 @@ from core.config import Settings
 from core.i18n import Language, _, use_language
 from core.payments import RazorpayClient
 from core.services import addresses, members
+from core.services.conversations import SAVE
 from core.validation import normalise_text
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,7 @@ class Engine:
             )
             if not who["claimed"]:
                 raise _Retried  # rolled back: the retry leaves no state row behind
-            ctx = self._context(connection, pg, message, conv, now, who)
-            ctx.conv_saved_at = saved_at
+            ctx = self._context(connection, pg, message, conv, now, who, saved_at)
             private = bool(conv.flow and FLOWS[conv.flow].private)
             try:
                 if who["phone_member_id"] is not None:
@@ -223,6 +223,7 @@ class Engine:
         conv: ConversationState,
         now: datetime,
         who: Mapping[str, Any],
+        saved_at: datetime,
     ) -> Context:
         address = member = None
         if who["address_id"] is not None:
@@ -252,6 +253,7 @@ class Engine:
                 who["member_language"] or who["language"] or conv.language or Language.TAMIL
             ),
             permissions_known=(member.id, frozenset(who["permissions"])) if member else None,
+            conv_saved_at=saved_at,
             grievance_waiting=bool(who["grievance_waiting"]),
             gateway=self.gateway,
         )

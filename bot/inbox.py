@@ -41,7 +41,6 @@ TOUCH = (
     "UPDATE channel_addresses SET last_inbound_at = greatest(last_inbound_at, $3),"
     " updated_at = $3 WHERE channel = $1 AND address = $2"
 )
-SAVE = conversations.SAVE
 SAVE_AND_RECORD_REPLY = f"""
 WITH saved AS ({conversations.SAVE})
 INSERT INTO messages (direction, channel, address, provider, body, status)

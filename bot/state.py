@@ -37,9 +37,7 @@ class ConversationState:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> ConversationState:
-        fields = json.loads(raw)
-        fields.pop("updated_at", None)  # kept in its own column
-        return cls(**fields)
+        return cls(**json.loads(raw))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -387,24 +387,20 @@ async def _tell_about(
 
 # --- finding ---------------------------------------------------------------------------
 
-UPCOMING_SQL = text("""
-SELECT e.id FROM events e JOIN organization_units u ON u.id = e.unit_id
-WHERE e.status IN ('published', 'ongoing') AND e.end_time > :now
+_UPCOMING = """
+FROM events e JOIN organization_units u ON u.id = e.unit_id
+WHERE e.status IN ('published', 'ongoing') AND e.end_time > {now}
   AND EXISTS (SELECT 1 FROM member_units mu JOIN organization_units mine ON mine.id = mu.unit_id
-              WHERE mu.member_id = :m AND mu.left_at IS NULL AND u.path @> mine.path)
-ORDER BY e.start_time, e.id
-LIMIT :limit
-""")
-
-
-ANY_UPCOMING = """
-SELECT EXISTS (
-    SELECT 1 FROM events e JOIN organization_units u ON u.id = e.unit_id
-    WHERE e.status IN ('published', 'ongoing') AND e.end_time > $2
-      AND EXISTS (SELECT 1 FROM member_units mu
-                  JOIN organization_units mine ON mine.id = mu.unit_id
-                  WHERE mu.member_id = $1 AND mu.left_at IS NULL AND u.path @> mine.path))
+              WHERE mu.member_id = {m} AND mu.left_at IS NULL AND u.path @> mine.path)
 """
+"""Published events not yet over, of the member's units and the units above them."""
+
+UPCOMING_SQL = text(
+    "SELECT e.id "
+    + _UPCOMING.format(now=":now", m=":m")
+    + "ORDER BY e.start_time, e.id LIMIT :limit"
+)
+ANY_UPCOMING = "SELECT EXISTS (SELECT 1 " + _UPCOMING.format(now="$2", m="$1") + ")"
 
 
 async def any_upcoming(pg: Any, member_id: uuid.UUID, *, now: datetime) -> bool:
