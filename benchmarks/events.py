@@ -4,16 +4,25 @@ simultaneous RSVPs for a full event, both through the real Twilio webhook.
 **Rally**: ``MEMBERS`` registered members, each with the check-in question on screen,
 share a WhatsApp location at the venue: signed webhook, exactly-once claim, the
 conversation step, the geo-fence test in PostGIS (geography ``ST_DWithin``), the
-attendance row and its activity row, the reply. Closed loop at ``CONCURRENCY``;
-figures: check-ins per second and p99 latency, against the floor the inbound bench uses
-(:mod:`benchmarks.trivial`, measured just before, same machine). Target (issue 13):
-≥ 300 check-ins/s at p99 ≤ 100 ms, all in 60 s.
+attendance row and its activity row, the reply. Target (issue 13): ≥ 300 check-ins/s
+at p99 ≤ 100 ms, all in 60 s. Two phases, both against the floor the inbound bench uses
+(:mod:`benchmarks.trivial`, measured just before, same machine):
+
+- *capacity*, first (it also warms the bots up, as hours of running would): ``SATURATE``
+  more members with ``CONCURRENCY`` always in flight (closed loop); figure: the most
+  check-ins per second the bot answers. Its latency is mostly queueing by construction
+  (in flight ÷ throughput), so it is printed but is not the target's p99;
+- *the rally*: the ``MEMBERS`` arrive at ``RATE`` per second whatever the bot does (open
+  loop: members at a gate do not wait for each other's replies); figures: check-ins per
+  second achieved and p99 latency, each counted from when the member was due, so a bot
+  falling behind shows as latency.
 
 **RSVP burst**: ``BURST`` members answer Yes to an event of 100 places all at once
 (one connection each); figure: the wall time until the last answer, and the check that
 exactly 100 got a place.
 
 Environment (defaults in brackets): ``VCK_BENCH_EVENTS_MEMBERS`` [10000],
+``VCK_BENCH_EVENTS_RATE`` [300], ``VCK_BENCH_EVENTS_SATURATE`` [5000],
 ``VCK_BENCH_EVENTS_BURST`` [1000], ``VCK_BENCH_EVENTS_CONCURRENCY`` [32],
 ``VCK_BENCH_EVENTS_PROCESSES`` [the number of cores], ``VCK_BENCH_EVENTS_DB``
 [vck_bench_events], ``VCK_BENCH_EVENTS_REDIS_DB`` [14] (two benchmarks at once on one
@@ -32,7 +41,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-import aiohttp
 from sqlalchemy import text
 
 from benchmarks import loadgen
@@ -70,6 +78,8 @@ TWILIO_WAITS = 15.0
 @dataclass(frozen=True)
 class Options:
     members: int
+    rate: float
+    saturate: int
     burst: int
     concurrency: int
     processes: int
@@ -81,6 +91,8 @@ class Options:
         env = os.environ.get
         return cls(
             members=int(env("VCK_BENCH_EVENTS_MEMBERS", "10000")),
+            rate=float(env("VCK_BENCH_EVENTS_RATE", "300")),
+            saturate=int(env("VCK_BENCH_EVENTS_SATURATE", "5000")),
             burst=int(env("VCK_BENCH_EVENTS_BURST", "1000")),
             concurrency=int(env("VCK_BENCH_EVENTS_CONCURRENCY", "32")),
             processes=int(env("VCK_BENCH_EVENTS_PROCESSES", str(os.cpu_count() or 1))),
@@ -199,7 +211,7 @@ async def run(options: Options) -> None:
     trivial_urls = loopback_urls(options.processes)
     auth_token = settings.twilio_auth_token.get_secret_value()
     account_sid = settings.twilio_account_sid
-    numbers = [f"+{919_600_000_000 + i}" for i in range(options.members)]
+    numbers = [f"+{919_600_000_000 + i}" for i in range(options.members + options.saturate)]
     burst = [f"+{919_500_000_000 + i}" for i in range(options.burst)]
     logs = Path(tempfile.mkdtemp(prefix="vck-bench-events-"))
     env = twilio_env(db_url, bench_redis, fake_url, settings)
@@ -227,15 +239,16 @@ async def run(options: Options) -> None:
             signed(bot_urls, n, i, auth_token, latitude=venue.latitude, longitude=venue.longitude)
             for i, n in enumerate(numbers)
         ]
-        async with aiohttp.ClientSession():
-            checked = await loadgen.closed_loop_for(rally, options.concurrency, 120.0)
-        rate = len(checked.answers) / checked.seconds
-        p99 = percentile(sorted(checked.latencies), 0.99) * 1000
+        # Capacity first: it also warms the bots up (their first requests open database
+        # connections), as a rally's bot has been running for hours when the gates open.
+        saturated = await loadgen.closed_loop_for(
+            rally[options.members :], options.concurrency, 120.0
+        )
+        paced = await loadgen.open_loop_for(rally[: options.members], options.rate)
         done = await counts(db_url, prepared.rally_id)
 
         yeses = [
-            signed(bot_urls, n, options.members + i, auth_token, body="1")
-            for i, n in enumerate(burst)
+            signed(bot_urls, n, len(numbers) + i, auth_token, body="1") for i, n in enumerate(burst)
         ]
         # Every answer waited for (Twilio gives up after 15 s; the bot then sends the
         # reply through the REST API): the wall time is until the last place is given.
@@ -244,19 +257,32 @@ async def run(options: Options) -> None:
         late = sum(1 for t in rsvp.latencies if t > TWILIO_WAITS)
         places = await counts(db_url, prepared.burst_id)
 
-        for label, phase in (("rally", checked), ("rsvp burst", rsvp)):
+        phases = (("rally", paced), ("capacity", saturated), ("rsvp burst", rsvp))
+        for label, phase in phases:
             refused = Counter(a.status for _, a in phase.answers if a.status != 200)
             if refused or phase.errors:
                 sample = phase.errors[:1]
                 print(f"events {label}: answers not 200: {dict(refused)}; {sample}", flush=True)
         print(f"events floor (trivial handler): {floor_rate:.0f} msgs/s", flush=True)
+        for label, phase, how in (
+            ("rally", paced, f"offered at {options.rate:.0f}/s"),
+            ("capacity", saturated, f"{options.concurrency} in flight, closed loop"),
+        ):
+            rate = len(phase.answers) / phase.seconds
+            latencies = sorted(phase.latencies)
+            print(
+                f"events {label} check-ins: {rate:.0f} check-ins/s ({how}),"
+                f" p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
+                f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
+                f" {len(phase.answers)} members in {phase.seconds:.1f} s,"
+                f" {len(phase.errors)} errors; ratio to the floor {rate / floor_rate:.3f}",
+                flush=True,
+            )
         print(
-            f"events rally check-ins: {rate:.0f} check-ins/s, p99 {p99:.0f} ms,"
-            f" {options.members} members in {checked.seconds:.1f} s"
-            f" ({done.get('attended', 0)} checked in, {len(checked.errors)} errors)",
+            f"events rally: {done.get('attended', 0)} of {len(rally)} checked in;"
+            " target ≥ 300/s at p99 ≤ 100 ms (the rally line)",
             flush=True,
         )
-        print(f"events rally ratio to floor: {rate / floor_rate:.2f}", flush=True)
         print(
             f"events rsvp burst: {options.burst} simultaneous yeses in {rsvp.seconds:.2f} s"
             f" wall time ({places.get('registered', 0)} registered,"

@@ -169,6 +169,15 @@ async def closed_loop_for(requests: Sequence[Request], in_flight: int, seconds: 
         pool.close()
 
 
+async def open_loop_for(requests: Sequence[Request], rate: float) -> Phase:
+    """:func:`open_loop` on connections of its own (as :func:`closed_loop_for`)."""
+    pool = Pool()
+    try:
+        return await open_loop(pool, requests, rate)
+    finally:
+        pool.close()
+
+
 async def open_loop(pool: Pool, requests: Sequence[Request], rate: float) -> Phase:
     """Offer ``requests`` at ``rate`` per second, each on its own connection while it is
     outstanding; latency counts from when the request was due."""
