@@ -5,21 +5,32 @@ the trivial handler's floor; and ``vck elections verify`` on a large board.
 of an election in one booth; each one's conversation is put at the last question — "Your
 vote: X. Cast it?" — as after the step-up and the choice (written straight into Redis:
 walking 100,000 members through an SMS code first would measure the code, not the
-ballot). Then each sends "1" once, signed with Twilio's real signature, ``CONCURRENCY``
-in flight (closed loop), spread over ``PROCESSES`` bots (``vck serve``). What one
+ballot). Then each sends "1" once, signed with Twilio's real signature, spread over
+``PROCESSES`` bots (``vck serve``), in two phases:
+
+- *capacity*: ``CONCURRENCY`` always in flight (closed loop) for at most ``SECONDS``:
+  the most ballots per second the bots take. Its latency is mostly queueing by
+  construction (in flight ÷ throughput): printed, but not the target's p99;
+- *polling day*: ``RATE`` voters per second for ``PACED_SECONDS``, arriving whatever
+  the bots do (open loop: voters do not wait for each other's receipts); each latency
+  counts from when its voter was due, so bots falling behind show as latency. This is
+  the target's figure.
+
+What one
 request costs is everything a real ballot costs: the signature, the exactly-once claim,
 the state, the checks (window, roll, candidate), the voter's unique row, the ballot in
 the pool, a shuffled batch onto the hash-chained board every ``VCK_ELECTION_BALLOT_BATCH``
 ballots, the reply with the receipt and the menu. The floor is :mod:`benchmarks.trivial`,
 measured before and after (as in :mod:`benchmarks.inbound`). Target (issue 16): ≥ 300
-ballots/s with p99 ≤ 100 ms.
+ballots/s with p99 ≤ 100 ms (the polling-day line).
 
 **Verifying.** A board of ``BOARD`` ballots (made here with the real chain, 3 candidates)
 is written to a file and ``vck elections verify FILE`` is run on it as its own process;
 the time includes starting Python. Target: ≤ 5 s for 100,000 ballots.
 
 Environment (defaults in brackets): ``VCK_BENCH_ELECTIONS_VOTERS`` [100000],
-``VCK_BENCH_ELECTIONS_SECONDS`` [60, the most casting may take],
+``VCK_BENCH_ELECTIONS_SECONDS`` [60, the most the capacity phase may take],
+``VCK_BENCH_ELECTIONS_RATE`` [300], ``VCK_BENCH_ELECTIONS_PACED_SECONDS`` [30],
 ``VCK_BENCH_ELECTIONS_CONCURRENCY`` [32], ``VCK_BENCH_ELECTIONS_PROCESSES`` [the number of
 cores], ``VCK_BENCH_ELECTIONS_BOARD`` [100000], ``VCK_BENCH_ELECTIONS_DB``
 [vck_bench_elections], ``VCK_BENCH_ELECTIONS_REDIS_DB`` [13].
@@ -73,6 +84,8 @@ POSITION = "Booth Committee Secretary"
 class Options:
     voters: int
     seconds: float
+    rate: float
+    paced_seconds: float
     concurrency: int
     processes: int
     board: int
@@ -85,6 +98,8 @@ class Options:
         return cls(
             voters=int(env("VCK_BENCH_ELECTIONS_VOTERS", "100000")),
             seconds=float(env("VCK_BENCH_ELECTIONS_SECONDS", "60")),
+            rate=float(env("VCK_BENCH_ELECTIONS_RATE", "300")),
+            paced_seconds=float(env("VCK_BENCH_ELECTIONS_PACED_SECONDS", "30")),
             concurrency=int(env("VCK_BENCH_ELECTIONS_CONCURRENCY", "32")),
             processes=int(env("VCK_BENCH_ELECTIONS_PROCESSES", str(os.cpu_count() or 1))),
             board=int(env("VCK_BENCH_ELECTIONS_BOARD", "100000")),
@@ -230,21 +245,24 @@ async def run(options: Options) -> None:
         half = min(10.0, options.seconds / 4)
         await closed_loop(floor, options.concurrency, 2.0)  # warm-up
         before = await closed_loop(floor, options.concurrency, half)
-        casts = [make._planned(number, "1") for number in numbers]
-        cast = await closed_loop(casts, options.concurrency, options.seconds)
+        casts = [make._planned(number, "1").request for number in numbers]
+        on_the_day = int(options.rate * options.paced_seconds)
+        if on_the_day >= len(casts):
+            raise ValueError(f"{options.voters} voters: too few for {on_the_day} on the day")
+        cast = await loadgen.closed_loop_for(
+            casts[on_the_day:], options.concurrency, options.seconds
+        )
+        paced = await loadgen.open_loop_for(casts[:on_the_day], options.rate)
         after = await closed_loop(floor, options.concurrency, half)
 
         floor_rate = (len(before.answers) / before.seconds + len(after.answers) / after.seconds) / 2
         floor_lat = sorted(before.latencies + after.latencies)
-        receipts = sum(
-            "Receipt" in (body := a.body.decode()) or "ரசீது" in body for _, a in cast.answers
-        )
-        others = [a.body.decode()[:300] for _, a in cast.answers if b"Receipt" not in a.body
+        answers = cast.answers + paced.answers
+        receipts = sum("Receipt" in (body := a.body.decode()) or "ரசீது" in body for _, a in answers)
+        others = [a.body.decode()[:300] for _, a in answers if b"Receipt" not in a.body
                   and "ரசீது".encode() not in a.body]  # fmt: skip
         if others:
             print(f"elections: {len(others)} answers without a receipt, e.g. {others[:2]}")
-        rate = len(cast.answers) / cast.seconds
-        lat = sorted(cast.latencies)
         engine = make_engine(db_url, pool_size=1)
         try:
             async with make_session_factory(engine)() as session:
@@ -266,17 +284,24 @@ async def run(options: Options) -> None:
             f" p99 {percentile(floor_lat, 0.99) * 1000:.1f} ms",
             flush=True,
         )
-        print(
-            f"elections cast: {len(cast.answers)} ballots in {cast.seconds:.1f} s ="
-            f" {rate:.0f} ballots/s, p50 {percentile(lat, 0.5) * 1000:.1f} ms,"
-            f" p99 {percentile(lat, 0.99) * 1000:.1f} ms ({options.concurrency} in flight,"
-            f" {options.processes} bots); ratio to the floor {rate / max(floor_rate, 1e-9):.3f};"
-            f" target ≥ 300/s at p99 ≤ 100 ms",
-            flush=True,
-        )
+        for label, phase, how in (
+            ("capacity", cast, f"{options.concurrency} in flight, closed loop"),
+            ("polling day", paced, f"offered at {options.rate:.0f}/s"),
+        ):
+            rate = len(phase.answers) / phase.seconds
+            lat = sorted(phase.latencies)
+            print(
+                f"elections {label}: {len(phase.answers)} ballots in {phase.seconds:.1f} s ="
+                f" {rate:.0f} ballots/s ({how}, {options.processes} bots),"
+                f" p50 {percentile(lat, 0.5) * 1000:.1f} ms,"
+                f" p99 {percentile(lat, 0.99) * 1000:.1f} ms;"
+                f" ratio to the floor {rate / max(floor_rate, 1e-9):.3f}",
+                flush=True,
+            )
+        print("elections target: ≥ 300/s at p99 ≤ 100 ms (the polling-day line)", flush=True)
         print(
             f"elections check: {receipts} receipts answered, {counted[0]} voters,"
-            f" {counted[1]} ballots, {len(cast.errors)} errors",
+            f" {counted[1]} ballots, {len(cast.errors) + len(paced.errors)} errors",
             flush=True,
         )
         if not (receipts == counted[0] == counted[1]):
