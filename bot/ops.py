@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bootstrap import Bot
+from core.db import driver_connection
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,8 @@ class Ops:
             return dict(self._checks)
 
     async def _ping_database(self) -> None:
-        async with self.bot.db.connect() as connection:
-            # The driver's own connection: no BEGIN/ROLLBACK around the ping.
-            raw = await connection.get_raw_connection()
-            await raw.driver_connection.fetchval("SELECT 1")  # type: ignore[union-attr]
+        async with driver_connection(self.bot.db) as pg:  # no BEGIN/ROLLBACK around it
+            await pg.fetchval("SELECT 1")
 
     def mount(self, app: web.Application, *, reuse_port: bool = False) -> None:
         """Serve health and metrics on ``app`` itself, or, with ``VCK_OPS_HOST``, on a

@@ -18,6 +18,7 @@ import logging
 from datetime import UTC, datetime
 
 from aiohttp import web
+from asyncpg import InterfaceError, PostgresError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import Bot
@@ -26,6 +27,9 @@ from core.channels.errors import MalformedPayload
 from core.services import donation_payments
 
 log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
+"""What the database (through SQLAlchemy or the driver) raises when a retry can help."""
 
 
 def mount(app: web.Application, bot_key: web.AppKey[Bot]) -> None:
@@ -57,12 +61,15 @@ async def razorpay_webhook(request: web.Request, bot: Bot, numberer: Numberer) -
         # confirmation. Held for the treasurer instead; the reconciling cron fetches the
         # link's state from the gateway, so a payment in it is not lost.
         return await hold_unreadable(bot, event_id, str(exc))
+    now = datetime.now(UTC)
     try:
-        async with bot.session_factory() as session, session.begin():
-            applied = await donation_payments.apply_event(
-                session, event, now=datetime.now(UTC), settings=bot.settings
-            )
-    except SQLAlchemyError:
+        applied = await donation_payments.apply_paid_at_once(bot.db, event, now=now)
+        if applied is None:
+            async with bot.session_factory() as session, session.begin():
+                applied = await donation_payments.apply_event(
+                    session, event, now=now, settings=bot.settings
+                )
+    except DATABASE_ERRORS:
         log.exception("razorpay event not applied; the gateway will retry")
         return web.json_response({"error": "try again"}, status=503)
     if applied.outcome is donation_payments.Outcome.PAID:

@@ -93,6 +93,15 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The pool's asyncpg connection itself, for plain SQL on a hot path: no ORM work
+    and no BEGIN/ROLLBACK of its own (start one with its ``transaction()``)."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection
+
+
 def sync_url(database_url: str) -> str:
     """The asyncpg URL as a URL for tools that speak libpq (psql, COPY via asyncpg raw)."""
     return database_url.replace("postgresql+asyncpg://", "postgresql://")

@@ -171,6 +171,21 @@ async def test_unknown_links_and_wrong_amounts_are_kept_for_review(client, bot, 
     assert (await fresh(session, donation.id)).payment_status is PaymentStatus.PENDING
 
 
+async def test_an_event_held_for_review_stays_held_when_its_link_appears_later(
+    client, bot, session
+) -> None:
+    """The gateway's retry of an event already answered is a replay, whichever way it
+    was answered: the one-statement path for paid links must not pay it now."""
+    early = payload("payment_link.paid", link_id="plink_Late000000001")
+    assert (await post(client, bot, early, "evt_held_1"))[1]["outcome"] == "for_review"
+    donation = await make_pending(session, link_id="plink_Late000000001")
+    await session.commit()
+    assert (await post(client, bot, early, "evt_held_1"))[1]["outcome"] == "duplicate"
+    assert (await fresh(session, donation.id)).payment_status is PaymentStatus.PENDING
+    # a new event for it (the gateway's next attempt, or the reconciling fetch) pays it
+    assert (await post(client, bot, early, "evt_held_2"))[1]["outcome"] == "paid"
+
+
 async def test_receipts_are_gapless_in_commit_order(client, bot, session) -> None:
     first = await make_pending(session, link_id="plink_A000000000001", phone="+919840300051")
     second = await make_pending(session, link_id="plink_A000000000002", phone="+919840300052")
