@@ -102,6 +102,13 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
         yield raw.driver_connection
 
 
+async def driver_of(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, in its transaction: plain SQL beside
+    the ORM's (flush the session first if the SQL must see its changes)."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
 def sync_url(database_url: str) -> str:
     """The asyncpg URL as a URL for tools that speak libpq (psql, COPY via asyncpg raw)."""
     return database_url.replace("postgresql+asyncpg://", "postgresql://")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.context import Context
-from core.i18n import Language, _, format_day
-from core.services import members, officials
+from core.i18n import Language, _, format_day, local_name
+from core.services import members
 
 STATUS_NAMES = {
     "pending": lambda: _("waiting for verification"),
@@ -17,10 +17,8 @@ LANGUAGE_NAMES = {Language.TAMIL.value: "தமிழ்", Language.ENGLISH.valu
 
 
 async def describe(ctx: Context) -> str:
-    summary = await members.membership_summary(ctx.session, ctx.member_id)
+    summary = await members.summary_of(ctx.pg, ctx.member_id)
     assert summary is not None
-    code = summary.unit_code
-    unit = await officials.unit_by_code(ctx.session, code) if code else None
     return _(
         "Your membership\n"
         "Number: {number}\n"
@@ -33,7 +31,9 @@ async def describe(ctx: Context) -> str:
         number=summary.membership_number,
         name=summary.name,
         status=STATUS_NAMES[summary.status](),
-        unit=officials.unit_label(unit, ctx.language) if unit else "-",
+        unit=local_name(summary.unit_name, summary.unit_name_ta, ctx.language)
+        if summary.unit_name
+        else "-",
         joined=format_day(summary.joined_at.date()) if summary.joined_at else "-",
         language=LANGUAGE_NAMES.get(summary.language, summary.language),
     )

@@ -18,6 +18,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels.base import Channel
 from core.config import Settings
+from core.db import driver_of
 from core.i18n import Language
 from core.models.members import Member, MemberStatus, MemberUnit, membership_number_seq
 from core.models.messaging import ChannelAddress
@@ -250,30 +252,53 @@ async def _primary_unit(session: AsyncSession, member_id: uuid.UUID) -> Organiza
     )
 
 
+_SUMMARY = """
+SELECT m.id, m.membership_number, coalesce(m.status::text, 'pending') AS status,
+       concat_ws(' ', nullif(m.first_name, ''), nullif(m.last_name, '')) AS name,
+       m.first_name_ta, m.district, m.language, m.joined_at, m.verified_at,
+       u.id AS unit_id, u.code AS unit_code, u.name AS unit_name,
+       u.metadata ->> 'name_ta' AS unit_name_ta, u.type::text AS unit_type
+FROM members AS m
+LEFT JOIN LATERAL (
+    SELECT ou.id, ou.code, ou.name, ou.metadata, ou.type
+    FROM member_units AS mu JOIN organization_units AS ou ON ou.id = mu.unit_id
+    WHERE mu.member_id = m.id AND mu.is_primary AND mu.left_at IS NULL
+    ORDER BY mu.joined_at DESC LIMIT 1
+) AS u ON true
+WHERE m.id = $1
+"""
+
+
+async def summary_of(pg: Any, member_id: uuid.UUID) -> MembershipSummary | None:
+    """What the member's card shows, in one statement on the driver connection ``pg``
+    (the menu's "My membership" asks it); None for an unknown id."""
+    row = await pg.fetchrow(_SUMMARY, member_id)
+    if row is None:
+        return None
+    return MembershipSummary(
+        member_id=row["id"],
+        membership_number=row["membership_number"],
+        status=MemberStatus(row["status"]),
+        name=row["name"],
+        name_ta=row["first_name_ta"],
+        unit_id=row["unit_id"],
+        unit_code=row["unit_code"],
+        unit_name=row["unit_name"],
+        unit_name_ta=row["unit_name_ta"],
+        unit_type=UnitType(row["unit_type"]) if row["unit_type"] else None,
+        district=row["district"],
+        language=Language(row["language"]),
+        joined_at=row["joined_at"],
+        verified_at=row["verified_at"],
+    )
+
+
 async def membership_summary(
     session: AsyncSession, member_id: uuid.UUID
 ) -> MembershipSummary | None:
-    """What the member's card shows; None for an unknown id."""
-    member = await session.get(Member, member_id)
-    if member is None:
-        return None
-    unit = await _primary_unit(session, member_id)
-    return MembershipSummary(
-        member_id=member.id,
-        membership_number=member.membership_number,
-        status=MemberStatus(member.status or MemberStatus.PENDING),
-        name=_full_name(member),
-        name_ta=member.first_name_ta,
-        unit_id=unit.id if unit else None,
-        unit_code=unit.code if unit else None,
-        unit_name=unit.name if unit else None,
-        unit_name_ta=(unit.metadata_ or {}).get("name_ta") if unit else None,
-        unit_type=unit.type if unit else None,
-        district=member.district,
-        language=Language(member.language),
-        joined_at=member.joined_at,
-        verified_at=member.verified_at,
-    )
+    """:func:`summary_of` in the session's transaction (its changes flushed first)."""
+    await session.flush()
+    return await summary_of(await driver_of(session), member_id)
 
 
 async def set_language(
