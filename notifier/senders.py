@@ -55,7 +55,7 @@ class TemplateMissing(SendError):
 def _variables(content: Content, language: str, mapping: dict[str, Any]) -> dict[str, str]:
     title, body = content.in_language(language)
     fields = {"title": title, "content": body, "text": content.message(language)}
-    if content.invitation is not None:  # the event_invitation template (migration 0015)
+    if content.invitation is not None:  # the event_invitation template (migration 0016)
         fields["when"] = format_moment(content.invitation.start_time, Language(language))
         fields["venue"] = content.invitation.venue_name or "-"
     # WhatsApp template variables may not hold newlines or long runs of spaces.

@@ -28,7 +28,7 @@ from tests.memory_queue import MemoryQueue
 
 BOOTH = "TN.VPM.AC074.B0001"  # a demo booth of Villupuram
 VENUE = events.Venue(11.9401, 79.4861, "Villupuram bus stand")
-INVITATION_DLT = {"1107000000000000012", "1107000000000000013"}  # migration 0015
+INVITATION_DLT = {"1107000000000000012", "1107000000000000013"}  # migration 0016
 
 
 async def invite(session, settings, *, starts_in=timedelta(days=1), **kw) -> events.Event:
@@ -302,7 +302,7 @@ def test_an_invitations_sms_keeps_its_time_and_fits_two_parts() -> None:
     invitation = Invitation(uuid.uuid4(), datetime(2027, 8, 15, 12, 0, tzinfo=UTC), "Bus stand")
     value = invitation.sms_value("விழுப்புரம் மாவட்ட " * 10, 60)  # a title far too long
     assert value.endswith("…, 15/08 17:30") and len(value) <= 60
-    body = "விசிக நிகழ்வு: {#var#}{#var#}\nவருவீர்களா? 1 = வருவேன், 2 = இல்லை"  # migration 0015
+    body = "விசிக நிகழ்வு: {#var#}{#var#}\nவருவீர்களா? 1 = வருவேன், 2 = இல்லை"  # migration 0016
     assert segments(fill_dlt_template(body, value)).parts == 2
 
 

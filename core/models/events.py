@@ -68,7 +68,7 @@ class Event(Base):
     __table_args__ = (
         Index("idx_events_start", "start_time"),
         Index("idx_events_unit", "unit_id"),
-        # An invitation answered with a bare "1" (core/services/invitations.py): 0015.
+        # An invitation answered with a bare "1" (core/services/invitations.py): 0016.
         Index(
             "idx_events_invitations",
             "end_time",

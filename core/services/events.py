@@ -232,7 +232,7 @@ def describe(event: Event, language: Language | str) -> str:
 # TRANSLATORS: ends an event's invitation; its two answers follow as buttons.
 INVITATION = N_("Will you come?")
 INVITATION_TEMPLATE = "event_invitation"
-"""The templates the invitation goes as (migration 0015): by SMS its text offers 1 and
+"""The templates the invitation goes as (migration 0016): by SMS its text offers 1 and
 2; on WhatsApp outside the window it carries the two answers as buttons."""
 
 
