@@ -253,9 +253,9 @@ async def _primary_unit(session: AsyncSession, member_id: uuid.UUID) -> Organiza
 
 
 _SUMMARY = """
-SELECT m.id, m.membership_number, coalesce(m.status::text, 'pending') AS status,
+SELECT m.id AS member_id, m.membership_number, coalesce(m.status::text, 'pending') AS status,
        concat_ws(' ', nullif(m.first_name, ''), nullif(m.last_name, '')) AS name,
-       m.first_name_ta, m.district, m.language, m.joined_at, m.verified_at,
+       m.first_name_ta AS name_ta, m.district, m.language, m.joined_at, m.verified_at,
        u.id AS unit_id, u.code AS unit_code, u.name AS unit_name,
        u.metadata ->> 'name_ta' AS unit_name_ta, u.type::text AS unit_type
 FROM members AS m
@@ -267,6 +267,7 @@ LEFT JOIN LATERAL (
 ) AS u ON true
 WHERE m.id = $1
 """
+"""A :class:`MembershipSummary`'s fields, by name."""
 
 
 async def summary_of(pg: Any, member_id: uuid.UUID) -> MembershipSummary | None:
@@ -275,21 +276,14 @@ async def summary_of(pg: Any, member_id: uuid.UUID) -> MembershipSummary | None:
     row = await pg.fetchrow(_SUMMARY, member_id)
     if row is None:
         return None
+    unit_type = row["unit_type"]
     return MembershipSummary(
-        member_id=row["id"],
-        membership_number=row["membership_number"],
-        status=MemberStatus(row["status"]),
-        name=row["name"],
-        name_ta=row["first_name_ta"],
-        unit_id=row["unit_id"],
-        unit_code=row["unit_code"],
-        unit_name=row["unit_name"],
-        unit_name_ta=row["unit_name_ta"],
-        unit_type=UnitType(row["unit_type"]) if row["unit_type"] else None,
-        district=row["district"],
-        language=Language(row["language"]),
-        joined_at=row["joined_at"],
-        verified_at=row["verified_at"],
+        **{
+            **row,
+            "status": MemberStatus(row["status"]),
+            "language": Language(row["language"]),
+            "unit_type": UnitType(unit_type) if unit_type else None,
+        }
     )
 
 
