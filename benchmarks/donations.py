@@ -69,7 +69,6 @@ from benchmarks.common import (
     wait_http_ok,
 )
 from benchmarks.loadgen import Phase, Request, encode_post
-from benchmarks.meter import percentile
 from core.config import load_settings
 from core.db import sync_url
 from core.payments import EVENT_ID_HEADER, SIGNATURE_HEADER, sign_webhook, verify_webhook
@@ -207,16 +206,13 @@ def signed_requests(urls: list[str], first: int, events: int, secret: str) -> li
 
 
 def report(name: str, phase: Phase, seconds: float, how: str, floor: float | None) -> float:
-    latencies = sorted(phase.latencies)
     bad = sum(1 for _, answer in phase.answers if answer.status >= 300) + len(phase.errors)
-    rate = len(latencies) / seconds
-    ratio = f"; ratio to the floor {rate / floor:.3f}" if floor else ""
     print(
-        f"{name}: {rate:.0f} webhooks/s ({how}), p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
-        f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms, {bad} non-2xx or failed{ratio}",
+        f"{name}: {phase.figures('webhooks', floor, seconds=seconds)} ({how}),"
+        f" {bad} non-2xx or failed",
         flush=True,
     )
-    return rate
+    return len(phase.latencies) / seconds
 
 
 async def applied(phase: Phase, db: str, events: int, campaign: str) -> float:

@@ -288,14 +288,9 @@ async def run(options: Options) -> None:
             ("capacity", cast, f"{options.concurrency} in flight, closed loop"),
             ("polling day", paced, f"offered at {options.rate:.0f}/s"),
         ):
-            rate = len(phase.answers) / phase.seconds
-            lat = sorted(phase.latencies)
             print(
                 f"elections {label}: {len(phase.answers)} ballots in {phase.seconds:.1f} s ="
-                f" {rate:.0f} ballots/s ({how}, {options.processes} bots),"
-                f" p50 {percentile(lat, 0.5) * 1000:.1f} ms,"
-                f" p99 {percentile(lat, 0.99) * 1000:.1f} ms;"
-                f" ratio to the floor {rate / max(floor_rate, 1e-9):.3f}",
+                f" {phase.figures('ballots', floor_rate)} ({how}, {options.processes} bots)",
                 flush=True,
             )
         print("elections target: ≥ 300/s at p99 ≤ 100 ms (the polling-day line)", flush=True)

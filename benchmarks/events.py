@@ -57,7 +57,6 @@ from benchmarks.common import (
 )
 from benchmarks.inbound import STARTUP_SECONDS, start_fake, start_servers, twilio_env
 from benchmarks.inbound_workloads import Planner, add_members
-from benchmarks.meter import percentile
 from bot.state import ConversationState, StateStore, put_states
 from core import aio
 from core.channels.base import Channel
@@ -268,14 +267,10 @@ async def run(options: Options) -> None:
             ("rally", paced, f"offered at {options.rate:.0f}/s"),
             ("capacity", saturated, f"{options.concurrency} in flight, closed loop"),
         ):
-            rate = len(phase.answers) / phase.seconds
-            latencies = sorted(phase.latencies)
             print(
-                f"events {label} check-ins: {rate:.0f} check-ins/s ({how}),"
-                f" p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
-                f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
+                f"events {label}: {phase.figures('check-ins', floor_rate)} ({how}),"
                 f" {len(phase.answers)} members in {phase.seconds:.1f} s,"
-                f" {len(phase.errors)} errors; ratio to the floor {rate / floor_rate:.3f}",
+                f" {len(phase.errors)} errors",
                 flush=True,
             )
         print(

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from benchmarks.meter import percentile
+
 REQUEST_TIMEOUT = 10.0
 
 
@@ -96,6 +98,17 @@ class Phase:
     @property
     def seconds(self) -> float:
         return self.finished - self.started
+
+    def figures(self, unit: str, floor: float | None, *, seconds: float | None = None) -> str:
+        """ "N <unit>/s, p50 … ms, p99 … ms; ratio to the floor …" over ``seconds`` (the
+        phase's own by default), as the benchmarks print it."""
+        latencies = sorted(self.latencies)
+        rate = len(latencies) / (seconds or self.seconds)
+        ratio = f"; ratio to the floor {rate / floor:.3f}" if floor else ""
+        return (
+            f"{rate:.0f} {unit}/s, p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+            f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms{ratio}"
+        )
 
 
 class Pool:
