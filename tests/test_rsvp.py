@@ -68,6 +68,19 @@ async def add_address(session, member, channel: Channel, address: str, *, wrote_
     )  # fmt: skip
 
 
+async def booth_member(
+    session, phone: str, channel: Channel | None = None, address: str | None = None, **kw
+):
+    """A member of the booth, committed; with an address on ``channel`` (``address``,
+    else the phone; ``wrote_ago`` as :func:`add_address`), else reached by SMS only."""
+    unit = await events.officials.unit_by_code(session, BOOTH)
+    someone = await make_member(session, unit=unit, phone=phone)
+    if channel is not None:
+        await add_address(session, someone, channel, address or phone, **kw)
+    await session.commit()
+    return someone
+
+
 async def attendees(session, event) -> list[tuple[str, str | None]]:
     rows = await session.execute(
         text("SELECT status::text, notes FROM event_attendees WHERE event_id = :e"),
@@ -90,10 +103,7 @@ async def allow_invitation_sms(session, providers) -> None:
 async def test_a_telegram_member_taps_ill_come_and_a_second_tap_books_nothing_more(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    nila = await make_member(session, unit=unit, phone="+919840300001")
-    await add_address(session, nila, Channel.TELEGRAM, "555000301")
-    await session.commit()
+    await booth_member(session, "+919840300001", Channel.TELEGRAM, "555000301")
     event = await invite(session, bot_settings, capacity=50)
 
     sent = [m for m in providers.telegram.sent if str(m["chat_id"]) == "555000301"]
@@ -117,10 +127,7 @@ async def test_a_telegram_member_taps_ill_come_and_a_second_tap_books_nothing_mo
 async def test_a_tap_in_the_middle_of_a_question_answers_and_asks_the_question_again(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    nila = await make_member(session, unit=unit, phone="+919840300002")
-    await add_address(session, nila, Channel.TELEGRAM, "555000302")
-    await session.commit()
+    await booth_member(session, "+919840300002", Channel.TELEGRAM, "555000302")
     event = await invite(session, bot_settings)
 
     m = member(Channel.TELEGRAM, "555000302")
@@ -135,10 +142,7 @@ async def test_a_tap_in_the_middle_of_a_question_answers_and_asks_the_question_a
 async def test_a_whatsapp_member_in_the_window_gets_quick_replies_and_answers_aam(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    meena = await make_member(session, unit=unit, phone="+919840300003")
-    await add_address(session, meena, Channel.WHATSAPP, "+919840300003", wrote_ago=timedelta(0))
-    await session.commit()
+    await booth_member(session, "+919840300003", Channel.WHATSAPP, wrote_ago=timedelta(0))
     event = await invite(session, bot_settings)
 
     sent = [m for m in providers.twilio.sent if m.get("To") == "whatsapp:+919840300003"]
@@ -158,11 +162,8 @@ async def test_a_whatsapp_member_in_the_window_gets_quick_replies_and_answers_aa
 async def test_outside_the_window_the_template_button_finds_its_event_by_the_message(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    kumar = await make_member(session, unit=unit, phone="+919840300004")
     days_ago = timedelta(days=3)  # the window is closed: the template goes
-    await add_address(session, kumar, Channel.WHATSAPP, "+919840300004", wrote_ago=days_ago)
-    await session.commit()
+    await booth_member(session, "+919840300004", Channel.WHATSAPP, wrote_ago=days_ago)
     first = await invite(session, bot_settings, starts_in=timedelta(days=2))
     second = await invite(session, bot_settings, starts_in=timedelta(days=3))
 
@@ -183,9 +184,7 @@ async def test_an_sms_member_replies_2_and_is_counted_out(
     member, providers, bot_settings, session
 ) -> None:
     await allow_invitation_sms(session, providers)
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    await make_member(session, unit=unit, phone="+919840300005")  # no chat app: SMS
-    await session.commit()
+    await booth_member(session, "+919840300005")  # no chat app: SMS
     event = await invite(session, bot_settings)
 
     sms = providers.sms_to("+919840300005")
@@ -205,9 +204,7 @@ async def test_a_reply_after_the_deadline_is_told_registration_has_closed(
     member, providers, bot_settings, session
 ) -> None:
     await allow_invitation_sms(session, providers)
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    await make_member(session, unit=unit, phone="+919840300006")
-    await session.commit()
+    await booth_member(session, "+919840300006")
     event = await invite(session, bot_settings, deadline=datetime.now(UTC) + timedelta(hours=1))
     await session.execute(
         text("UPDATE events SET registration_deadline = :t WHERE id = :e"),
@@ -221,9 +218,7 @@ async def test_a_reply_after_the_deadline_is_told_registration_has_closed(
 
 
 async def test_without_an_invitation_1_is_the_menu_as_before(member, session) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    await make_member(session, unit=unit, phone="+919840300007")
-    await session.commit()
+    await booth_member(session, "+919840300007")
     m = member(Channel.WHATSAPP, "+919840300007")
     menu = await m.says("1")  # no conversation, no invitation: the menu
     assert "என்ன செய்ய விரும்புகிறீர்கள்" in menu
@@ -233,10 +228,7 @@ async def test_without_an_invitation_1_is_the_menu_as_before(member, session) ->
 async def test_in_the_middle_of_a_question_1_answers_that_question(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    selvi = await make_member(session, unit=unit, phone="+919840300008")
-    await add_address(session, selvi, Channel.WHATSAPP, "+919840300008", wrote_ago=timedelta(0))
-    await session.commit()
+    await booth_member(session, "+919840300008", Channel.WHATSAPP, wrote_ago=timedelta(0))
     m = member(Channel.WHATSAPP, "+919840300008")
     await m.says("மொழி")  # "Which language?" is pending
     event = await invite(session, bot_settings)
@@ -248,10 +240,7 @@ async def test_in_the_middle_of_a_question_1_answers_that_question(
 async def test_at_the_menu_a_number_is_the_invitations_only_if_it_came_after_the_menu(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    arul = await make_member(session, unit=unit, phone="+919840300009")
-    await add_address(session, arul, Channel.WHATSAPP, "+919840300009", wrote_ago=timedelta(0))
-    await session.commit()
+    await booth_member(session, "+919840300009", Channel.WHATSAPP, wrote_ago=timedelta(0))
     event = await invite(session, bot_settings)
 
     m = member(Channel.WHATSAPP, "+919840300009")
@@ -269,10 +258,7 @@ async def test_at_the_menu_a_number_is_the_invitations_only_if_it_came_after_the
 async def test_a_tap_on_an_unknown_or_malformed_invitation_is_answered_calmly(
     member, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    nila = await make_member(session, unit=unit, phone="+919840300010")
-    await add_address(session, nila, Channel.TELEGRAM, "555000310")
-    await session.commit()
+    await booth_member(session, "+919840300010", Channel.TELEGRAM, "555000310")
     m = member(Channel.TELEGRAM, "555000310")
     gone = await m.says(button=f"rsvp:{'0' * 32}:y")
     assert "பட்டியலில் இல்லை" in gone
@@ -309,12 +295,10 @@ def test_an_invitations_sms_keeps_its_time_and_fits_two_parts() -> None:
 async def test_a_freed_place_offered_is_taken_by_replying_1(
     member, providers, bot_settings, session
 ) -> None:
-    unit = await events.officials.unit_by_code(session, BOOTH)
-    first = await make_member(session, unit=unit, phone="+919840300011")
-    second = await make_member(session, unit=unit, phone="+919840300012")
-    for someone in (first, second):
-        await add_address(session, someone, Channel.WHATSAPP, someone.phone, wrote_ago=timedelta(0))
-    await session.commit()
+    first, second = [
+        await booth_member(session, phone, Channel.WHATSAPP, wrote_ago=timedelta(0))
+        for phone in ("+919840300011", "+919840300012")
+    ]
     event = await invite(session, bot_settings, capacity=1)
     assert "முன்பதிவு" in await member(Channel.WHATSAPP, first.phone).says("ஆம்")
     waiting = member(Channel.WHATSAPP, second.phone)
