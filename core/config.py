@@ -200,12 +200,12 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = 10.0
     fanout_statement_timeout_seconds: float = 600.0
     """The fan-out's own statement and lock timeout: a state-wide publish writes about a
-    million rows in one statement (7-21 s measured) and holds the tier lock meanwhile."""
-    fanout_parts: int = 1
-    """A large fan-out computed and written in this many member ranges at once, each on
-    its own connection (core/fanout.py); 1 (the default) writes in one statement. On the
-    shared 2-vCPU machine 2 parts were no faster (docs/notifier.md): try it where
-    PostgreSQL has idle cores."""
+    million rows (4-21 s measured) and holds the tier lock meanwhile."""
+    fanout_parts: int = 2
+    """A large fan-out written in this many member ranges at once, each on its own
+    connection (core/fanout.py); 1 writes in one statement. The state-wide write is
+    bound by PostgreSQL's CPU: 2 parts took it from 4.8 s to 3.7 s on the 2-vCPU
+    machine (docs/notifier.md); more parts than PostgreSQL has cores are slower."""
     fanout_split_min_members: int = 100_000
     """Active memberships in scope from which a fan-out is split into parts."""
 

@@ -32,7 +32,7 @@ from core.models.finance import (
     PaymentStatus,
     UnmatchedPayment,
 )
-from core.models.members import Member, MemberStatus, MemberTransfer, MemberUnit
+from core.models.members import Member, MemberReach, MemberStatus, MemberTransfer, MemberUnit
 from core.models.messaging import (
     AccessLogEntry,
     ChannelAddress,
@@ -98,6 +98,7 @@ __all__ = [
     "Member",
     "MemberActivity",
     "MemberBadge",
+    "MemberReach",
     "MemberStatus",
     "MemberTransfer",
     "MemberUnit",

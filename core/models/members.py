@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, jsonb_object, pg_enum, point, updated_at, uuid_pk
+from core.models.types import LtreeType
 
 membership_number_seq = Sequence("membership_number_seq", metadata=Base.metadata)
 """Serial part of membership numbers (``VCK-CHN-0000042``); see core.services.members."""
@@ -125,6 +126,29 @@ class MemberUnit(Base):
     left_at: Mapped[datetime | None]
     appointed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
     notes: Mapped[str | None] = mapped_column(Text)
+
+
+class MemberReach(Base):
+    """How an active member can be reached and where they belong, one narrow row each,
+    for an announcement's fan-out (core/fanout.py). Derived: triggers keep it
+    (migration 0017); nothing writes it directly."""
+
+    __tablename__ = "member_reach"
+    __table_args__ = (Index("idx_member_reach_paths", "paths", postgresql_using="gist"),)
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(5))
+    wa: Mapped[str | None] = mapped_column(String(64))
+    """The first usable WhatsApp address (usable: not opted out, consent not refused)."""
+    tg: Mapped[str | None] = mapped_column(String(64))
+    sms: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(15))
+    """The membership phone, when it may stand in for an SMS address: they have none,
+    and no address of theirs said STOP or refused consent."""
+    paths: Mapped[list[str]] = mapped_column(ARRAY(LtreeType()))
+    """Their active units' paths."""
 
 
 class MemberTransfer(Base):

@@ -64,6 +64,9 @@ REFERENCES: dict[tuple[str, str], str] = {
     # points it earned are the member's own: deleted (issue 13). The event's counts
     # drop by one, as if they had never answered.
     ("event_attendees", "member_id"): "delete",
+    # Their addresses as the fan-out reads them (migration 0017): the status change
+    # below would remove the row by trigger too; deleted here in so many words.
+    ("member_reach", "member_id"): "delete",
     ("channel_addresses", "member_id"): "unlink",
     # Other people's records that name the member as the one who acted: they keep the
     # pseudonymous id (the emptied row), which identifies no one any more.
