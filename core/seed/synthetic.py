@@ -306,7 +306,7 @@ async def _reach_triggers(conn: asyncpg.Connection, *, enabled: bool) -> None:
     of this size rebuilds the table once instead of a refresh per row."""
     triggers = await conn.fetch(
         "SELECT tgrelid::regclass::text AS tab, tgname FROM pg_trigger"
-        " WHERE tgfoid = 'member_reach_on_row'::regproc"
+        " WHERE tgname LIKE 'member\\_reach\\_%' AND NOT tgisinternal"
     )
     verb = "ENABLE" if enabled else "DISABLE"
     for t in triggers:

@@ -11,11 +11,15 @@ paths of their active units. ``core/fanout.py`` selects an announcement's audien
 
 It is derived data, never written by the application: ``member_reach_source`` is what
 the row of each member should be, and ``member_reach_refresh(ids)`` replaces the rows of
-the given members by it. Row triggers call it when something it reads changes — an
+the given members by it. Triggers call it when something it reads changes — an
 address added, removed, moved, opted out or refused; a member added active, or their
 status, phone or language changed; a unit joined or left; a unit's path changed.
 ``last_inbound_at`` is not copied (it changes with every conversation): the fan-out
 looks the WhatsApp window up on the address it chose, by the unique (channel, address).
+
+Inserts and deletes fire once per statement (their transition table names the
+members: a bulk insert refreshes them in one call), updates once per row and only when
+a column the row is derived from changed.
 
 Concurrency: the refresh first locks the members' rows (``FOR NO KEY UPDATE``, in id
 order), so two transactions changing one member refresh one after the other, and the
@@ -82,7 +86,28 @@ END
 $$
 """
 
-# One function per way a row names its member.
+ON_ROWS = """
+CREATE FUNCTION member_reach_on_rows() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  ids uuid[];
+BEGIN
+  IF TG_TABLE_NAME = 'members' THEN
+    SELECT array_agg(id) INTO ids FROM changed WHERE status = 'active';
+  ELSE
+    SELECT array_agg(DISTINCT member_id) INTO ids FROM changed WHERE member_id IS NOT NULL;
+  END IF;
+  IF ids IS NOT NULL THEN
+    PERFORM member_reach_refresh(ids);
+  END IF;
+  RETURN NULL;
+END
+$$
+"""
+"""Rows inserted or deleted: one refresh per statement for all their members (a signup
+inserts one row; a bulk insert thousands). A stranger's address (no member yet: a first
+contact) refreshes nothing."""
+
 ON_ROW = """
 CREATE FUNCTION member_reach_on_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -99,43 +124,54 @@ BEGIN
 END
 $$
 """
+"""A row updated in a column the reach is derived from (the trigger's WHEN says which:
+the conversation's own writes, such as ``last_inbound_at``, fire nothing)."""
 
 
 def _changed(*columns: str) -> str:
     return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
 
 
-TRIGGERS = {
-    # name: (table, event, condition)
-    # A stranger's address (no member yet: a first contact) fires nothing.
-    "member_reach_address_added": ("channel_addresses", "INSERT", "NEW.member_id IS NOT NULL"),
-    "member_reach_address_removed": (
+def _on_rows(name: str, table: str, event: str) -> tuple[str, str, str]:
+    rows = "NEW" if event == "INSERT" else "OLD"
+    return (
+        name,
+        table,
+        f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {rows} TABLE AS changed"
+        " FOR EACH STATEMENT EXECUTE FUNCTION member_reach_on_rows()",
+    )
+
+
+def _on_row(
+    name: str, table: str, columns: tuple[str, ...], when: str = ""
+) -> tuple[str, str, str]:
+    return (
+        name,
+        table,
+        f"CREATE TRIGGER {name} AFTER UPDATE OF {', '.join(columns)} ON {table} FOR EACH ROW"
+        f" WHEN ({when}({_changed(*columns)})) EXECUTE FUNCTION member_reach_on_row()",
+    )
+
+
+TRIGGERS = (
+    _on_rows("member_reach_addresses_added", "channel_addresses", "INSERT"),
+    _on_rows("member_reach_addresses_removed", "channel_addresses", "DELETE"),
+    _on_row(
+        "member_reach_address_changed",
         "channel_addresses",
-        "DELETE",
-        "OLD.member_id IS NOT NULL",
+        ("member_id", "channel", "address", "opted_out_at", "consent_refused_at"),
+        "(OLD.member_id IS NOT NULL OR NEW.member_id IS NOT NULL) AND ",
     ),
-    "member_reach_address_changed": (
-        "channel_addresses",
-        "UPDATE OF member_id, channel, address, opted_out_at, consent_refused_at",
-        "(OLD.member_id IS NOT NULL OR NEW.member_id IS NOT NULL) AND ("
-        + _changed("member_id", "channel", "address", "opted_out_at", "consent_refused_at")
-        + ")",
-    ),
-    "member_reach_member_added": ("members", "INSERT", "NEW.status = 'active'"),
-    "member_reach_member_changed": (
-        "members",
-        "UPDATE OF status, phone, language",
-        _changed("status", "phone", "language"),
-    ),
-    "member_reach_unit_joined": ("member_units", "INSERT OR DELETE", None),
-    "member_reach_unit_changed": (
-        "member_units",
-        "UPDATE OF member_id, unit_id, left_at",
-        _changed("member_id", "unit_id", "left_at"),
-    ),
-    "member_reach_unit_moved": ("organization_units", "UPDATE OF path", _changed("path")),
-}
-"""Kept in step with core.seed.synthetic.REACH_TRIGGERS (a bulk load disables them)."""
+    _on_rows("member_reach_members_added", "members", "INSERT"),
+    # A member deleted takes their row with them (the foreign key cascades).
+    _on_row("member_reach_member_changed", "members", ("status", "phone", "language")),
+    _on_rows("member_reach_units_joined", "member_units", "INSERT"),
+    _on_rows("member_reach_units_left", "member_units", "DELETE"),
+    _on_row("member_reach_unit_changed", "member_units", ("member_id", "unit_id", "left_at")),
+    _on_row("member_reach_unit_moved", "organization_units", ("path",)),
+)
+"""(name, table, DDL) of each trigger; a bulk load turns them off by their names'
+prefix (core/seed/synthetic.py)."""
 
 
 def upgrade() -> None:
@@ -154,20 +190,18 @@ def upgrade() -> None:
     op.create_index("idx_member_reach_paths", "member_reach", ["paths"], postgresql_using="gist")
     op.execute(SOURCE)
     op.execute(REFRESH)
+    op.execute(ON_ROWS)
     op.execute(ON_ROW)
-    for name, (table, event, condition) in TRIGGERS.items():
-        when = f" WHEN ({condition})" if condition else ""
-        op.execute(
-            f"CREATE TRIGGER {name} AFTER {event} ON {table}"
-            f" FOR EACH ROW{when} EXECUTE FUNCTION member_reach_on_row()"
-        )
+    for _, _, ddl in TRIGGERS:
+        op.execute(ddl)
     op.execute(f"INSERT INTO member_reach ({COLUMNS}) SELECT {COLUMNS} FROM member_reach_source")
 
 
 def downgrade() -> None:
-    for name, (table, _, _) in TRIGGERS.items():
+    for name, table, _ in TRIGGERS:
         op.execute(f"DROP TRIGGER {name} ON {table}")
     op.execute("DROP FUNCTION member_reach_on_row()")
+    op.execute("DROP FUNCTION member_reach_on_rows()")
     op.execute("DROP FUNCTION member_reach_refresh(uuid[])")
     op.execute("DROP VIEW member_reach_source")
     op.drop_index("idx_member_reach_paths", table_name="member_reach")
