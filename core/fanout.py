@@ -224,7 +224,7 @@ FROM member_reach {sample} WHERE paths <@ CAST(:scope AS ltree)
 
 
 async def member_ranges(
-    conn: AsyncSession, scope: str, parts: int
+    session: AsyncSession, scope: str, parts: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """``parts`` contiguous ranges of member ids in scope, [lo, hi) in uuid order, holding
     about as many members each (ids need not be spread evenly over the uuid space: the
@@ -232,7 +232,7 @@ async def member_ranges(
     q = [i / parts for i in range(1, parts)]
     cuts = None
     for sample in ("TABLESAMPLE BERNOULLI (1) REPEATABLE (0)", ""):
-        cuts = await conn.scalar(
+        cuts = await session.scalar(
             text(QUANTILES_SQL.format(sample=sample)), {"q": q, "scope": scope}
         )
         if cuts:
@@ -248,6 +248,10 @@ def _parts_for(session: AsyncSession, policy: FanoutPolicy) -> int:
     return max(1, min(policy.parts, pool_size - 1))
 
 
+def _batches(rows: int, policy: FanoutPolicy) -> int:
+    return -(-rows // policy.batch_size)
+
+
 async def _write_split(
     session: AsyncSession,
     announcement_id: uuid.UUID,
@@ -258,20 +262,23 @@ async def _write_split(
     """Write the rows in ``parts`` member ranges, each on its own connection and in its
     own transaction, at once; returns (rows written, batches numbered).
 
-    Each range first counts what it may write and the tier slots it would take, so that
-    range *n* ranks and numbers after ranges 0…*n*−1. The caller holds the
+    Each range first counts what it may write and the tier slots it would take, waits
+    for the others' counts, then ranks and numbers its rows after ranges 0…*n*−1. Every
+    range reads the same snapshot, exported by the caller's transaction: what a range
+    counted is what it writes, whatever commits meanwhile. The caller holds the
     announcement's row lock (FOR UPDATE) and the tier lock and marks it published only
     after every range committed. A crash before that leaves the announcement scheduled
     with some ranges written: the next attempt deletes them (none was sent: batches are
     enqueued only after publishing) and writes all again."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
-    found = await member_ranges(session, params["scope"], parts)
     ranges = [
-        {**params, "lo": lo, "hi": hi, "last": i == len(found) - 1}
-        for i, (lo, hi) in enumerate(found)
+        {**params, "lo": lo, "hi": hi, "last": i == parts - 1}
+        for i, (lo, hi) in enumerate(await member_ranges(session, params["scope"], parts))
     ]
     parts = len(ranges)
+    counted: list[Any] = [None] * parts
+    everyone_counted = asyncio.Barrier(parts)
     async with contextlib.AsyncExitStack() as stack:
         connections = [await stack.enter_async_context(engine.connect()) for _ in range(parts)]
         async with connections[0].begin():  # what a crashed attempt left
@@ -280,27 +287,36 @@ async def _write_split(
                 text("DELETE FROM announcement_deliveries WHERE announcement_id = :a"),
                 {"a": announcement_id},
             )
+        snapshot = await session.scalar(text("SELECT pg_export_snapshot()"))
 
-        async def count(conn: AsyncConnection, part: dict[str, Any]) -> Any:
-            async with conn.begin():
-                await allow_long_statements(conn, policy)
-                return (await conn.execute(text(COUNTS_SQL), part)).one()
+        async def write(i: int, conn: AsyncConnection) -> int:
+            part = ranges[i]
+            try:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    await conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                    await allow_long_statements(conn, policy)
+                    counted[i] = (await conn.execute(text(COUNTS_SQL), part)).one()
+                    await everyone_counted.wait()
+                    part["tier_offset"] = sum(int(c.new_templates) for c in counted[:i])
+                    part["batch_offset"] = sum(_batches(int(c.rows), policy) for c in counted[:i])
+                    result = await conn.execute(text(INSERT_SQL), part)
+                    return int(result.rowcount or 0)
+            except BaseException:
+                await everyone_counted.abort()  # the others stop waiting for this count
+                raise
 
-        counts = await asyncio.gather(*map(count, connections, ranges))
-        tier, batch = 0, 0
-        for part, found in zip(ranges, counts, strict=True):
-            part.update(tier_offset=tier, batch_offset=batch)
-            tier += int(found.new_templates)
-            batch += -(-int(found.rows) // policy.batch_size)
-
-        async def write(conn: AsyncConnection, part: dict[str, Any]) -> int:
-            async with conn.begin():
-                await allow_long_statements(conn, policy)
-                result = await conn.execute(text(INSERT_SQL), part)
-                return int(result.rowcount or 0)
-
-        written = await asyncio.gather(*map(write, connections, ranges))
-    return sum(written), batch
+        # Every range ends before this returns (none writes on after a failure).
+        results = await asyncio.gather(
+            *(write(i, c) for i, c in enumerate(connections)), return_exceptions=True
+        )
+    written = [r for r in results if isinstance(r, int)]
+    if len(written) < parts:
+        failures = [r for r in results if isinstance(r, BaseException)]
+        raise next(
+            (f for f in failures if not isinstance(f, asyncio.BrokenBarrierError)), failures[0]
+        )
+    return sum(written), sum(_batches(int(c.rows), policy) for c in counted)
 
 
 async def _next_batch(session: AsyncSession, announcement_id: uuid.UUID) -> int:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core import announcements
+from core import announcements, fanout
 from core.config import Settings
 from core.db import Timeouts, make_engine, make_session_factory
 from core.fanout import FanoutPolicy, PublishState, publish, release_deferred
@@ -408,3 +409,30 @@ async def test_a_split_fanout_writes_what_one_statement_writes(
     await session.commit()
     assert single.rows == published.rows
     assert routes(await rows(session, aid)) == split_routes
+
+
+async def test_a_split_whose_range_fails_writes_nothing_and_leaves_no_range_waiting(
+    session: AsyncSession, settings: Settings, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranges wait for each other's counts; one that fails must not leave the others
+    waiting for ever. The announcement stays scheduled, with no rows."""
+    for n in range(6):
+        member = await make_member(session, unit=(tree.booth_a1, tree.booth_b1)[n % 2])
+        await address(session, member, "sms")
+    aid = await announce(session, settings, tree.state.code)
+    await session.commit()
+    failing = fanout.COUNTS_SQL.replace(
+        "SELECT\n  count(*)",
+        "SELECT\n  CASE WHEN CAST(:last AS boolean) THEN 1 / 0 END,\n  count(*)",
+    )
+    assert failing != fanout.COUNTS_SQL
+    monkeypatch.setattr(fanout, "COUNTS_SQL", failing)
+    policy = FanoutPolicy(parts=3, split_min_members=1)
+    with pytest.raises(DBAPIError):
+        async with asyncio.timeout(30):
+            await publish(session, aid, now=NOW, policy=policy)
+    await session.rollback()
+    assert await rows(session, aid) == {}
+    status = await session.scalar(text("SELECT status::text FROM announcements WHERE id = :a"),
+                                  {"a": aid})  # fmt: skip
+    assert status == "scheduled"
