@@ -13,7 +13,10 @@ binary COPY. Everything synthetic is recognisable:
 - membership numbers ``VCK-<district>-<5,000,000 + i>``, clear of the serials a live
   generator hands out from 1.
 
-Re-running with the same N adds nothing; a larger N adds the difference.
+Re-running with the same N adds nothing; a larger N adds the difference. The triggers
+that keep ``member_reach`` (migration 0017) are off during the COPY, for every session:
+the table is rebuilt once afterwards. It is a loader for benchmark databases, not for a
+database in use.
 """
 
 from __future__ import annotations
@@ -393,8 +396,8 @@ async def load_synthetic(database_url: str, members: int, *, seed: int = 7) -> S
                 await _delete_from(main, existing)
                 raise
             finally:
+                await _reach_triggers(main, enabled=True)  # first: whatever comes next
                 await _rebuild_reach(main)
-                await _reach_triggers(main, enabled=True)
                 if ddl:
                     await _restore(conns[:2], ddl)
             for table in ("organization_units", *BULK_TABLES):
