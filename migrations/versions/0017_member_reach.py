@@ -76,7 +76,7 @@ GROUP BY m.id, u.paths
 
 REFRESH = f"""
 CREATE FUNCTION member_reach_refresh(ids uuid[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 BEGIN
   PERFORM 1 FROM members WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
   DELETE FROM member_reach WHERE member_id = ANY(ids);
@@ -85,6 +85,9 @@ BEGIN
 END
 $$
 """
+"""Planned for each call's ids (``force_custom_plan``): a cached generic plan cannot tell
+one member (a signup: index lookups) from thousands (a bulk insert: a join), and took
+three times as long for 2,000. Planning costs about 0.1 ms of a call's 0.5 ms."""
 
 ON_ROWS = """
 CREATE FUNCTION member_reach_on_rows() RETURNS trigger
