@@ -305,8 +305,9 @@ async def _restore(conns: Sequence[asyncpg.Connection], ddl: list[str]) -> None:
 
 
 async def _reach_triggers(conn: asyncpg.Connection, *, enabled: bool) -> None:
-    """Turn the triggers that keep ``member_reach`` (migration 0017) off or on: a load
-    of this size rebuilds the table once instead of a refresh per row."""
+    """Turn the triggers that keep ``member_reach`` (migration 0017) off or on: the load
+    rebuilds the table once, instead of refreshing it as the three tables stream in
+    on their own connections (each would see the others' rows only once committed)."""
     triggers = await conn.fetch(
         "SELECT tgrelid::regclass::text AS tab, tgname FROM pg_trigger"
         " WHERE tgname LIKE 'member\\_reach\\_%' AND NOT tgisinternal"
