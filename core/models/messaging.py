@@ -24,6 +24,12 @@ class ChannelAddress(Base):
         UniqueConstraint("channel", "address"),
         Index("idx_channel_addresses_member", "member_id"),
         Index("idx_channel_addresses_phone", "phone"),
+        # The WhatsApp addresses inside the 24-hour window, for the fan-out (core/fanout.py).
+        Index(
+            "idx_channel_addresses_whatsapp_inbound",
+            "last_inbound_at",
+            postgresql_where=text("channel = 'whatsapp'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
