@@ -1,8 +1,11 @@
-"""``vck db upgrade|downgrade|current``: Alembic against VCK_DATABASE_URL."""
+"""``vck db upgrade|downgrade|current``: Alembic against VCK_DATABASE_URL; ``vck db
+reach [--rebuild]``: how far ``member_reach`` (the fan-out's derived table) is from
+what it should be, and rebuilding it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from core import migrate
 from core.config import load_settings
@@ -20,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     actions.add_parser("current", help="show the database's revision").set_defaults(
         handler=_current
     )
+    reach = actions.add_parser(
+        "reach", help="check member_reach against its source (exit 1 when it differs)"
+    )
+    reach.add_argument("--rebuild", action="store_true", help="rebuild it whole")
+    reach.set_defaults(handler=_reach)
 
 
 def _upgrade(args: argparse.Namespace) -> int:
@@ -35,3 +43,22 @@ def _downgrade(args: argparse.Namespace) -> int:
 def _current(args: argparse.Namespace) -> int:
     migrate.current(load_settings().database_url)
     return 0
+
+
+def _reach(args: argparse.Namespace) -> int:
+    from core import reach
+    from core.db import driver_connection, make_engine
+
+    async def run() -> int:
+        engine = make_engine(load_settings().database_url, pool_size=1)
+        try:
+            async with driver_connection(engine) as pg:
+                if args.rebuild:
+                    print(f"member_reach rebuilt: {await reach.rebuild(pg):,} rows")
+                differing = await reach.drift(pg)
+        finally:
+            await engine.dispose()
+        print(f"member_reach: {differing:,} rows differ from member_reach_source")
+        return 1 if differing else 0
+
+    return asyncio.run(run())

@@ -7,28 +7,24 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import cli
+from core.config import Settings
+from core.db import driver_of
 from core.models import ChannelAddress, Member, MemberStatus
+from core.reach import drift, rebuild
 from core.services import privacy
 from tests.factories import make_member, make_tree
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
-DRIFT = text(
-    "SELECT count(*) FROM ("
-    " (SELECT member_id, language, wa, tg, sms, phone, paths FROM member_reach"
-    "  EXCEPT SELECT member_id, language, wa, tg, sms, phone, paths FROM member_reach_source)"
-    " UNION ALL"
-    " (SELECT member_id, language, wa, tg, sms, phone, paths FROM member_reach_source"
-    "  EXCEPT SELECT member_id, language, wa, tg, sms, phone, paths FROM member_reach)) d"
-)
-
 
 async def reach(session: AsyncSession, member: Member) -> dict[str, object] | None:
     """The member's row, after checking that no row anywhere differs from its source."""
-    assert await session.scalar(DRIFT) == 0
+    assert await drift(await driver_of(session)) == 0
     row = (
         await session.execute(
             text(
@@ -176,3 +172,38 @@ async def test_a_change_racing_another_on_the_same_member_is_not_lost(
 
     found = await reach(session, member)
     assert found is not None and found["tg"] is not None
+
+
+async def test_a_row_written_by_hand_is_found_and_the_rebuild_repairs_it(
+    session: AsyncSession,
+) -> None:
+    tree = await make_tree(session)
+    member = await make_member(session, unit=tree.booth_a1)
+    add(session, member, "telegram", "6161")
+    await session.flush()
+    pg = await driver_of(session)
+    await pg.execute("UPDATE member_reach SET tg = NULL WHERE member_id = $1", member.id)
+    assert await drift(pg) == 2  # the stale row, and the right one it lacks
+    rows = await session.scalar(text("SELECT count(*) FROM member_reach_source"))
+    assert await rebuild(pg) == rows
+    assert (await reach(session, member) or {})["tg"] == "6161"
+
+
+async def test_vck_db_reach_says_whether_the_table_is_right_and_rebuilds_it(
+    settings: Settings, session: AsyncSession, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    tree = await make_tree(session)
+    member = await make_member(session, unit=tree.booth_a1)
+    await session.execute(
+        text("UPDATE member_reach SET language = 'en' WHERE member_id = :m"), {"m": member.id}
+    )
+    await session.commit()
+    monkeypatch.setenv("VCK_ENVIRONMENT", "test")
+    monkeypatch.setenv("VCK_DATABASE_URL", settings.database_url)
+
+    assert await asyncio.to_thread(cli.main, ["db", "reach"]) == 1
+    assert "2 rows differ" in capsys.readouterr().out
+    assert await asyncio.to_thread(cli.main, ["db", "reach", "--rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert "member_reach rebuilt" in out and "0 rows differ" in out

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from core import reach
 from core.db import sync_url
 from core.seed import booth_unit_code, constituencies, district_by_code
 
@@ -74,7 +75,6 @@ ADDRESS_COLUMNS = (
 )  # fmt: skip
 # The member tables' foreign keys, dropped and re-added around a bulk load.
 BULK_TABLES = ("members", "member_units", "channel_addresses", "member_reach")
-REACH_COLUMNS = "member_id, language, wa, tg, sms, phone, paths"
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,17 +317,6 @@ async def _reach_triggers(conn: asyncpg.Connection, *, enabled: bool) -> None:
         await conn.execute(f'ALTER TABLE {t["tab"]} {verb} TRIGGER "{t["tgname"]}"')
 
 
-async def _rebuild_reach(conn: asyncpg.Connection) -> None:
-    """Every member's reach row again, from what they are now (the triggers were off)."""
-    async with conn.transaction():
-        await conn.execute("SET LOCAL work_mem = '256MB'")
-        await conn.execute("TRUNCATE member_reach")
-        await conn.execute(
-            f"INSERT INTO member_reach ({REACH_COLUMNS})"
-            f" SELECT {REACH_COLUMNS} FROM member_reach_source"
-        )
-
-
 async def _copy(
     conns: Sequence[asyncpg.Connection],
     plan: _Plan,
@@ -398,7 +387,7 @@ async def load_synthetic(database_url: str, members: int, *, seed: int = 7) -> S
                 raise
             finally:
                 await _reach_triggers(main, enabled=True)  # first: whatever comes next
-                await _rebuild_reach(main)
+                await reach.rebuild(main)
                 if ddl:
                     await _restore(conns[:2], ddl)
             # VACUUM as well: left to autovacuum, a million fresh rows per table are

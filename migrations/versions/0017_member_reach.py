@@ -32,7 +32,8 @@ COMMITTED gives each statement of the function a new snapshot). Without the lock
 Telegram chat linked while an official verifies the member could leave a row that has
 neither change.
 
-A bulk load (core/seed/synthetic.py) disables the triggers and rebuilds the table.
+A bulk load (core/seed/synthetic.py) disables the triggers and rebuilds the table
+(core/reach.py, also ``vck db reach --rebuild``).
 
 Revision ID: 0017
 Revises: 0016
