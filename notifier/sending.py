@@ -28,7 +28,7 @@ import random
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,6 +134,14 @@ WHERE d.announcement_id = :a AND d.member_id = ANY(CAST(:member_id AS uuid[]))
   AND d.member_id = v.member_id AND d.sending_at = v.stamp
   AND (d.status = 'sending' OR (d.status = 'uncertain' AND d.reconciliation = 'unknown'))
 """
+
+RELEASE_SQL = """
+UPDATE announcement_deliveries SET status = 'queued', attempts = attempts - 1
+WHERE announcement_id = :a AND member_id = ANY(CAST(:ids AS uuid[]))
+  AND status = 'sending' AND sending_at = :stamp
+"""
+"""Rows a claim took under ``stamp`` whose answer never came: none was handed to a
+provider, so they go back to the queue instead of being left in doubt."""
 
 _RECORD_FIELDS = (
     "member_id", "status", "pmid", "code", "reason", "parts", "not_before", "channel",
@@ -316,9 +324,28 @@ class BatchSender:
                 yield session
 
     async def _claim(self, ids: list[uuid.UUID]) -> list[Outgoing]:
+        stamp = utcnow()
+        try:
+            return await self._claim_once(ids, stamp)
+        except (DBAPIError, OSError):
+            # PostgreSQL went away during the claim: it may have committed with only its
+            # answer lost. Put back what it took (nothing was sent), while PostgreSQL
+            # comes back within the records' retry time; else the rows stay in doubt
+            # and are settled as a stopped worker's are (notifier/reconcile.py).
+            with contextlib.suppress(DBAPIError, OSError):
+                await self._while_away(lambda: self._release(ids, stamp), "releasing a claim")
+            raise
+
+    async def _release(self, ids: list[uuid.UUID], stamp: datetime) -> None:
+        async with self._autocommit() as session:
+            await session.execute(
+                text(RELEASE_SQL), {"a": self.announcement_id, "ids": ids, "stamp": stamp}
+            )
+
+    async def _claim_once(self, ids: list[uuid.UUID], stamp: datetime) -> list[Outgoing]:
         async with self._autocommit() as session:
             rows = await session.execute(
-                text(CLAIM_SQL), {"a": self.announcement_id, "ids": ids, "now": utcnow()}
+                text(CLAIM_SQL), {"a": self.announcement_id, "ids": ids, "now": stamp}
             )
             claimed = []
             for row in rows:
@@ -362,17 +389,22 @@ class BatchSender:
         connection it dropped) for up to ``record_retry_seconds`` (30): the messages
         went, and a record that never comes leaves them in doubt. Recording twice is
         harmless: the statement is fenced on each attempt's stamp."""
+        await self._while_away(
+            lambda: self._record_once(outcomes), f"recording {len(outcomes)} outcomes"
+        )
+
+    async def _while_away(self, attempt: Callable[[], Awaitable[None]], what: str) -> None:
+        """``attempt`` again while PostgreSQL is away, for ``record_retry_seconds`` at most."""
         deadline = time.monotonic() + self.deps.options.record_retry_seconds
         wait = 0.1
         while True:
             try:
-                await self._record_once(outcomes)
+                await attempt()
                 return
             except (DBAPIError, OSError) as exc:
                 if time.monotonic() + wait > deadline:
                     raise
-                log.warning("recording %d outcomes failed (%s): again in %.1f s",
-                            len(outcomes), type(exc).__name__, wait)  # fmt: skip
+                log.warning("%s failed (%s): again in %.1f s", what, type(exc).__name__, wait)
                 await asyncio.sleep(wait)
                 wait = min(2 * wait, 2.0)
 
