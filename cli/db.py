@@ -5,7 +5,7 @@ what it should be, and rebuilding it."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import Any
 
 from core import migrate
 from core.config import load_settings
@@ -46,19 +46,16 @@ def _current(args: argparse.Namespace) -> int:
 
 
 def _reach(args: argparse.Namespace) -> int:
+    from cli.common import in_session
     from core import reach
-    from core.db import driver_connection, make_engine
+    from core.db import driver_of
 
-    async def run() -> int:
-        engine = make_engine(load_settings().database_url, pool_size=1)
-        try:
-            async with driver_connection(engine) as pg:
-                if args.rebuild:
-                    print(f"member_reach rebuilt: {await reach.rebuild(pg):,} rows")
-                differing = await reach.drift(pg)
-        finally:
-            await engine.dispose()
-        print(f"member_reach: {differing:,} rows differ from member_reach_source")
-        return 1 if differing else 0
+    async def work(session: Any, settings: Any) -> int:
+        pg = await driver_of(session)
+        if args.rebuild:
+            print(f"member_reach rebuilt: {await reach.rebuild(pg):,} rows")
+        return await reach.drift(pg)
 
-    return asyncio.run(run())
+    differing = in_session(work)
+    print(f"member_reach: {differing:,} rows differ from member_reach_source")
+    return 1 if differing else 0

@@ -272,11 +272,11 @@ async def _write_split(
     enqueued only after publishing) and writes all again."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
+    cut = await member_ranges(session, params["scope"], parts)
+    parts = len(cut)  # one when the scope has no member to cut at
     ranges = [
-        {**params, "lo": lo, "hi": hi, "last": i == parts - 1}
-        for i, (lo, hi) in enumerate(await member_ranges(session, params["scope"], parts))
+        {**params, "lo": lo, "hi": hi, "last": i == parts - 1} for i, (lo, hi) in enumerate(cut)
     ]
-    parts = len(ranges)
     counted: list[Any] = [None] * parts
     everyone_counted = asyncio.Barrier(parts)
     async with contextlib.AsyncExitStack() as stack:
